@@ -1,0 +1,245 @@
+#include "sim/io/json_reader.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace masim::io {
+
+using nlohmann::json;
+
+std::string describe(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return std::string("boolean ") + (v.get<bool>() ? "true" : "false");
+    case json::value_t::string: return "string " + v.dump();
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float: return "number " + v.dump();
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    default: return "a value";
+  }
+}
+
+std::optional<json> parse_json_text(const std::string& text, const std::string& file,
+                                    Diagnostics& diags) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    // Translate the byte offset into line:column for the message.
+    std::size_t line = 1, col = 1;
+    const std::size_t limit = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+    for (std::size_t i = 0; i < limit; ++i) {
+      if (text[i] == '\n') { ++line; col = 1; } else { ++col; }
+    }
+    std::string what = e.what();
+    const auto pos = what.find("syntax error");
+    if (pos != std::string::npos) what = what.substr(pos);
+    diags.error(file, "", "invalid JSON at line " + std::to_string(line) + ", column " +
+                              std::to_string(col) + ": " + what);
+    return std::nullopt;
+  }
+}
+
+std::optional<json> load_json_file(const std::string& path, Diagnostics& diags) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diags.error(path, "", "cannot open file");
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_json_text(ss.str(), path, diags);
+}
+
+JsonReader::JsonReader(const json& node, std::string file, std::string pointer, Diagnostics& diags)
+    : node_(node), file_(std::move(file)), pointer_(std::move(pointer)), diags_(diags) {
+  if (!node_.is_object()) {
+    valid_ = false;
+    diags_.error(file_, pointer_, "expected an object, found " + describe(node_));
+  }
+}
+
+bool JsonReader::has(const std::string& key) const { return valid_ && node_.contains(key); }
+
+void JsonReader::allow(const std::string& key) { known_.push_back(key); }
+
+const json* JsonReader::find(const std::string& key, Required req) {
+  known_.push_back(key);
+  if (!valid_) return nullptr;
+  auto it = node_.find(key);
+  if (it == node_.end()) {
+    if (req == Required::kYes) diags_.error(file_, pointer_of(key), "missing required key \"" + key + "\"");
+    return nullptr;
+  }
+  return &*it;
+}
+
+void JsonReader::error(const std::string& key, const std::string& message) {
+  diags_.error(file_, pointer_of(key), message);
+}
+void JsonReader::error_here(const std::string& message) { diags_.error(file_, pointer_, message); }
+
+std::optional<std::int64_t> JsonReader::integer(const std::string& key, Required req,
+                                                std::int64_t min, std::int64_t max) {
+  const json* v = find(key, req);
+  if (!v) return std::nullopt;
+  std::int64_t x = 0;
+  if (v->is_number_integer() || v->is_number_unsigned()) {
+    if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
+      error(key, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+                     "], found " + v->dump());
+      return std::nullopt;
+    }
+    x = v->get<std::int64_t>();
+  } else if (v->is_number_float() && std::floor(v->get<double>()) == v->get<double>() &&
+             std::fabs(v->get<double>()) < 9e15) {
+    x = static_cast<std::int64_t>(v->get<double>());
+  } else {
+    error(key, "expected an integer, found " + describe(*v));
+    return std::nullopt;
+  }
+  if (x < min || x > max) {
+    error(key, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+                   "], found " + std::to_string(x));
+    return std::nullopt;
+  }
+  return x;
+}
+
+std::int64_t JsonReader::integer_or(const std::string& key, std::int64_t def, std::int64_t min,
+                                    std::int64_t max) {
+  return integer(key, Required::kNo, min, max).value_or(def);
+}
+
+namespace {
+std::string fmt_num(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+}  // namespace
+
+std::optional<double> JsonReader::number(const std::string& key, Required req, double min,
+                                         double max) {
+  const json* v = find(key, req);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) {
+    error(key, "expected a number, found " + describe(*v));
+    return std::nullopt;
+  }
+  const double x = v->get<double>();
+  if (!(x >= min && x <= max)) {
+    error(key, "expected a number in [" + fmt_num(min) + ", " + fmt_num(max) + "], found " + v->dump());
+    return std::nullopt;
+  }
+  return x;
+}
+
+double JsonReader::number_or(const std::string& key, double def, double min, double max) {
+  return number(key, Required::kNo, min, max).value_or(def);
+}
+
+std::optional<std::string> JsonReader::string(const std::string& key, Required req) {
+  const json* v = find(key, req);
+  if (!v) return std::nullopt;
+  if (!v->is_string()) {
+    error(key, "expected a string, found " + describe(*v));
+    return std::nullopt;
+  }
+  return v->get<std::string>();
+}
+
+std::string JsonReader::string_or(const std::string& key, const std::string& def) {
+  return string(key, Required::kNo).value_or(def);
+}
+
+std::optional<bool> JsonReader::boolean(const std::string& key, Required req) {
+  const json* v = find(key, req);
+  if (!v) return std::nullopt;
+  if (!v->is_boolean()) {
+    error(key, "expected true or false, found " + describe(*v));
+    return std::nullopt;
+  }
+  return v->get<bool>();
+}
+
+bool JsonReader::boolean_or(const std::string& key, bool def) {
+  return boolean(key, Required::kNo).value_or(def);
+}
+
+std::optional<std::string> JsonReader::choice(const std::string& key, Required req,
+                                              const std::vector<std::string>& allowed) {
+  auto s = string(key, req);
+  if (!s) return std::nullopt;
+  if (std::find(allowed.begin(), allowed.end(), *s) != allowed.end()) return s;
+  std::string msg = "unknown value \"" + *s + "\"";
+  const std::string near = nearest(*s, allowed);
+  if (!near.empty()) msg += "; did you mean \"" + near + "\"?";
+  msg += " (expected one of:";
+  for (const auto& a : allowed) msg += " \"" + a + "\"";
+  msg += ")";
+  error(key, msg);
+  return std::nullopt;
+}
+
+std::string JsonReader::choice_or(const std::string& key, const std::string& def,
+                                  const std::vector<std::string>& allowed) {
+  return choice(key, Required::kNo, allowed).value_or(def);
+}
+
+std::optional<double> JsonReader::quantity(const std::string& key, Dimension dim, Required req,
+                                           double min, double max) {
+  const json* v = find(key, req);
+  if (!v) return std::nullopt;
+  if (!v->is_string()) {
+    error(key, "expected " + dimension_example(dim) + ", found " + describe(*v));
+    return std::nullopt;
+  }
+  const auto q = parse_quantity(v->get<std::string>(), dim);
+  if (!q.ok) {
+    error(key, q.error);
+    return std::nullopt;
+  }
+  if (!(q.value >= min && q.value <= max)) {
+    error(key, "value " + v->dump() + " is out of range [" + fmt_num(min) + ", " + fmt_num(max) +
+                   "] (base units)");
+    return std::nullopt;
+  }
+  return q.value;
+}
+
+const json* JsonReader::raw(const std::string& key, Required req) { return find(key, req); }
+
+std::optional<JsonReader> JsonReader::object(const std::string& key, Required req) {
+  const json* v = find(key, req);
+  if (!v) return std::nullopt;
+  return JsonReader(*v, file_, pointer_of(key), diags_);
+}
+
+const json* JsonReader::array(const std::string& key, Required req) {
+  const json* v = find(key, req);
+  if (!v) return nullptr;
+  if (!v->is_array()) {
+    error(key, "expected an array, found " + describe(*v));
+    return nullptr;
+  }
+  return v;
+}
+
+void JsonReader::finish() {
+  if (!valid_) return;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const std::string& k = it.key();
+    if (k.rfind('_', 0) == 0 || k.rfind("$comment", 0) == 0) continue;
+    if (std::find(known_.begin(), known_.end(), k) != known_.end()) continue;
+    std::string msg = "unknown key";
+    const std::string near = nearest(k, known_);
+    if (!near.empty()) msg += "; did you mean \"" + near + "\"?";
+    diags_.error(file_, pointer_of(k), msg);
+  }
+}
+
+}  // namespace masim::io

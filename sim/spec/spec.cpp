@@ -1,0 +1,101 @@
+#include "sim/spec/spec.hpp"
+
+namespace masim::spec {
+
+const char* to_string(DType t) {
+  switch (t) {
+    case DType::kFP32: return "fp32";
+    case DType::kTF32: return "tf32";
+    case DType::kBF16: return "bf16";
+    case DType::kFP16: return "fp16";
+    case DType::kFP8: return "fp8";
+  }
+  return "?";
+}
+
+const char* to_string(VertexKind k) {
+  switch (k) {
+    case VertexKind::kGpu: return "gpu";
+    case VertexKind::kNvSwitch: return "nvswitch";
+    case VertexKind::kPcieSwitch: return "pcie_switch";
+    case VertexKind::kCpu: return "cpu";
+    case VertexKind::kNic: return "nic";
+    case VertexKind::kLeafSwitch: return "leaf";
+    case VertexKind::kSpineSwitch: return "spine";
+  }
+  return "?";
+}
+
+const char* to_string(LinkKind k) {
+  switch (k) {
+    case LinkKind::kNvLink: return "nvlink";
+    case LinkKind::kPcie: return "pcie";
+    case LinkKind::kInfiniBand: return "infiniband";
+    case LinkKind::kEthernet: return "ethernet";
+    case LinkKind::kOther: return "other";
+  }
+  return "?";
+}
+
+const char* to_string(AttentionKind k) {
+  switch (k) {
+    case AttentionKind::kMHA: return "mha";
+    case AttentionKind::kGQA: return "gqa";
+    case AttentionKind::kMLA: return "mla";
+  }
+  return "?";
+}
+
+const char* to_string(WorkloadKind k) {
+  switch (k) {
+    case WorkloadKind::kDecode: return "decode";
+    case WorkloadKind::kPrefill: return "prefill";
+    case WorkloadKind::kTraining: return "training";
+  }
+  return "?";
+}
+
+const char* to_string(RoutingKind k) {
+  switch (k) {
+    case RoutingKind::kUniform: return "uniform";
+    case RoutingKind::kZipf: return "zipf";
+    case RoutingKind::kDirichlet: return "dirichlet";
+    case RoutingKind::kTrace: return "trace";
+  }
+  return "?";
+}
+
+const char* to_string(LayoutKind k) {
+  switch (k) {
+    case LayoutKind::kTensor: return "tp";
+    case LayoutKind::kPipeline: return "pp";
+    case LayoutKind::kTensorPipeline: return "tp_pp";
+    case LayoutKind::kExpert: return "ep";
+    case LayoutKind::kMaSeparation: return "ma_separation";
+  }
+  return "?";
+}
+
+const char* to_string(StageParallelism k) {
+  switch (k) {
+    case StageParallelism::kNone: return "none";
+    case StageParallelism::kTensor: return "tp";
+    case StageParallelism::kExpert: return "ep";
+  }
+  return "?";
+}
+
+int LayoutSpec::gpu_count() const {
+  switch (kind) {
+    case LayoutKind::kTensor: return tp * dp;
+    case LayoutKind::kPipeline: return pp * (stage_parallelism == StageParallelism::kNone ? 1 : tp * ep) * dp;
+    case LayoutKind::kTensorPipeline: return tp * pp * dp;
+    case LayoutKind::kExpert: return ep * dp;
+    case LayoutKind::kMaSeparation:
+      return static_cast<int>(ma.attention_gpus.size() + ma.expert_gpus.size());
+  }
+  return 0;
+}
+
+}  // namespace masim::spec
+

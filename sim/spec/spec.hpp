@@ -1,0 +1,202 @@
+// Typed, validated inputs: the plain-data description of a scenario that the
+// front end builds from JSON (sim/frontend) and every later stage consumes.
+// No JSON past this point. All values are in masim units (sim/common/units.hpp).
+//
+//   ScenarioSpec s = frontend::load_scenario("scenarios/paper/performance.json");
+//   for (const LayoutSpec& l : s.layouts) ...
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/common/units.hpp"
+
+namespace masim::spec {
+
+inline constexpr int kSchemaVersion = 1;
+
+enum class DType { kFP32, kTF32, kBF16, kFP16, kFP8 };
+// Bytes of one element of `t` (TF32 is stored as 4 bytes).
+constexpr int dtype_bytes(DType t) {
+  switch (t) {
+    case DType::kFP32: return 4;
+    case DType::kTF32: return 4;
+    case DType::kBF16: return 2;
+    case DType::kFP16: return 2;
+    case DType::kFP8: return 1;
+  }
+  return 2;
+}
+const char* to_string(DType t);
+
+// ---------------------------------------------------------------- hardware
+struct GpuSpec {
+  std::string name;                        // e.g. "NVIDIA A100-SXM4-80GB"
+  std::map<DType, FlopRate> peak_flops;    // dense tensor-core (or vector) peak per dtype
+  FlopRate vector_fp32_flops;              // non-tensor-core fp32 (softmax, norms)
+  Bandwidth hbm_bandwidth;                 // datasheet
+  Bytes hbm_capacity;
+  double tdp_w = 0.0;                      // board power limit
+  double idle_w = 0.0;                     // power when idle
+  SimTime kernel_launch_overhead = SimTime::us(4);
+  // Fractions of peak that a good kernel reaches, used by the roofline when no
+  // calibration profile covers an op. Documented defaults in docs/METRICS.md.
+  double matmul_efficiency = 0.75;
+  double memory_efficiency = 0.85;
+  std::vector<std::string> sources;        // datasheets cited in the file
+};
+
+struct HardwareSpec {
+  std::string id;  // file stem or inline id
+  GpuSpec gpu;
+};
+
+// ---------------------------------------------------------------- topology
+enum class VertexKind { kGpu, kNvSwitch, kPcieSwitch, kCpu, kNic, kLeafSwitch, kSpineSwitch };
+enum class LinkKind { kNvLink, kPcie, kInfiniBand, kEthernet, kOther };
+const char* to_string(VertexKind k);
+const char* to_string(LinkKind k);
+
+struct VertexSpec {
+  std::string id;
+  VertexKind kind = VertexKind::kGpu;
+  int node = 0;        // host index (GPUs, NVSwitches, NICs, PCIe switches)
+  int local_index = 0; // index within its node and kind (GPU 0..7, NIC 0..7)
+};
+
+// A full-duplex link: `bandwidth` in each direction, `latency` per traversal.
+struct LinkSpec {
+  std::string a;
+  std::string b;
+  Bandwidth bandwidth;
+  SimTime latency;
+  LinkKind kind = LinkKind::kOther;
+};
+
+struct TopologySpec {
+  std::string name;
+  std::string gpu_model;                 // must match hardware.gpu.name when both are set
+  std::vector<std::string> sources;      // citations
+  std::vector<VertexSpec> vertices;      // generators expand into these
+  std::vector<LinkSpec> links;
+  int gpus_per_node = 0;                 // for placement rules; 0 = unknown
+  int num_nodes = 0;
+};
+
+// ---------------------------------------------------------------- model
+enum class AttentionKind { kMHA, kGQA, kMLA };
+const char* to_string(AttentionKind k);
+
+struct MlaSpec {
+  int q_lora_rank = 0;          // 0: queries are projected directly
+  int kv_lora_rank = 512;
+  int qk_nope_head_dim = 128;
+  int qk_rope_head_dim = 64;
+  int v_head_dim = 128;
+};
+
+struct ModelSpec {
+  std::string name;
+  int num_layers = 0;
+  int hidden_size = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  AttentionKind attention = AttentionKind::kGQA;
+  std::optional<MlaSpec> mla;
+  int num_experts = 0;            // routed experts per MoE layer
+  int top_k = 0;
+  int expert_ffn_size = 0;        // intermediate size of one routed expert
+  int num_shared_experts = 0;
+  int shared_expert_ffn_size = 0; // intermediate size of one shared expert
+  int dense_ffn_size = 0;         // intermediate size of dense (non-MoE) layers
+  std::vector<bool> moe_layer;    // per layer: true = MoE FFN, false = dense FFN
+  int vocab_size = 0;
+  bool tie_embeddings = false;
+  DType dtype = DType::kBF16;
+  std::string source;             // file it came from (HF config or masim model)
+};
+
+// ---------------------------------------------------------------- workload
+enum class WorkloadKind { kDecode, kPrefill, kTraining };
+enum class RoutingKind { kUniform, kZipf, kDirichlet, kTrace };
+const char* to_string(WorkloadKind k);
+const char* to_string(RoutingKind k);
+
+struct RoutingSpec {
+  RoutingKind kind = RoutingKind::kUniform;
+  double zipf_exponent = 1.0;       // kZipf: share of expert of rank r ∝ r^-s
+  double dirichlet_alpha = 1.0;     // kDirichlet: concentration per expert
+  std::vector<double> trace;        // kTrace: recorded per-expert token counts
+  std::optional<double> capacity_factor;  // tokens per expert capped at cf·T·k/E
+};
+
+struct WorkloadSpec {
+  WorkloadKind kind = WorkloadKind::kDecode;
+  int batch = 1;                 // decode: concurrent sequences; prefill: prompts per batch;
+                                 // training: sequences per global batch
+  int context_length = 2048;     // decode: KV-cache length; prefill/training: sequence length
+  int micro_batch_size = 1;      // training: sequences per micro-batch
+  bool recompute = false;        // training: activation recomputation
+  int optimizer_bytes_per_param = 12;  // Adam: fp32 master + two fp32 moments
+  int iterations = 8;            // routing samples (decode steps / training steps) averaged
+  RoutingSpec routing;
+};
+
+// ---------------------------------------------------------------- layouts
+enum class LayoutKind { kTensor, kPipeline, kTensorPipeline, kExpert, kMaSeparation };
+enum class StageParallelism { kNone, kTensor, kExpert };
+const char* to_string(LayoutKind k);
+const char* to_string(StageParallelism k);
+
+struct MaSpec {
+  std::vector<int> attention_gpus;   // global GPU ranks
+  std::vector<int> expert_gpus;
+  int attention_tp = 1;              // TP degree inside one attention group
+  int attention_replicas = 1;        // hot-standby copies of each attention group (no traffic)
+  int expert_tp = 1;                 // TP inside one expert shard
+  int hot_expert_replicas = 0;       // the hottest experts get an extra copy each
+  int micro_batches = 2;             // ping-pong depth; 1 = no overlap
+};
+
+struct LayoutSpec {
+  std::string name;
+  LayoutKind kind = LayoutKind::kTensor;
+  int tp = 1;
+  int pp = 1;
+  int ep = 1;
+  int dp = 1;                          // replicas of the whole layout
+  int micro_batches = 1;               // PP: micro-batches per iteration
+  StageParallelism stage_parallelism = StageParallelism::kNone;
+  bool sequence_parallel = false;      // TP: reduce-scatter + all-gather instead of all-reduce
+  std::vector<int> gpus;               // explicit GPU ranks; empty = first N
+  MaSpec ma;
+  int gpu_count() const;               // GPUs the layout occupies
+};
+
+// ---------------------------------------------------------------- scenario
+struct Choice {                        // a value the study leaves unstated
+  std::string key;
+  std::string value;
+  std::string reason;
+};
+
+struct ScenarioSpec {
+  int schema = kSchemaVersion;
+  std::string name;
+  std::string description;
+  std::string file;                    // where it was read from
+  std::uint64_t seed = 1;
+  HardwareSpec hardware;
+  TopologySpec topology;
+  ModelSpec model;
+  WorkloadSpec workload;
+  std::vector<LayoutSpec> layouts;
+  std::string profile_path;            // calibration profile; empty = roofline only
+  std::vector<Choice> choices;
+};
+
+}  // namespace masim::spec

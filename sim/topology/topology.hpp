@@ -1,0 +1,95 @@
+// Topology: GPUs, NVSwitches, PCIe switches, NICs and leaf/spine switches joined
+// by full-duplex links, with routes between GPUs. Boost.Graph stays inside
+// topology.cpp; callers see plain ids.
+//
+// Each LinkSpec becomes two directed links (one per direction), each with the
+// spec's bandwidth. Routes are shortest paths (by hop count, then latency);
+// where several equal-cost paths exist (ECMP), route(src, dst, hash) picks one
+// by hash so different flows spread over them deterministically.
+//
+//   io::Diagnostics d;
+//   auto topo = Topology::build(make_nvswitch_cluster({.nodes = 2}), "gen", d);
+//   const auto& path = topo->route(0, 9, /*hash=*/0);   // GPU 0 -> NIC -> leaf -> NIC -> GPU 9
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "sim/common/units.hpp"
+#include "sim/io/diagnostics.hpp"
+#include "sim/spec/spec.hpp"
+
+namespace masim::topology {
+
+using VertexId = std::uint32_t;
+using LinkId = std::uint32_t;  // a directed link
+
+struct DirectedLink {
+  VertexId from = 0;
+  VertexId to = 0;
+  Bandwidth bandwidth;   // in this direction
+  SimTime latency;
+  spec::LinkKind kind = spec::LinkKind::kOther;
+};
+
+class Topology {
+ public:
+  // Validates (duplicate ids, dangling link ends, non-positive bandwidth,
+  // disconnected GPUs) and builds routing tables. nullopt with diagnostics on error.
+  static std::optional<Topology> build(const spec::TopologySpec& spec, const std::string& file,
+                                       io::Diagnostics& diags);
+
+  const spec::TopologySpec& spec() const;
+  int num_gpus() const;
+  int num_nodes() const;
+  int node_of_gpu(int rank) const;
+  VertexId gpu_vertex(int rank) const;
+  const std::vector<DirectedLink>& links() const;
+  const std::vector<spec::VertexSpec>& vertices() const;
+  // Number of equal-cost paths from GPU `src` to GPU `dst` (>= 1 for src != dst).
+  int num_paths(int src, int dst) const;
+  // The directed links of one shortest path; `hash` chooses among equal-cost paths.
+  const std::vector<LinkId>& route(int src, int dst, std::uint64_t hash = 0) const;
+
+  Topology(Topology&&) noexcept;
+  Topology& operator=(Topology&&) noexcept;
+  ~Topology();
+
+ private:
+  Topology();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses a topology document (a file's root or a scenario's inline "topology"),
+// including {"generator": {...}} forms. Problems go to `diags`.
+std::optional<spec::TopologySpec> parse_topology(const nlohmann::json& doc, const std::string& file,
+                                                 const std::string& pointer, io::Diagnostics& diags);
+
+// Generators -------------------------------------------------------------
+struct ClusterParams {
+  int nodes = 1;
+  int gpus_per_node = 8;
+  std::string gpu_model = "NVIDIA H100-SXM5-80GB";
+  Bandwidth nvlink_per_gpu = Bandwidth::gb_per_s(450);  // per direction, GPU <-> NVSwitch fabric
+  SimTime nvlink_latency = SimTime::ns(700);
+  int nics_per_node = 8;                                  // one per GPU (rail) by default
+  Bandwidth nic_bandwidth = Bandwidth::gbit_per_s(400);   // per direction
+  SimTime nic_latency = SimTime::ns(1500);
+  Bandwidth pcie_bandwidth = Bandwidth::gb_per_s(64);     // GPU <-> NIC via PCIe switch, per direction
+  double oversubscription = 1.0;                          // leaf uplink : downlink ratio (fat tree)
+  int leaf_radix = 64;                                    // ports per leaf switch
+};
+// N nodes of G GPUs on one NVSwitch domain each, NICs to one rail-optimized leaf/spine fabric.
+spec::TopologySpec make_nvswitch_cluster(const ClusterParams& p);
+// Rail-optimized: NIC i of every node attaches to leaf i; spines join the leaves.
+spec::TopologySpec make_rail_leaf_spine(const ClusterParams& p);
+// Two-level fat tree with the given oversubscription (leaves take NICs by node).
+spec::TopologySpec make_fat_tree(const ClusterParams& p);
+
+}  // namespace masim::topology
