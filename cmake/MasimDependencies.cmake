@@ -1,17 +1,18 @@
 # Third-party packages, all from Debian's packages (scripts/setup.sh installs them).
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(Boost 1.74 REQUIRED)           # Boost.Graph is header-only
-find_package(fmt REQUIRED)
+# CLI11 is header-only. Machines without the Debian package (the GPU machine)
+# get a copy carried in .carry/include (ignored by git).
 find_package(CLI11 CONFIG QUIET)
 if(NOT CLI11_FOUND)
-  find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+  find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp HINTS ${PROJECT_SOURCE_DIR}/.carry/include REQUIRED)
   add_library(CLI11::CLI11 INTERFACE IMPORTED)
   target_include_directories(CLI11::CLI11 INTERFACE ${CLI11_INCLUDE_DIR})
 endif()
 if(MASIM_BUILD_TESTS)
   find_package(doctest QUIET)
   if(NOT doctest_FOUND)
-    find_path(DOCTEST_INCLUDE_DIR doctest/doctest.h REQUIRED)
+    find_path(DOCTEST_INCLUDE_DIR doctest/doctest.h HINTS ${PROJECT_SOURCE_DIR}/.carry/include REQUIRED)
     add_library(doctest::doctest INTERFACE IMPORTED)
     target_include_directories(doctest::doctest INTERFACE ${DOCTEST_INCLUDE_DIR})
   endif()

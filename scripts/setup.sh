@@ -10,7 +10,6 @@ PACKAGES=(
   doctest-dev             # unit tests
   libbenchmark-dev        # Google Benchmark (performance figures)
   libcli11-dev            # command-line parsing
-  libfmt-dev              # formatting
   chromium                # headless browser test of the HTML report
 )
 

@@ -1,0 +1,60 @@
+// The MoE transformer's op graph, one layer block at a time, for one GPU's shard.
+//
+// A decoder layer is: RMSNorm -> QKV projection -> attention -> output projection
+// -> residual -> RMSNorm -> (MoE: router GEMM, softmax+top-k, permute, expert
+// gate/up grouped GEMM, SwiGLU, expert down grouped GEMM, unpermute+weighted
+// combine; plus shared experts) or (dense FFN) -> residual.
+// Layouts cut this graph where communication happens (after attention, at the
+// dispatch to experts, at the combine) so each builder returns one segment.
+// Shapes are per shard: with tensor parallelism `tp`, heads and FFN widths are
+// divided by tp (KV heads are replicated when tp > kv_heads).
+//
+//   AttentionShard a{.tp = 8, .sequences = 256, .query_tokens = 1, .context = 2048};
+//   std::vector<models::Op> ops = attention_block(model, layer, a);
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/models/op.hpp"
+#include "sim/spec/spec.hpp"
+
+namespace masim::workload {
+
+struct AttentionShard {
+  int tp = 1;                     // attention heads split tp ways
+  std::int64_t sequences = 1;     // sequences handled by this shard
+  std::int64_t query_tokens = 1;  // per sequence: 1 for decode, prompt length for prefill
+  std::int64_t context = 0;       // KV length attended to (decode); = query_tokens for prefill
+  bool prefill = false;
+};
+// input RMSNorm, QKV projection, attention, output projection, residual add.
+std::vector<models::Op> attention_block(const spec::ModelSpec& m, int layer, const AttentionShard& s);
+
+// post-attention RMSNorm, router GEMM, softmax + top-k, permute into expert order.
+std::vector<models::Op> router_block(const spec::ModelSpec& m, int layer, std::int64_t tokens);
+
+struct ExpertShard {
+  int tp = 1;                                       // each expert's FFN split tp ways
+  std::vector<std::int64_t> tokens_per_expert;      // rows for each expert held here (zeros allowed)
+};
+// gate/up grouped GEMM, SwiGLU, down grouped GEMM over the experts held here.
+std::vector<models::Op> expert_block(const spec::ModelSpec& m, int layer, const ExpertShard& s);
+
+// Shared experts (DeepSeek/Qwen2-MoE style), every token, split tp ways. Empty if none.
+std::vector<models::Op> shared_expert_block(const spec::ModelSpec& m, int layer, std::int64_t tokens, int tp);
+
+// unpermute + weighted combine of top-k rows, residual add.
+std::vector<models::Op> combine_block(const spec::ModelSpec& m, int layer, std::int64_t tokens);
+
+// Dense FFN layer (non-MoE layers): RMSNorm, gate/up GEMM, SwiGLU, down GEMM, residual.
+std::vector<models::Op> dense_ffn_block(const spec::ModelSpec& m, int layer, std::int64_t tokens, int tp);
+
+// Training: the backward pass of one forward op (GEMM -> data-grad and weight-grad
+// GEMMs, attention -> ~2.5x its forward FLOPs, row-wise ops -> one pass of the same bytes).
+std::vector<models::Op> backward_of(const models::Op& forward);
+
+// Bytes of the activations leaving each segment per token (hidden · dtype), for transfers.
+Bytes hidden_bytes_per_token(const spec::ModelSpec& m);
+
+}  // namespace masim::workload

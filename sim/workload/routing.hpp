@@ -1,0 +1,58 @@
+// Expert routing: per-iteration expert loads sampled (seeded) from a distribution.
+//
+// Each MoE layer and iteration draws expert popularity p (uniform: p_i = 1/E;
+// Zipf: p_i ∝ rank^-s over a random permutation of experts; Dirichlet(α);
+// trace: the recorded counts normalized), then assigns each token k distinct
+// experts by sampling without replacement from p. With a capacity factor cf,
+// each expert takes at most ceil(cf · T · k / E) tokens; the rest are dropped.
+//
+// Statistics (ExpertStats): per-expert usage share f_i (fraction of routed
+// token-slots), its std / min / max over experts, and the Switch-Transformer
+// auxiliary load-balancing loss E · Σ f_i · P_i (Fedus et al. 2021), where P_i is
+// the mean router probability of expert i; uniform routing gives 1.0.
+//
+//   ExpertRouter r(spec.workload.routing, /*experts=*/64, /*top_k=*/2, Rng(seed));
+//   RoutingSample s = r.sample(/*tokens=*/256);   // s.tokens_per_expert sums to 512 - s.dropped
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/common/rng.hpp"
+#include "sim/spec/spec.hpp"
+
+namespace masim::workload {
+
+struct RoutingSample {
+  std::vector<std::int64_t> tokens_per_expert;  // token-slots routed to each expert
+  std::vector<double> mean_router_prob;         // P_i: mean router probability per expert
+  std::int64_t dropped = 0;                     // token-slots over capacity
+  // For each token, its k experts (tokens × k, row-major): lets layouts count
+  // exactly which GPU each token goes to. Every token has k distinct experts.
+  std::vector<std::int32_t> assignment;
+};
+
+class ExpertRouter {
+ public:
+  ExpertRouter(const spec::RoutingSpec& spec, int num_experts, int top_k, Rng rng);
+  RoutingSample sample(std::int64_t tokens);
+
+ private:
+  spec::RoutingSpec spec_;
+  int num_experts_;
+  int top_k_;
+  Rng rng_;
+};
+
+struct ExpertStats {
+  double share_std = 0.0;   // std over experts of f_i (share of token-slots)
+  double share_min = 0.0;
+  double share_max = 0.0;
+  double aux_loss = 0.0;    // E · Σ f_i · P_i
+  std::int64_t dropped = 0;
+  std::int64_t routed = 0;
+};
+// Aggregates samples (over layers and iterations) into the statistics above.
+ExpertStats expert_stats(const std::vector<RoutingSample>& samples, int num_experts);
+
+}  // namespace masim::workload
