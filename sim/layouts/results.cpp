@@ -1,0 +1,187 @@
+#include "sim/layouts/results.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/io/diagnostics.hpp"
+
+namespace masim::layouts {
+
+const char* to_string(CommTag t) {
+  switch (t) {
+    case CommTag::kTpAllReduce: return "tp_allreduce";
+    case CommTag::kEpAllToAll: return "ep_alltoall";
+    case CommTag::kMaDispatch: return "ma_dispatch";
+    case CommTag::kMaCombine: return "ma_combine";
+    case CommTag::kPpSendRecv: return "pp_sendrecv";
+    case CommTag::kGradSync: return "grad_sync";
+    case CommTag::kParamBroadcast: return "param_broadcast";
+  }
+  return "?";
+}
+
+const char* to_string(Stream s) { return s == Stream::kCompute ? "compute" : "comm"; }
+
+namespace {
+
+// Rounds to 6 significant decimals so that JSON stays readable and diffs stay small;
+// the value is still exactly what the simulation produced up to that precision.
+double r6(double v) {
+  if (v == 0.0 || !std::isfinite(v)) return v;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return std::strtod(buf, nullptr);
+}
+
+nlohmann::json comm_json(const CommStats& c) {
+  return {{"share", r6(c.share)}, {"exposed_ms", r6(c.exposed_ms)}, {"bytes", c.bytes},
+          {"calls", c.calls}};
+}
+
+nlohmann::json layout_json(const LayoutResult& l) {
+  nlohmann::json j;
+  j["name"] = l.name;
+  j["kind"] = spec::to_string(l.kind);
+  j["gpus"] = l.gpus;
+  j["gpu_ranks"] = l.gpu_ranks;
+  const Parallelism& p = l.parallelism;
+  nlohmann::json par = {{"tp", p.tp},
+                        {"pp", p.pp},
+                        {"ep", p.ep},
+                        {"dp", p.dp},
+                        {"micro_batches", p.micro_batches},
+                        {"stage_parallelism", spec::to_string(p.stage_parallelism)}};
+  if (l.kind == spec::LayoutKind::kMaSeparation) {
+    par["attention_gpus"] = p.attention_gpus;
+    par["expert_gpus"] = p.expert_gpus;
+    par["attention_dp"] = p.attention_dp;
+    par["attention_replicas"] = p.attention_replicas;
+    par["expert_tp"] = p.expert_tp;
+    par["hot_expert_replicas"] = p.hot_expert_replicas;
+  }
+  j["parallelism"] = par;
+  j["router_location"] = l.router_location;
+  if (!l.layer_split.empty()) j["layer_split"] = l.layer_split;
+
+  const LayoutMetrics& m = l.metrics;
+  nlohmann::json util = nlohmann::json::array();
+  for (double u : m.gpu_util) util.push_back(r6(u));
+  j["metrics"] = {{"tpot_ms", r6(m.tpot_ms)},
+                  {"ttft_ms", r6(m.ttft_ms)},
+                  {"tokens_per_s", r6(m.tokens_per_s)},
+                  {"tokens_per_s_per_gpu", r6(m.tokens_per_s_per_gpu)},
+                  {"iteration_ms", r6(m.iteration_ms)},
+                  {"gpu_util_mean", r6(m.gpu_util_mean)},
+                  {"gpu_util", util},
+                  {"mfu", r6(m.mfu)},
+                  {"hbm_bw_util", r6(m.hbm_bw_util)},
+                  {"energy_per_token_mj", r6(m.energy_per_token_mj)},
+                  {"avg_power_w", r6(m.avg_power_w)},
+                  {"memory_efficiency", r6(m.memory_efficiency)},
+                  {"model_flops_per_token", r6(m.model_flops_per_token)}};
+
+  nlohmann::json comm;
+  for (int t = 0; t < kNumCommTags; ++t) {
+    comm[to_string(static_cast<CommTag>(t))] = comm_json(l.communication[static_cast<std::size_t>(t)]);
+  }
+  comm["total"] = comm_json(l.communication_total);
+  j["communication"] = comm;
+
+  nlohmann::json mem = nlohmann::json::array();
+  for (const GpuMemory& g : l.memory) {
+    const models::MemoryBreakdown& b = g.breakdown;
+    mem.push_back({{"gpu", g.gpu},
+                   {"parameters_gib", r6(b.parameters.gib())},
+                   {"kv_cache_gib", r6(b.kv_cache.gib())},
+                   {"activations_gib", r6(b.activations.gib())},
+                   {"gradients_gib", r6(b.gradients.gib())},
+                   {"optimizer_states_gib", r6(b.optimizer_states.gib())},
+                   {"comm_buffers_gib", r6(b.comm_buffers.gib())},
+                   {"reserve_gib", r6(b.reserve.gib())},
+                   {"total_gib", r6(b.total().gib())},
+                   {"capacity_gib", r6(g.capacity.gib())}});
+  }
+  j["memory"] = mem;
+  j["max_batch_that_fits"] = l.max_batch_that_fits;
+  j["experts"] = {{"share_std", r6(l.experts.share_std)}, {"share_min", r6(l.experts.share_min)},
+                  {"share_max", r6(l.experts.share_max)}, {"aux_loss", r6(l.experts.aux_loss)},
+                  {"dropped", l.experts.dropped},         {"routed", l.experts.routed}};
+  j["cost_sources"] = {{"roofline", l.cost_roofline}, {"profile", l.cost_profile}};
+  j["events"] = l.events;
+
+  nlohmann::json tl = nlohmann::json::array();
+  for (const TimelineEntry& e : l.timeline) {
+    tl.push_back({{"gpu", e.gpu},
+                  {"stream", to_string(e.stream)},
+                  {"name", e.name},
+                  {"cat", e.cat},
+                  {"layer", e.layer},
+                  {"micro_batch", e.micro_batch},
+                  {"start_us", r6(e.start_us)},
+                  {"dur_us", r6(e.dur_us)}});
+  }
+  j["timeline"] = tl;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const ScenarioResult& r) {
+  nlohmann::json j;
+  j["schema"] = 1;
+  j["masim_version"] = r.masim_version;
+  j["scenario_name"] = r.scenario_name;
+  j["workload"] = {{"kind", spec::to_string(r.workload)},
+                   {"batch", r.batch},
+                   {"context_length", r.context_length}};
+  j["cost_model"] = r.cost_model;
+  j["network_model"] = r.network_model;
+  nlohmann::json ls = nlohmann::json::array();
+  for (const LayoutResult& l : r.layouts) ls.push_back(layout_json(l));
+  j["layouts"] = ls;
+  return j;
+}
+
+nlohmann::json to_json(const ScenarioResult& r, const nlohmann::json& resolved_scenario) {
+  nlohmann::json j = to_json(r);
+  j["scenario"] = resolved_scenario;
+  return j;
+}
+
+void write_json(const ScenarioResult& r, const std::string& path) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw io::EnvironmentError("cannot open " + path + " for writing");
+  out << to_json(r).dump(2) << '\n';
+  if (!out) throw io::EnvironmentError("cannot write " + path);
+}
+
+std::string format_table(const ScenarioResult& r) {
+  std::ostringstream os;
+  const bool decode = r.workload == spec::WorkloadKind::kDecode;
+  const bool prefill = r.workload == spec::WorkloadKind::kPrefill;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-16s %5s %10s %12s %12s %9s %7s %7s %7s %8s %9s %9s\n", "layout",
+                "GPUs", decode ? "TPOT ms" : (prefill ? "TTFT ms" : "step ms"), "tokens/s",
+                "tok/s/GPU", "util %", "MFU %", "HBM %", "comm %", "mem eff", "mJ/token",
+                "max batch");
+  os << line;
+  for (const LayoutResult& l : r.layouts) {
+    const LayoutMetrics& m = l.metrics;
+    const double lat = decode ? m.tpot_ms : (prefill ? m.ttft_ms : m.iteration_ms);
+    std::snprintf(line, sizeof line,
+                  "%-16.16s %5d %10.3f %12.0f %12.1f %9.1f %7.1f %7.1f %7.1f %7.1f%% %9.3f %9lld\n",
+                  l.name.c_str(), l.gpus, lat, m.tokens_per_s, m.tokens_per_s_per_gpu,
+                  100.0 * m.gpu_util_mean, 100.0 * m.mfu, 100.0 * m.hbm_bw_util,
+                  100.0 * l.communication_total.share, 100.0 * m.memory_efficiency,
+                  m.energy_per_token_mj, static_cast<long long>(l.max_batch_that_fits));
+    os << line;
+  }
+  return os.str();
+}
+
+}  // namespace masim::layouts
