@@ -2,6 +2,7 @@
 # Installs every system dependency masim needs from Debian 12's packages.
 # Idempotent: packages already present are left alone. Needs root (or sudo).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
@@ -34,4 +35,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all system packages present"
+fi
+
+# Vega-Lite, vega-embed and playwright-core for the HTML report and its browser
+# test, pinned by tools/web/package-lock.json.
+if [ -f tools/web/package-lock.json ]; then
+  if [ ! -d tools/web/node_modules ] || [ tools/web/package-lock.json -nt tools/web/node_modules ]; then
+    echo "setup: npm ci in tools/web"
+    npm ci --prefix tools/web --no-audit --no-fund --loglevel=error
+    touch tools/web/node_modules
+  fi
 fi

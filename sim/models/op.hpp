@@ -46,8 +46,14 @@ struct Op {
   // row-wise ops
   std::int64_t tokens = 0, width = 0;
   std::int32_t top_k = 0, operands = 2;
+  // MLA weight-absorbed decode: one latent cache row per token serves as K
+  // (all head_dim columns) and V (its first v_head_dim columns), read once.
+  bool shared_kv = false;
+  // Training: this op is the backward pass of a forward op with the same label.
+  bool backward = false;
   // derived
   Flops flops;
+  Flops vector_flops;  // part of `flops` done on CUDA cores (softmax, norms, activations)
   Bytes bytes;
 };
 
@@ -57,6 +63,11 @@ Op make_grouped_gemm(std::string_view label, const std::vector<std::int64_t>& gr
                      std::int64_t n, std::int64_t k, spec::DType t);
 Op make_decode_attention(std::string_view label, std::int64_t batch, std::int64_t context,
                          int heads, int kv_heads, int head_dim, int v_head_dim, spec::DType t);
+// MLA decode in the weight-absorbed form (DeepSeek-V2 §2.1.2): `heads` query heads
+// of width kv_lora_rank + qk_rope_head_dim attend to one shared latent cache row of
+// the same width per token; the value is its first kv_lora_rank columns.
+Op make_mla_decode_attention(std::string_view label, std::int64_t batch, std::int64_t context,
+                             int heads, int kv_lora_rank, int qk_rope_head_dim, spec::DType t);
 Op make_prefill_attention(std::string_view label, std::int64_t batch, std::int64_t seq, int heads,
                           int kv_heads, int head_dim, int v_head_dim, spec::DType t);
 Op make_rmsnorm(std::string_view label, std::int64_t tokens, std::int64_t width, spec::DType t);
