@@ -11,7 +11,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "sim/models/op.hpp"
 #include "sim/spec/spec.hpp"
@@ -30,6 +32,9 @@ class ComputeCostModel {
  public:
   virtual ~ComputeCostModel() = default;
   virtual OpCost cost(const Op& op) const = 0;
+  // The cost if this model covers `op`, else nullopt (a profile without a
+  // measurement near this shape). Models that cover every op keep the default.
+  virtual std::optional<OpCost> find_cost(const Op& op) const { return cost(op); }
   // One line: what the model is and where its numbers come from.
   virtual std::string describe() const = 0;
 };
@@ -44,5 +49,39 @@ class RooflineCostModel final : public ComputeCostModel {
  private:
   spec::GpuSpec gpu_;
 };
+
+// A primary model (e.g. the calibration profile of sim/profile) layered over a
+// fallback (the roofline): each op is priced by the primary when it covers the
+// op (find_cost), else by the fallback; OpCost.source says which. Neither model
+// is owned; both must outlive this one.
+//
+//   RooflineCostModel roof(gpu);
+//   LayeredCostModel cost(profile_model, roof);
+class LayeredCostModel final : public ComputeCostModel {
+ public:
+  LayeredCostModel(const ComputeCostModel& primary, const ComputeCostModel& fallback)
+      : primary_(&primary), fallback_(&fallback) {}
+  OpCost cost(const Op& op) const override;
+  std::string describe() const override;
+
+ private:
+  const ComputeCostModel* primary_;
+  const ComputeCostModel* fallback_;
+};
+
+// Accounting over a sequence of ops (one segment, one layer, one GPU's program).
+struct CostTotals {
+  SimTime time;                  // sum of op durations (ops run back to back on one stream)
+  Flops flops;                   // sum of Op::flops
+  Flops tensor_flops;            // flops - vector_flops (the MFU numerator)
+  Bytes bytes;                   // sum of Op::bytes
+  int ops = 0;
+  int from_profile = 0;          // ops priced by a calibration profile
+  int from_roofline = 0;         // ops priced by the roofline
+  CostTotals& operator+=(const CostTotals& o);
+};
+CostTotals total_cost(const std::vector<Op>& ops, const ComputeCostModel& model);
+// Sum of FLOPs and bytes only (no model).
+CostTotals total_work(const std::vector<Op>& ops);
 
 }  // namespace masim::models

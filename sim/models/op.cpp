@@ -17,8 +17,8 @@ using spec::DType;
 // operation counts of the textbook formulas, not measurements:
 //  softmax over a row: max, subtract, exp, sum, scale          -> 5 per element
 //  RMSNorm: square + accumulate (2), scale by rsqrt and weight (2) -> 4 per element
-//  SwiGLU: silu(g)·u = g / (1 + exp(-g)) · u: exp, add, div, mul -> 4, plus the
-//          negation folded into exp's argument                      -> 4 per element
+//  SwiGLU: silu(g)·u = g / (1 + exp(-g)) · u: exp, add, divide, multiply
+//          (the negation folds into exp's argument)                 -> 4 per element
 constexpr double kSoftmaxOpsPerScore = 5.0;
 constexpr double kRmsNormOpsPerElement = 4.0;
 constexpr double kSwigluOpsPerElement = 4.0;
@@ -251,6 +251,8 @@ Op make_elementwise(std::string_view label, std::int64_t tokens, std::int64_t wi
 Op make_memcpy(std::string_view label, Bytes bytes) {
   Op o = base(OpKind::kMemcpy, label, DType::kBF16);
   // A device-to-device copy reads and writes each byte: 2·bytes of HBM traffic.
+  // The copy's size is kept as one row of `width` bytes.
+  o.tokens = 1;
   o.width = bytes.count();
   o.bytes = Bytes{2 * bytes.count()};
   return o;
