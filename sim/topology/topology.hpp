@@ -43,6 +43,11 @@ class Topology {
   // disconnected GPUs) and builds routing tables. nullopt with diagnostics on error.
   static std::optional<Topology> build(const spec::TopologySpec& spec, const std::string& file,
                                        io::Diagnostics& diags);
+  // As above; diagnostics point below `pointer` (e.g. "/topology" for a scenario's
+  // inline topology). Pointers name spec indices ("/links/3/b"), which are the file's
+  // indices for the explicit form and the expanded list for generators.
+  static std::optional<Topology> build(const spec::TopologySpec& spec, const std::string& file,
+                                       const std::string& pointer, io::Diagnostics& diags);
 
   const spec::TopologySpec& spec() const;
   int num_gpus() const;
@@ -54,7 +59,16 @@ class Topology {
   // Number of equal-cost paths from GPU `src` to GPU `dst` (>= 1 for src != dst).
   int num_paths(int src, int dst) const;
   // The directed links of one shortest path; `hash` chooses among equal-cost paths.
+  // The returned reference stays valid for the Topology's lifetime (routes are cached
+  // behind a lock, so concurrent callers are safe).
   const std::vector<LinkId>& route(int src, int dst, std::uint64_t hash = 0) const;
+  // The same path appended to `out` without caching (the hot path of the network).
+  void route_into(int src, int dst, std::uint64_t hash, std::vector<LinkId>& out) const;
+  // Sum of the latencies of route(src, dst, hash).
+  SimTime path_latency(int src, int dst, std::uint64_t hash = 0) const;
+  // GPU rank of a vertex, or -1 if it is not a GPU.
+  int gpu_rank(VertexId v) const;
+  int gpus_per_node() const;
 
   Topology(Topology&&) noexcept;
   Topology& operator=(Topology&&) noexcept;
@@ -84,8 +98,11 @@ struct ClusterParams {
   Bandwidth pcie_bandwidth = Bandwidth::gb_per_s(64);     // GPU <-> NIC via PCIe switch, per direction
   double oversubscription = 1.0;                          // leaf uplink : downlink ratio (fat tree)
   int leaf_radix = 64;                                    // ports per leaf switch
+  SimTime pcie_latency = SimTime::ns(500);                // GPU <-> NIC through the PCIe switch
+  SimTime switch_latency = SimTime::ns(300);              // leaf <-> spine hop
 };
-// N nodes of G GPUs on one NVSwitch domain each, NICs to one rail-optimized leaf/spine fabric.
+// N nodes of G GPUs on one NVSwitch domain each, NICs to one rail-optimized leaf/spine fabric
+// (a single leaf switch when all NICs fit on one; no fabric for one node).
 spec::TopologySpec make_nvswitch_cluster(const ClusterParams& p);
 // Rail-optimized: NIC i of every node attaches to leaf i; spines join the leaves.
 spec::TopologySpec make_rail_leaf_spine(const ClusterParams& p);
