@@ -51,6 +51,10 @@ struct Op {
   bool shared_kv = false;
   // Training: this op is the backward pass of a forward op with the same label.
   bool backward = false;
+  // Under the tensor parallelism its builder was given, every shard runs this same
+  // op on the same data (norms, residual adds, MLA's latent projections): count it
+  // once, not tp times, when summing useful (model) FLOPs over shards.
+  bool replicated = false;
   // derived
   Flops flops;
   Flops vector_flops;  // part of `flops` done on CUDA cores (softmax, norms, activations)

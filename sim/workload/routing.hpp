@@ -28,14 +28,26 @@ struct RoutingSample {
   std::vector<double> mean_router_prob;         // P_i: mean router probability per expert
   std::int64_t dropped = 0;                     // token-slots over capacity
   // For each token, its k experts (tokens × k, row-major): lets layouts count
-  // exactly which GPU each token goes to. Every token has k distinct experts.
+  // exactly which GPU each token goes to. Every token has k distinct experts;
+  // a slot dropped by the capacity limit reads -1 (the token skips that expert).
   std::vector<std::int32_t> assignment;
+  // Token-slots the router chose per expert before the capacity limit (equals
+  // tokens_per_expert without one); usage shares and the aux loss use these.
+  std::vector<std::int64_t> requested_per_expert;
+  std::int64_t capacity = 0;                    // per-expert cap in token-slots; 0 = none
+  std::int64_t tokens = 0;
+  int top_k = 0;
 };
 
 class ExpertRouter {
  public:
   ExpertRouter(const spec::RoutingSpec& spec, int num_experts, int top_k, Rng rng);
+  // Draws a popularity, then routes `tokens` tokens with it.
   RoutingSample sample(std::int64_t tokens);
+  // The two halves, so that a layout can keep one popularity per layer across
+  // iterations (a layer's hot experts stay hot) and replicate those experts.
+  std::vector<double> draw_popularity();
+  RoutingSample sample_with(const std::vector<double>& popularity, std::int64_t tokens);
 
  private:
   spec::RoutingSpec spec_;
