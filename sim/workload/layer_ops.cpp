@@ -26,6 +26,7 @@
 #include <numeric>
 
 #include "sim/common/assert.hpp"
+#include "sim/models/memory.hpp"
 #include "sim/models/model_params.hpp"
 
 namespace masim::workload {
@@ -211,6 +212,73 @@ std::vector<Op> backward_of(const Op& f) {
 
 Bytes hidden_bytes_per_token(const spec::ModelSpec& m) {
   return Bytes{std::int64_t{m.hidden_size} * spec::dtype_bytes(m.dtype)};
+}
+
+std::vector<Op> embedding_block(const spec::ModelSpec& m, std::int64_t tokens) {
+  // A gather: read one table row and write it, per token (no arithmetic).
+  return {models::make_elementwise("embedding", tokens, m.hidden_size, 1, m.dtype)};
+}
+
+std::vector<Op> lm_head_block(const spec::ModelSpec& m, std::int64_t tokens, int tp) {
+  MASIM_ASSERT(tp >= 1, "bad tp");
+  return {replicated_if(models::make_rmsnorm("final_norm", tokens, m.hidden_size, m.dtype), tp > 1),
+          models::make_gemm("lm_head", tokens, ceil_div(m.vocab_size, tp), m.hidden_size, m.dtype)};
+}
+
+Flops forward_flops_per_token(const spec::ModelSpec& m, std::int64_t context, bool prefill) {
+  const std::int64_t tokens = prefill ? context : 1;
+  auto add = [](Flops& f, const std::vector<Op>& ops) {
+    for (const Op& o : ops) f += o.flops;
+  };
+  Flops f;
+  add(f, embedding_block(m, tokens));
+  const AttentionShard a{.tp = 1, .sequences = 1, .query_tokens = tokens, .context = context, .prefill = prefill};
+  for (int l = 0; l < m.num_layers; ++l) {
+    add(f, attention_block(m, l, a));
+    if (moe_layer(m, l)) {
+      add(f, router_block(m, l, tokens));
+      // FLOPs depend on the total rows only: all token-slots in one group.
+      add(f, expert_block(m, l, {.tp = 1, .tokens_per_expert = {tokens * m.top_k}}));
+      add(f, shared_expert_block(m, l, tokens, 1));
+      add(f, combine_block(m, l, tokens));
+    } else {
+      add(f, dense_ffn_block(m, l, tokens, 1));
+    }
+  }
+  add(f, lm_head_block(m, tokens, 1));
+  return f * (1.0 / static_cast<double>(std::max<std::int64_t>(tokens, 1)));
+}
+
+Bytes inference_activation_bytes(const spec::ModelSpec& m, const AttentionShard& a, std::int64_t expert_slots,
+                                 int expert_tp) {
+  const std::int64_t tokens = a.sequences * a.query_tokens;
+  Bytes peak;
+  auto consider = [&](const std::vector<Op>& ops) { peak = std::max(peak, models::peak_activation_bytes(ops)); };
+  // Every layer of one kind has the same shapes: one MoE and one dense layer suffice.
+  int first_moe = -1, first_dense = -1;
+  for (int l = 0; l < m.num_layers; ++l) {
+    int& first = moe_layer(m, l) ? first_moe : first_dense;
+    if (first < 0) first = l;
+  }
+  if (first_moe >= 0) {
+    if (tokens > 0) consider(attention_block(m, first_moe, a));
+    if (expert_slots >= 0) {
+      if (tokens > 0) {
+        consider(router_block(m, first_moe, tokens));
+        consider(shared_expert_block(m, first_moe, tokens, a.tp));
+        consider(combine_block(m, first_moe, tokens));
+      }
+      consider(expert_block(m, first_moe, {.tp = expert_tp, .tokens_per_expert = {expert_slots}}));
+    }
+  }
+  if (first_dense >= 0 && tokens > 0) {
+    consider(attention_block(m, first_dense, a));
+    consider(dense_ffn_block(m, first_dense, tokens, a.tp));
+  }
+  // The residual stream lives across all ops; expert-only GPUs hold their
+  // received token-slots instead.
+  const std::int64_t rows = tokens > 0 ? tokens : std::max<std::int64_t>(expert_slots, 0);
+  return peak + hidden_bytes_per_token(m) * rows;
 }
 
 }  // namespace masim::workload

@@ -57,4 +57,28 @@ std::vector<models::Op> backward_of(const models::Op& forward);
 // Bytes of the activations leaving each segment per token (hidden · dtype), for transfers.
 Bytes hidden_bytes_per_token(const spec::ModelSpec& m);
 
+// Token embedding lookup (a gather of `tokens` rows of hidden; vocab-parallel
+// embeddings need an all-reduce after it, which layouts add).
+std::vector<models::Op> embedding_block(const spec::ModelSpec& m, std::int64_t tokens);
+// Final RMSNorm and the LM-head GEMM over the vocabulary split tp ways
+// (vocab-parallel, as Megatron-LM); sampling/softmax over the logits is not priced.
+std::vector<models::Op> lm_head_block(const spec::ModelSpec& m, std::int64_t tokens, int tp);
+
+// Forward FLOPs of one token through the whole model, summed over the op graph
+// built with tp = 1 (so replicated work counts once): decode of one token against
+// a cache of `context` tokens, every MoE layer sending it to top_k experts; with
+// prefill = true, the per-token average over a prompt of `context` tokens (causal
+// attention). Includes the LM head. The model-FLOPs numerator of MFU.
+Flops forward_flops_per_token(const spec::ModelSpec& m, std::int64_t context, bool prefill = false);
+
+// Inference activation working set of one GPU: the residual stream
+// (tokens · hidden) kept across ops plus the largest op working set
+// (models::peak_activation_bytes) over the segments it runs: attention with `a`,
+// and, for MoE layers, router, `expert_slots` token-slots through experts split
+// expert_tp ways, shared experts and combine; dense FFN for dense layers.
+// Pass expert_slots = -1 for a GPU that runs no MoE segment (MA attention GPUs)
+// and a = {.sequences = 0} for one that runs no attention (MA expert GPUs).
+Bytes inference_activation_bytes(const spec::ModelSpec& m, const AttentionShard& a, std::int64_t expert_slots,
+                                 int expert_tp);
+
 }  // namespace masim::workload

@@ -198,5 +198,62 @@ TEST_CASE("backward passes") {
   CHECK(backward_of(models::make_rmsnorm("n", 4, 8, DType::kBF16)).size() == 1);
 }
 
+TEST_CASE("forward FLOPs per token follow 2 x active parameters plus attention") {
+  const spec::ModelSpec m = test::mixtral_8x7b();
+  const models::ModelParams p = models::count_params(m);
+  // Decode against 2048 cached tokens: every active weight but the embedding table
+  // does one multiply-add (2·(12.88e9 - 0.131e9)); attention adds per layer and
+  // head 2048·(2·(128 + 128)) tensor + 2048·5 softmax FLOPs. The rest (norms,
+  // SwiGLU, residuals, router softmax) is < 0.1%.
+  const double expected = 2.0 * static_cast<double>(p.active_per_token() - p.embedding) +
+                          32.0 * 32 * 2048 * (2.0 * 256 + 5);
+  const double f = forward_flops_per_token(m, 2048).count();
+  CHECK(f == doctest::Approx(expected).epsilon(1e-3));
+  CHECK(f > expected);
+  // Prefill of 2048: causal attention sees (2048 + 1)/2 keys on average per token.
+  const double pre = forward_flops_per_token(m, 2048, true).count();
+  const double expected_pre = 2.0 * static_cast<double>(p.active_per_token() - p.embedding) +
+                              32.0 * 32 * (2049.0 / 2) * (2.0 * 256 + 5);
+  CHECK(pre == doctest::Approx(expected_pre).epsilon(1e-3));
+  // LM head: vocab-parallel over tp.
+  auto head = lm_head_block(m, 4, 8);
+  CHECK(head[1].n == 4000);
+  CHECK(head[0].replicated);
+  CHECK(embedding_block(m, 4)[0].flops.count() == 0.0);
+}
+
+spec::ModelSpec tiny() {
+  spec::ModelSpec m;
+  m.num_layers = 2;
+  m.hidden_size = 8;
+  m.num_heads = 2;
+  m.num_kv_heads = 1;
+  m.head_dim = 4;
+  m.num_experts = 4;
+  m.top_k = 2;
+  m.expert_ffn_size = 6;
+  m.num_shared_experts = 1;
+  m.shared_expert_ffn_size = 5;
+  m.dense_ffn_size = 10;
+  m.moe_layer = {false, true};
+  m.vocab_size = 16;
+  return m;
+}
+
+TEST_CASE("inference activation working set by hand") {
+  const spec::ModelSpec m = tiny();
+  // Decode, 4 sequences, tp 1, 8 expert slots. Largest op: the experts' gate/up
+  // grouped GEMM, rows 8: A 8·8 + C 8·12 = 160 elements = 320 B (the permute is
+  // 224 B, the unpermute and 3-operand residual 256 B, the dense SwiGLU 240 B).
+  // Plus the residual stream 4·8·2 = 64 B.
+  const AttentionShard a{.tp = 1, .sequences = 4, .query_tokens = 1, .context = 50};
+  CHECK(inference_activation_bytes(m, a, 8, 1).count() == 384);
+  // An MA attention GPU (no MoE segment): the peak is the unpermute-free set:
+  // dense SwiGLU 3·4·10·2 = 240 B, + 64.
+  CHECK(inference_activation_bytes(m, a, -1, 1).count() == 304);
+  // An MA expert GPU (no attention): 320 + 8 slots · 16 B = 448.
+  CHECK(inference_activation_bytes(m, {.sequences = 0}, 8, 1).count() == 448);
+}
+
 }  // namespace
 }  // namespace masim::workload
