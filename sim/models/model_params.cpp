@@ -1,5 +1,7 @@
 #include "sim/models/model_params.hpp"
 
+#include <algorithm>
+
 #include "sim/common/assert.hpp"
 
 namespace masim::models {
@@ -34,6 +36,26 @@ std::int64_t attention_params(const spec::ModelSpec& m) {
   const std::int64_t d = m.head_dim;
   const std::int64_t kv_heads = m.attention == spec::AttentionKind::kMHA ? heads : m.num_kv_heads;
   return h * heads * d + 2 * h * kv_heads * d + heads * d * h;
+}
+
+std::int64_t attention_params_per_shard(const spec::ModelSpec& m, int tp) {
+  MASIM_ASSERT(tp >= 1, "bad tp");
+  const std::int64_t h = m.hidden_size;
+  const std::int64_t heads = (m.num_heads + tp - 1) / tp;
+  if (m.attention == spec::AttentionKind::kMLA) {
+    MASIM_ASSERT(m.mla.has_value(), "MLA attention without mla parameters");
+    const spec::MlaSpec& a = *m.mla;
+    const std::int64_t qk = a.qk_nope_head_dim + a.qk_rope_head_dim;
+    const std::int64_t replicated = h * (a.q_lora_rank + a.kv_lora_rank + a.qk_rope_head_dim) +
+                                    a.q_lora_rank + a.kv_lora_rank;
+    const std::int64_t q = a.q_lora_rank > 0 ? std::int64_t{a.q_lora_rank} * heads * qk : h * heads * qk;
+    const std::int64_t kv_b = std::int64_t{a.kv_lora_rank} * heads * (a.qk_nope_head_dim + a.v_head_dim);
+    return replicated + q + kv_b + heads * a.v_head_dim * h;
+  }
+  const std::int64_t d = m.head_dim;
+  const int kv_total = m.attention == spec::AttentionKind::kMHA ? m.num_heads : m.num_kv_heads;
+  const std::int64_t kv = std::max<std::int64_t>(1, (kv_total + tp - 1) / tp);
+  return 2 * h * heads * d + 2 * h * kv * d;
 }
 
 ModelParams count_params(const spec::ModelSpec& m) {

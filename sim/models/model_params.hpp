@@ -68,6 +68,12 @@ struct ModelParams {
 
 // Attention parameters of one layer (as in LayerParams::attention).
 std::int64_t attention_params(const spec::ModelSpec& m);
+// Attention parameters ONE tensor-parallel shard of `tp` holds (Megatron-LM
+// sharding, as sim/workload/layer_ops builds the ops): q and o split by heads;
+// GQA/MHA K and V for ceil(kv_heads/tp) heads, at least one (replicated when
+// tp > kv_heads); MLA's q_a/kv_a projections and latent norms on every shard,
+// q_b/kv_b/o split by heads. Equals attention_params(m) at tp = 1.
+std::int64_t attention_params_per_shard(const spec::ModelSpec& m, int tp);
 ModelParams count_params(const spec::ModelSpec& m);
 // Whether `layer` is an MoE layer: moe_layer[layer] when given, else num_experts > 0.
 bool is_moe_layer(const spec::ModelSpec& m, int layer);

@@ -63,6 +63,21 @@ TEST_CASE("MLA attention parameters") {
   CHECK(attention_params(m) == 139);
 }
 
+TEST_CASE("attention parameters per TP shard") {
+  const spec::ModelSpec mix = test::mixtral_8x7b();
+  CHECK(attention_params_per_shard(mix, 1) == attention_params(mix));
+  // tp = 8: q and o 2·4096·4096/8 = 4,194,304; K and V of one head 2·4096·128 = 1,048,576.
+  CHECK(attention_params_per_shard(mix, 8) == 4194304 + 1048576);
+  // tp = 16: q and o halve again; the KV head is replicated, not halved.
+  CHECK(attention_params_per_shard(mix, 16) == 2097152 + 1048576);
+  const spec::ModelSpec ds = test::deepseek_v3();
+  CHECK(attention_params_per_shard(ds, 1) == attention_params(ds));
+  // tp = 8: replicated 7168·(1536 + 512 + 64) + 1536 + 512 = 15,140,864; sharded
+  // parts (16 heads): q_b 1536·16·192 + kv_b 512·16·256 + o 16·128·7168 =
+  // 4,718,592 + 2,097,152 + 14,680,064.
+  CHECK(attention_params_per_shard(ds, 8) == 15140864 + 4718592 + 2097152 + 14680064);
+}
+
 TEST_CASE("published totals of real MoE models") {
   // Mixtral-8x7B: 46.7B total, 12.9B active (Mistral AI, "Mixtral of experts", 2023).
   ModelParams mix = count_params(test::mixtral_8x7b());
