@@ -22,6 +22,9 @@
 // Active per token follows the convention of the model cards (Mixtral-8x7B "12.9B
 // active"): everything except the routed experts a token does not use, i.e.
 // top_k routed experts per MoE layer, and embedding and LM head included.
+// DeepSeek's "activated" counts appear to leave the input embedding out
+// (DeepSeek-V2-Lite: 2.66B with it, 2.45B without, card 2.4B); subtract
+// `embedding` to compare with those.
 //
 //   ModelParams p = count_params(model);
 //   double billions = p.total() * 1e-9;     // Mixtral-8x7B: ~46.7

@@ -90,6 +90,28 @@ TEST_CASE("published totals of real MoE models") {
   CHECK(ds.active_per_token() * 1e-9 == doctest::Approx(37.0).epsilon(0.02));
   CHECK(ds.layers[0].dense_ffn == 3LL * 7168 * 18432);
   CHECK(ds.layers[3].shared_experts == 3LL * 7168 * 2048);
+  // DeepSeek-V2-Lite (q_lora_rank null, 2 shared experts, first layer dense): 15.7B
+  // total, 2.4B activated (model card). Our active count with the embedding table is
+  // 2.66B, without it 2.45B: DeepSeek's "activated" appears to leave the input
+  // embedding out (Mixtral's 12.9B keeps it), so compare both ways.
+  spec::ModelSpec lite = test::deepseek_v3();
+  lite.num_layers = 27;
+  lite.hidden_size = 2048;
+  lite.num_heads = 16;
+  lite.num_kv_heads = 16;
+  lite.mla->q_lora_rank = 0;
+  lite.num_experts = 64;
+  lite.top_k = 6;
+  lite.expert_ffn_size = 1408;
+  lite.num_shared_experts = 2;
+  lite.shared_expert_ffn_size = 1408;
+  lite.dense_ffn_size = 10944;
+  lite.moe_layer.assign(27, true);
+  lite.moe_layer[0] = false;
+  lite.vocab_size = 102400;
+  ModelParams lp = count_params(lite);
+  CHECK(lp.total() * 1e-9 == doctest::Approx(15.7).epsilon(0.01));
+  CHECK((lp.active_per_token() - lp.embedding) * 1e-9 == doctest::Approx(2.4).epsilon(0.03));
   // Qwen3-30B-A3B: 30.5B total, 3.3B active (Qwen3 model card).
   ModelParams qw = count_params(test::qwen3_30b_a3b());
   CHECK(qw.total() * 1e-9 == doctest::Approx(30.5).epsilon(0.01));
