@@ -1,0 +1,239 @@
+#include "sim/frontend/scenario.hpp"
+
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/frontend/parse.hpp"
+#include "sim/frontend/validate.hpp"
+#include "sim/io/json_reader.hpp"
+#include "sim/topology/topology.hpp"
+
+namespace masim::frontend {
+
+using io::Required;
+using nlohmann::json;
+
+namespace {
+
+// Reads `path` as JSON; "file not found" and syntax errors become diagnostics at
+// (`ref_file`, `ref_pointer`) or the file itself.
+std::optional<json> read_json(const FileSource& files, const std::string& path, const std::string& as_written,
+                              const std::string& ref_file, const std::string& ref_pointer, io::Diagnostics& diags) {
+  const FileSource::ReadResult rr = files.read(path);
+  if (rr.status == FileSource::Status::kNotFound) {
+    std::string msg = "file not found: \"" + as_written + "\"";
+    if (as_written != path) msg += " (resolved to " + path + ")";
+    diags.error(ref_file, ref_pointer, msg);
+    return std::nullopt;
+  }
+  if (rr.status == FileSource::Status::kUnreadable) {
+    diags.error(ref_file, ref_pointer, "cannot read file \"" + as_written + "\" (a directory, or no permission)");
+    return std::nullopt;
+  }
+  return io::parse_json_text(rr.text, path, diags);
+}
+
+// A scenario member that is a relative path or an inline object.
+struct Ref {
+  const json* node = nullptr;
+  std::string file;
+  std::string pointer;
+  bool is_file = false;
+  std::string path_as_written;
+};
+
+std::optional<Ref> resolve(io::JsonReader& r, const std::string& key, const FileSource& files,
+                           std::vector<std::unique_ptr<json>>& keep, io::Diagnostics& diags) {
+  const json* v = r.raw(key, Required::kYes);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_object()) return Ref{v, r.file(), r.pointer_of(key), false, ""};
+  if (!v->is_string()) {
+    r.error(key, "expected a file path (a string) or an object, found " + io::describe(*v));
+    return std::nullopt;
+  }
+  const std::string written = v->get<std::string>();
+  const std::string path = resolve_reference(r.file(), written);
+  auto doc = read_json(files, path, written, r.file(), r.pointer_of(key), diags);
+  if (!doc) return std::nullopt;
+  keep.push_back(std::make_unique<json>(std::move(*doc)));
+  return Ref{keep.back().get(), path, "", true, written};
+}
+
+int topology_gpus(const spec::TopologySpec& t) {
+  int n = 0;
+  for (const auto& v : t.vertices) n += v.kind == spec::VertexKind::kGpu ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+std::optional<spec::ScenarioSpec> parse_scenario(const json& doc, const std::string& file, io::Diagnostics& diags,
+                                                 const FileSource& files, SourceMap* where_out) {
+  const std::size_t before = diags.size();
+  SourceMap local;
+  SourceMap& where = where_out ? *where_out : local;
+  io::JsonReader r(doc, file, "", diags);
+  if (!r.valid()) return std::nullopt;
+  check_schema(r, SchemaRule::kRequired);
+
+  spec::ScenarioSpec s;
+  s.file = file;
+  s.name = r.string("name", Required::kYes).value_or("");
+  s.description = r.string_or("description", "");
+  s.seed = static_cast<std::uint64_t>(r.integer_or("seed", 1, 0, std::numeric_limits<std::int64_t>::max()));
+
+  std::vector<std::unique_ptr<json>> keep;  // referenced documents, alive while parsing
+  ScenarioParts parts;
+  if (auto ref = resolve(r, "hardware", files, keep, diags)) {
+    const ParseContext ctx{ref->file, ref->pointer, diags, where};
+    parts.hardware = parse_hardware(*ref->node, ctx, ref->is_file ? SchemaRule::kRequired : SchemaRule::kOptional,
+                                    ref->is_file ? file_stem(ref->file) : "inline");
+    where.set("hardware", Location{file, r.pointer_of("hardware")});
+  }
+  if (auto ref = resolve(r, "topology", files, keep, diags)) {
+    parts.topology = topology::parse_topology(*ref->node, ref->file, ref->pointer, diags);
+    where.record_tree("topology", *ref->node, ref->file, ref->pointer);
+    where.set("topology", Location{file, r.pointer_of("topology")});
+  }
+  if (auto ref = resolve(r, "model", files, keep, diags)) {
+    const ParseContext ctx{ref->file, ref->pointer, diags, where};
+    const std::string name = ref->is_file ? file_stem(ref->file) : "inline";
+    if (is_hf_config(*ref->node)) {
+      parts.model = import_hf_config(*ref->node, ctx, name);
+    } else {
+      parts.model = parse_model(*ref->node, ctx, ref->is_file ? SchemaRule::kRequired : SchemaRule::kOptional, name);
+    }
+    where.set("model", Location{file, r.pointer_of("model")});
+  }
+  if (const json* w = r.raw("workload", Required::kYes)) {
+    parts.workload = parse_workload(*w, ParseContext{file, r.pointer_of("workload"), diags, where});
+  }
+  if (const json* ls = r.array("layouts", Required::kYes)) {
+    if (ls->empty()) r.error("layouts", "expected at least one layout, found an empty array");
+    for (std::size_t i = 0; i < ls->size(); ++i) {
+      parts.layouts.push_back(
+          parse_layout((*ls)[i], ParseContext{file, io::pointer_join(r.pointer_of("layouts"), i), diags, where}, i));
+    }
+  }
+  if (auto prof = r.string("profile", Required::kNo)) {
+    const std::string path = resolve_reference(file, *prof);
+    const FileSource::ReadResult rr = files.read(path);
+    if (rr.status != FileSource::Status::kOk) {
+      std::string msg = std::string(rr.status == FileSource::Status::kNotFound ? "file not found" : "cannot read file") +
+                        ": \"" + *prof + "\"";
+      if (*prof != path) msg += " (resolved to " + path + ")";
+      r.error("profile", msg);
+    }
+    s.profile_path = path;
+  }
+  if (const json* cs = r.array("choices", Required::kNo)) {
+    for (std::size_t i = 0; i < cs->size(); ++i) {
+      io::JsonReader c((*cs)[i], file, io::pointer_join(r.pointer_of("choices"), i), diags);
+      if (!c.valid()) continue;
+      spec::Choice ch;
+      ch.key = c.string("key", Required::kYes).value_or("");
+      ch.value = c.string("value", Required::kYes).value_or("");
+      ch.reason = c.string("reason", Required::kYes).value_or("");
+      c.finish();
+      s.choices.push_back(std::move(ch));
+    }
+  }
+  r.finish();
+
+  validate_scenario(parts, where, diags);
+  if (diags.size() != before) return std::nullopt;
+  s.hardware = std::move(*parts.hardware);
+  s.topology = std::move(*parts.topology);
+  s.model = std::move(*parts.model);
+  s.workload = std::move(*parts.workload);
+  for (auto& l : parts.layouts) s.layouts.push_back(std::move(*l));
+  return s;
+}
+
+std::optional<spec::ScenarioSpec> load_scenario(const std::string& path, io::Diagnostics& diags,
+                                                const FileSource& files) {
+  auto doc = read_json(files, path, path, path, "", diags);
+  if (!doc) return std::nullopt;
+  return parse_scenario(*doc, path, diags, files);
+}
+
+const char* to_string(FileKind k) {
+  switch (k) {
+    case FileKind::kScenario: return "scenario";
+    case FileKind::kHardware: return "hardware";
+    case FileKind::kModel: return "model";
+    case FileKind::kHfConfig: return "Hugging Face config";
+    case FileKind::kTopology: return "topology";
+    case FileKind::kUnknown: return "unknown";
+  }
+  return "?";
+}
+
+FileKind detect_kind(const json& doc) {
+  if (!doc.is_object()) return FileKind::kUnknown;
+  if (doc.contains("model_type")) return FileKind::kHfConfig;
+  if (doc.contains("layouts") || doc.contains("workload")) return FileKind::kScenario;
+  if (doc.contains("peak_flops") || doc.contains("hbm_bandwidth")) return FileKind::kHardware;
+  if (doc.contains("num_layers") || doc.contains("hidden_size")) return FileKind::kModel;
+  if (doc.contains("generator") || doc.contains("vertices") || doc.contains("links")) return FileKind::kTopology;
+  return FileKind::kUnknown;
+}
+
+CheckResult check_file(const std::string& path, io::Diagnostics& diags, const FileSource& files) {
+  CheckResult res;
+  const std::size_t before = diags.size();
+  auto doc = read_json(files, path, path, path, "", diags);
+  if (!doc) return res;
+  res.kind = detect_kind(*doc);
+  SourceMap where;
+  const ParseContext ctx{path, "", diags, where};
+  switch (res.kind) {
+    case FileKind::kScenario: {
+      auto s = parse_scenario(*doc, path, diags, files);
+      if (!s) break;
+      auto topo = topology::Topology::build(s->topology, s->file, diags);
+      if (!topo) break;
+      res.summary = "scenario \"" + s->name + "\": " + std::to_string(s->layouts.size()) + " layouts, model \"" +
+                    s->model.name + "\", " + std::to_string(topology_gpus(s->topology)) + " GPUs (" +
+                    s->hardware.gpu.name + ")";
+      break;
+    }
+    case FileKind::kHardware:
+      if (auto h = parse_hardware(*doc, ctx, SchemaRule::kRequired, file_stem(path))) {
+        res.summary = "hardware \"" + h->gpu.name + "\"";
+      }
+      break;
+    case FileKind::kModel:
+      if (auto m = parse_model(*doc, ctx, SchemaRule::kRequired, file_stem(path))) {
+        res.summary = "model \"" + m->name + "\": " + std::to_string(m->num_layers) + " layers, " +
+                      std::to_string(m->num_experts) + " experts";
+      }
+      break;
+    case FileKind::kHfConfig:
+      if (auto m = import_hf_config(*doc, ctx, file_stem(path))) {
+        res.summary = "Hugging Face config \"" + m->name + "\": " + std::to_string(m->num_layers) + " layers, " +
+                      std::to_string(m->num_experts) + " experts";
+      }
+      break;
+    case FileKind::kTopology:
+      if (auto t = topology::parse_topology(*doc, path, "", diags)) {
+        if (auto topo = topology::Topology::build(*t, path, diags)) {
+          res.summary = "topology \"" + t->name + "\": " + std::to_string(topo->num_gpus()) + " GPUs";
+        }
+      }
+      break;
+    case FileKind::kUnknown:
+      diags.error(path, "",
+                  "cannot tell what kind of input this is: expected a scenario (with \"layouts\"), hardware "
+                  "(with \"peak_flops\"), a model (with \"num_layers\"), a Hugging Face config (with "
+                  "\"model_type\") or a topology (with \"generator\" or \"vertices\")");
+      break;
+  }
+  res.ok = diags.size() == before;
+  return res;
+}
+
+}  // namespace masim::frontend
