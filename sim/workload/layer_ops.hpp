@@ -7,7 +7,11 @@
 // Layouts cut this graph where communication happens (after attention, at the
 // dispatch to experts, at the combine) so each builder returns one segment.
 // Shapes are per shard: with tensor parallelism `tp`, heads and FFN widths are
-// divided by tp (KV heads are replicated when tp > kv_heads).
+// divided by tp (KV heads are replicated when tp > kv_heads). Ops that every TP
+// shard repeats on the same data (norms, residual adds, MLA's latent
+// projections) carry Op::replicated. MLA decode uses the weight-absorbed form
+// over the compressed cache (kv_lora_rank + qk_rope_head_dim per token);
+// layer_ops.cpp states every choice.
 //
 //   AttentionShard a{.tp = 8, .sequences = 256, .query_tokens = 1, .context = 2048};
 //   std::vector<models::Op> ops = attention_block(model, layer, a);

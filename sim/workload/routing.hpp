@@ -10,6 +10,9 @@
 // token-slots), its std / min / max over experts, and the Switch-Transformer
 // auxiliary load-balancing loss E · Σ f_i · P_i (Fedus et al. 2021), where P_i is
 // the mean router probability of expert i; uniform routing gives 1.0.
+// Per-token logits are not simulated: every token's router distribution is the
+// layer-iteration's popularity p, so P_i = p_i (routing.cpp states the model).
+// Statistics are per sample, then averaged over samples.
 //
 //   ExpertRouter r(spec.workload.routing, /*experts=*/64, /*top_k=*/2, Rng(seed));
 //   RoutingSample s = r.sample(/*tokens=*/256);   // s.tokens_per_expert sums to 512 - s.dropped
