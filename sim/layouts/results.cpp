@@ -107,6 +107,8 @@ nlohmann::json layout_json(const LayoutResult& l) {
                    {"capacity_gib", r6(g.capacity.gib())}});
   }
   j["memory"] = mem;
+  j["fits"] = l.fits;
+  j["memory_shortfalls"] = l.memory_shortfalls;
   j["max_batch_that_fits"] = l.max_batch_that_fits;
   j["experts"] = {{"share_std", r6(l.experts.share_std)}, {"share_min", r6(l.experts.share_min)},
                   {"share_max", r6(l.experts.share_max)}, {"aux_loss", r6(l.experts.aux_loss)},

@@ -119,7 +119,9 @@ struct LayoutResult {
   std::array<CommStats, kNumCommTags> communication{};
   CommStats communication_total;
   std::vector<GpuMemory> memory;     // one per GPU of the layout
-  std::int64_t max_batch_that_fits = 0;
+  bool fits = true;                  // every GPU's total <= its capacity
+  std::vector<std::string> memory_shortfalls;  // one line per GPU that does not fit
+  std::int64_t max_batch_that_fits = 0;        // decode/prefill: sequences; training: micro_batch_size; -1: unbounded
   ExpertLoad experts;
   std::int64_t cost_roofline = 0;    // ops priced by the roofline
   std::int64_t cost_profile = 0;     // ops priced by a calibration profile
@@ -135,6 +137,7 @@ struct ScenarioResult {
   std::int64_t context_length = 0;
   std::string cost_model;            // ComputeCostModel::describe()
   std::string network_model;         // Network::model()
+  std::string notes;                 // planner choices that apply to every layout
   std::vector<LayoutResult> layouts;
 };
 

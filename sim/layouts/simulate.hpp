@@ -23,6 +23,10 @@ namespace masim::layouts {
 struct SimOptions {
   bool record_timeline = true;         // keep per-GPU task intervals (for Perfetto and charts)
   network::NetworkParams network;
+  // true: a layout that does not fit in GPU memory is an io::InputError (nothing
+  // is simulated). false: it is simulated anyway and flagged (LayoutResult::fits,
+  // memory_shortfalls), e.g. to show a paper's memory table that exceeds capacity.
+  bool enforce_memory = true;
 };
 
 struct ScenarioResult;  // defined in sim/layouts/results.hpp
