@@ -1,0 +1,611 @@
+// Attention kernels.
+//
+// Decode (flash-decoding, Dao et al. 2023 "Flash-Decoding for long-context
+// inference"): block (split, kv head [, head subgroup], sequence) walks its slice
+// of the context in tiles of 64 keys with an online softmax (Milakov & Gimelshein
+// 2018) for the GQA group of query heads that share the KV head, so each K/V row is
+// read from HBM once. 16 lanes (head_dim 128) hold one key row as 16-byte vectors;
+// the per-head dot products are reduced across those lanes by a transposing
+// butterfly (G−1 + log2(P/G) shuffles instead of G·log2 P). A second kernel merges
+// the splits' (max, sum, output) triples.
+//
+// Prefill (FlashAttention-2 forward, Dao 2023): block = 64 query rows of one head,
+// 4 warps × 16 rows; S = QK^T and O += PV on tensor cores (WMMA bf16 16×16×16,
+// fp32 accumulate); online softmax per row in shared memory; causal tiles skipped.
+#include <cuda_bf16.h>
+#include <mma.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cuda/device_util.cuh"
+#include "kernels/cuda/kernels.hpp"
+
+namespace masim::kernels::cuda {
+namespace {
+
+using detail::kFullMask;
+using detail::unpack8;
+
+constexpr int kDecThreads = 128;
+constexpr int kDecWarps = kDecThreads / 32;
+constexpr int kTileKeys = 64;
+constexpr int kMaxGroup = 8;   // query heads per block (larger GQA groups use subgroups)
+constexpr float kLog2e = 1.4426950408889634f;
+
+struct DecodeKernelArgs {
+  const uint4* q;
+  const uint4* k;
+  const uint4* v;
+  uint4* out;
+  float* part_o;    // [batch, heads, splits, head_dim]
+  float* part_ml;   // [batch, heads, splits, 2]
+  std::int64_t q_stride_vec;
+  std::int64_t out_stride_vec;
+  int heads;
+  int kv_heads;
+  int group;        // heads / kv_heads
+  int subgroups;    // ceil(group / GP)
+  int context;
+  int cache_capacity;
+  int chunk;        // keys per split
+  int splits;
+  float scale_log2; // softmax scale · log2(e)
+};
+
+// Sum over the P lanes holding one key of G per-lane partial sums, one per head.
+// Afterwards the lane with part p (= lane % P) holds head p / (P / G)'s total.
+template <int G, int P>
+__device__ __forceinline__ float transpose_reduce(float (&v)[G], int lane) {
+  int c = G;
+  int o = P / 2;
+#pragma unroll
+  for (int stage = 0; stage < 5; ++stage) {
+    if (c > 1) {
+      const bool upper = (lane & o) != 0;
+#pragma unroll
+      for (int i = 0; i < G / 2; ++i) {
+        if (i < c / 2) {
+          const float send = upper ? v[i] : v[i + c / 2];
+          const float keep = upper ? v[i + c / 2] : v[i];
+          v[i] = keep + __shfl_xor_sync(kFullMask, send, o);
+        }
+      }
+      c >>= 1;
+      o >>= 1;
+    }
+  }
+  // The remaining offsets o, o/2, ..., 1 sum the single value.
+#pragma unroll
+  for (int r = 16; r >= 1; r >>= 1) {
+    if (r <= o) v[0] += __shfl_xor_sync(kFullMask, v[0], r);
+  }
+  return v[0];
+}
+
+template <int D, int GP>
+__global__ void __launch_bounds__(kDecThreads) decode_attention_kernel(DecodeKernelArgs a) {
+  constexpr int P = D / 8;                            // lanes per key row
+  constexpr int KPW = 32 / P;                         // keys per warp step
+  constexpr int KEYS_PER_WARP = kTileKeys / kDecWarps;
+  constexpr int STEPS = KEYS_PER_WARP / KPW;
+  constexpr int LANES_PER_HEAD = P / GP;
+  static_assert(GP <= P, "group larger than lanes per key");
+  static_assert(STEPS >= 1, "tile too small");
+
+  const int split = blockIdx.x;
+  const int kvh = blockIdx.y / a.subgroups;
+  const int sg = blockIdx.y % a.subgroups;
+  const int b = blockIdx.z;
+  const int warp = threadIdx.x >> 5;
+  const int lane = threadIdx.x & 31;
+  const int part = lane % P;
+  const int kslot = lane / P;
+  const int h0 = kvh * a.group + sg * GP;
+  const int nh = min(GP, a.group - sg * GP);
+
+  __shared__ float s_p[GP][kTileKeys];
+  __shared__ float s_m[GP];
+  __shared__ float s_l[GP];
+  __shared__ float s_alpha[GP];
+  __shared__ float s_out[GP][D];
+
+  for (int i = threadIdx.x; i < GP * D; i += kDecThreads) (&s_out[0][0])[i] = 0.0f;
+  if (threadIdx.x < GP) {
+    s_m[threadIdx.x] = -INFINITY;
+    s_l[threadIdx.x] = 0.0f;
+  }
+
+  float q[GP][8];
+#pragma unroll
+  for (int j = 0; j < GP; ++j) {
+    if (j < nh) {
+      unpack8(a.q[b * a.q_stride_vec + static_cast<std::int64_t>(h0 + j) * P + part], q[j]);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) q[j][i] *= a.scale_log2;
+    } else {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) q[j][i] = 0.0f;
+    }
+  }
+  float acc[GP][8];
+#pragma unroll
+  for (int j = 0; j < GP; ++j) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) acc[j][i] = 0.0f;
+  }
+
+  const std::int64_t cache_base = (static_cast<std::int64_t>(b) * a.kv_heads + kvh) * a.cache_capacity * P;
+  const uint4* kb = a.k + cache_base;
+  const uint4* vb = a.v + cache_base;
+  const int start = split * a.chunk;
+  const int end = min(a.context, start + a.chunk);
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  __syncthreads();
+
+  for (int tile = start; tile < end; tile += kTileKeys) {
+    // Issue this tile's K and V loads together (V is used after the softmax
+    // update), so twice the bytes are in flight per warp.
+    uint4 kv[STEPS];
+    uint4 vv[STEPS];
+#pragma unroll
+    for (int s = 0; s < STEPS; ++s) {
+      const int key = tile + warp * KEYS_PER_WARP + s * KPW + kslot;
+      kv[s] = key < end ? __ldcs(kb + static_cast<std::int64_t>(key) * P + part) : zero;
+    }
+#pragma unroll
+    for (int s = 0; s < STEPS; ++s) {
+      const int key = tile + warp * KEYS_PER_WARP + s * KPW + kslot;
+      vv[s] = key < end ? __ldcs(vb + static_cast<std::int64_t>(key) * P + part) : zero;
+    }
+    // Phase A: scores of this warp's 16 keys for the GP heads.
+#pragma unroll
+    for (int s = 0; s < STEPS; ++s) {
+      float kf[8];
+      unpack8(kv[s], kf);
+      float sc[GP];
+#pragma unroll
+      for (int j = 0; j < GP; ++j) {
+        float t = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) t = fmaf(q[j][i], kf[i], t);
+        sc[j] = t;
+      }
+      const float r = transpose_reduce<GP, P>(sc, lane);
+      const int key_local = warp * KEYS_PER_WARP + s * KPW + kslot;
+      if (part % LANES_PER_HEAD == 0) {
+        s_p[part / LANES_PER_HEAD][key_local] = (tile + key_local < end) ? r : -INFINITY;
+      }
+    }
+    __syncthreads();
+    // Phase B: online softmax update per head.
+    for (int j = warp; j < GP; j += kDecWarps) {
+      const float x0 = s_p[j][lane];
+      const float x1 = s_p[j][lane + 32];
+      const float mx = detail::warp_max(fmaxf(x0, x1));
+      const float m_old = s_m[j];
+      const float m_new = fmaxf(m_old, mx);
+      const float p0 = exp2f(x0 - m_new);
+      const float p1 = exp2f(x1 - m_new);
+      s_p[j][lane] = p0;
+      s_p[j][lane + 32] = p1;
+      const float sum = detail::warp_sum(p0 + p1);
+      if (lane == 0) {
+        const float alpha = exp2f(m_old - m_new);
+        s_alpha[j] = alpha;
+        s_l[j] = s_l[j] * alpha + sum;
+        s_m[j] = m_new;
+      }
+    }
+    __syncthreads();
+    // Phase C: acc = alpha·acc + Σ p·V.
+#pragma unroll
+    for (int j = 0; j < GP; ++j) {
+      const float alpha = s_alpha[j];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) acc[j][i] *= alpha;
+    }
+#pragma unroll
+    for (int s = 0; s < STEPS; ++s) {
+      float vf[8];
+      unpack8(vv[s], vf);
+      const int key_local = warp * KEYS_PER_WARP + s * KPW + kslot;
+#pragma unroll
+      for (int j = 0; j < GP; ++j) {
+        const float p = s_p[j][key_local];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[j][i] = fmaf(p, vf[i], acc[j][i]);
+      }
+    }
+    __syncthreads();
+  }
+
+  // Reduce over the key slots of a warp, then over warps through shared memory.
+#pragma unroll
+  for (int o = P; o < 32; o <<= 1) {
+#pragma unroll
+    for (int j = 0; j < GP; ++j) {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) acc[j][i] += __shfl_xor_sync(kFullMask, acc[j][i], o);
+    }
+  }
+  if (kslot == 0) {
+#pragma unroll
+    for (int j = 0; j < GP; ++j) {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) atomicAdd(&s_out[j][part * 8 + i], acc[j][i]);
+    }
+  }
+  __syncthreads();
+
+  if (a.splits == 1) {
+    // Normalize and write bf16 directly: threads cover (head, 8-dim vector).
+    for (int t = threadIdx.x; t < nh * P; t += kDecThreads) {
+      const int j = t / P;
+      const int pv = t % P;
+      const float inv = 1.0f / s_l[j];
+      float f[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) f[i] = s_out[j][pv * 8 + i] * inv;
+      a.out[b * a.out_stride_vec + static_cast<std::int64_t>(h0 + j) * P + pv] = detail::pack8(f);
+    }
+  } else {
+    for (int t = threadIdx.x; t < nh * D; t += kDecThreads) {
+      const int j = t / D;
+      const int d = t % D;
+      const std::int64_t row = (static_cast<std::int64_t>(b) * a.heads + h0 + j) * a.splits + split;
+      a.part_o[row * D + d] = s_out[j][d];
+      if (d == 0) {
+        a.part_ml[row * 2] = s_m[j];
+        a.part_ml[row * 2 + 1] = s_l[j];
+      }
+    }
+  }
+}
+
+// One block per (sequence, head): merge the splits' partial outputs.
+template <int D>
+__global__ void __launch_bounds__(D) decode_combine_kernel(const float* part_o, const float* part_ml, int splits,
+                                                           int heads, std::int64_t out_stride, __nv_bfloat16* out) {
+  const std::int64_t bh = blockIdx.x;
+  const std::int64_t b = bh / heads;
+  const int h = static_cast<int>(bh % heads);
+  const float* ml = part_ml + bh * splits * 2;
+  float mx = -INFINITY;
+  for (int s = 0; s < splits; ++s) mx = fmaxf(mx, ml[2 * s]);
+  float l = 0.0f;
+  float o = 0.0f;
+  const int d = threadIdx.x;
+  for (int s = 0; s < splits; ++s) {
+    const float w = exp2f(ml[2 * s] - mx);
+    l += ml[2 * s + 1] * w;
+    o += part_o[(bh * splits + s) * D + d] * w;
+  }
+  out[b * out_stride + static_cast<std::int64_t>(h) * D + d] = __float2bfloat16_rn(o / l);
+}
+
+template <int D>
+cudaError_t dispatch_group(const DecodeKernelArgs& k, int batch, int gp, cudaStream_t s) {
+  dim3 grid(static_cast<unsigned>(k.splits), static_cast<unsigned>(k.kv_heads * k.subgroups),
+            static_cast<unsigned>(batch));
+  switch (gp) {
+    case 1: decode_attention_kernel<D, 1><<<grid, kDecThreads, 0, s>>>(k); break;
+    case 2: decode_attention_kernel<D, 2><<<grid, kDecThreads, 0, s>>>(k); break;
+    case 4: decode_attention_kernel<D, 4><<<grid, kDecThreads, 0, s>>>(k); break;
+    case 8: decode_attention_kernel<D, 8><<<grid, kDecThreads, 0, s>>>(k); break;
+    default: return cudaErrorInvalidValue;
+  }
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess || k.splits == 1) return e;
+  decode_combine_kernel<D><<<static_cast<unsigned>(static_cast<std::int64_t>(batch) * k.heads), D, 0, s>>>(
+      k.part_o, k.part_ml, k.splits, k.heads, k.out_stride_vec * 8, reinterpret_cast<__nv_bfloat16*>(k.out));
+  return cudaGetLastError();
+}
+
+int padded_group(int group) {
+  int gp = 1;
+  while (gp < group && gp < kMaxGroup) gp <<= 1;
+  return gp;
+}
+
+// ---------------------------------------------------------------- kv append
+__global__ void kv_append_kernel(const uint4* qkv, std::int64_t qkv_stride_vec, int heads, int kv_heads,
+                                 int vec_per_head, int pos, int cache_capacity, uint4* k_cache, uint4* v_cache) {
+  const int b = blockIdx.y;
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;  // over kv_heads · vec_per_head
+  if (t >= kv_heads * vec_per_head) return;
+  const int h = t / vec_per_head;
+  const int c = t % vec_per_head;
+  const uint4* row = qkv + static_cast<std::int64_t>(b) * qkv_stride_vec;
+  const std::int64_t dst = ((static_cast<std::int64_t>(b) * kv_heads + h) * cache_capacity + pos) * vec_per_head + c;
+  k_cache[dst] = row[static_cast<std::int64_t>(heads + h) * vec_per_head + c];
+  v_cache[dst] = row[static_cast<std::int64_t>(heads + kv_heads + h) * vec_per_head + c];
+}
+
+// ---------------------------------------------------------------- prefill
+namespace wmma = nvcuda::wmma;
+
+constexpr int kPfThreads = 128;
+constexpr int kBQ = 64;
+constexpr int kBK = 64;
+
+template <int D>
+struct PrefillSmem {
+  static constexpr int kLdh = D + 8;       // bf16 row pitch of Q, K, V tiles
+  static constexpr int kLdS = kBK + 4;     // float pitch of S
+  static constexpr int kLdP = kBK + 8;     // bf16 pitch of P
+  static constexpr int kLdO = D + 4;       // float pitch of O
+  static constexpr std::size_t kQ = 0;
+  static constexpr std::size_t kK = kQ + sizeof(__nv_bfloat16) * kBQ * kLdh;
+  static constexpr std::size_t kV = kK + sizeof(__nv_bfloat16) * kBK * kLdh;
+  static constexpr std::size_t kS = kV + sizeof(__nv_bfloat16) * kBK * kLdh;
+  static constexpr std::size_t kP = kS + sizeof(float) * kBQ * kLdS;
+  static constexpr std::size_t kO = kP + sizeof(__nv_bfloat16) * kBQ * kLdP;
+  static constexpr std::size_t kM = kO + sizeof(float) * kBQ * kLdO;
+  static constexpr std::size_t kL = kM + sizeof(float) * kBQ;
+  static constexpr std::size_t kBytes = kL + sizeof(float) * kBQ;
+};
+
+// Loads `rows` rows of D bf16 (global row pitch `pitch_vec` uint4) into a tile; zero past `valid`.
+template <int D>
+__device__ __forceinline__ void load_tile(__nv_bfloat16* tile, const uint4* src, std::int64_t pitch_vec, int valid) {
+  constexpr int V = D / 8;
+  constexpr int kLdh = D + 8;
+  for (int i = threadIdx.x; i < kBK * V; i += kPfThreads) {
+    const int r = i / V;
+    const int c = i % V;
+    uint4 val = make_uint4(0, 0, 0, 0);
+    if (r < valid) val = src[static_cast<std::int64_t>(r) * pitch_vec + c];
+    *reinterpret_cast<uint4*>(tile + r * kLdh + c * 8) = val;
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(kPfThreads) prefill_attention_kernel(const uint4* q, const uint4* k, const uint4* v,
+                                                                        __nv_bfloat16* out, int seq, int heads,
+                                                                        int kv_heads, float scale_log2) {
+  using L = PrefillSmem<D>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  auto* sQ = reinterpret_cast<__nv_bfloat16*>(smem + L::kQ);
+  auto* sK = reinterpret_cast<__nv_bfloat16*>(smem + L::kK);
+  auto* sV = reinterpret_cast<__nv_bfloat16*>(smem + L::kV);
+  auto* sS = reinterpret_cast<float*>(smem + L::kS);
+  auto* sP = reinterpret_cast<__nv_bfloat16*>(smem + L::kP);
+  auto* sO = reinterpret_cast<float*>(smem + L::kO);
+  auto* sM = reinterpret_cast<float*>(smem + L::kM);
+  auto* sL = reinterpret_cast<float*>(smem + L::kL);
+
+  constexpr int V = D / 8;
+  const int q_tile = blockIdx.x;
+  const int h = blockIdx.y;
+  const int b = blockIdx.z;
+  const int kvh = h / (heads / kv_heads);
+  const int warp = threadIdx.x >> 5;
+  const int lane = threadIdx.x & 31;
+  const int q0 = q_tile * kBQ;
+
+  // Q rows q0.. of head h: global pitch heads·V uint4 per token.
+  load_tile<D>(sQ, q + (static_cast<std::int64_t>(b) * seq + q0) * heads * V + static_cast<std::int64_t>(h) * V,
+               static_cast<std::int64_t>(heads) * V, seq - q0);
+  for (int i = threadIdx.x; i < kBQ * L::kLdO; i += kPfThreads) sO[i] = 0.0f;
+  if (threadIdx.x < kBQ) {
+    sM[threadIdx.x] = -INFINITY;
+    sL[threadIdx.x] = 0.0f;
+  }
+
+  const int key_tiles = min((seq + kBK - 1) / kBK, q_tile + 1);
+  const std::int64_t kv_pitch = static_cast<std::int64_t>(kv_heads) * V;
+  const int r = lane >> 1;               // this lane's row within the warp's 16
+  const int c0 = (lane & 1) * (kBK / 2);  // and its half of the 64 columns
+  const int row = warp * 16 + r;
+  const int qpos = q0 + row;
+  float* sSw = sS + warp * 16 * L::kLdS;
+  __nv_bfloat16* sPw = sP + warp * 16 * L::kLdP;
+  float* sOw = sO + warp * 16 * L::kLdO;
+
+  for (int kt = 0; kt < key_tiles; ++kt) {
+    __syncthreads();
+    const int k0 = kt * kBK;
+    const std::int64_t kv_off = (static_cast<std::int64_t>(b) * seq + k0) * kv_pitch + static_cast<std::int64_t>(kvh) * V;
+    load_tile<D>(sK, k + kv_off, kv_pitch, seq - k0);
+    load_tile<D>(sV, v + kv_off, kv_pitch, seq - k0);
+    __syncthreads();
+
+    // S = Q_w · K^T (16 × 64 per warp).
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> sf[kBK / 16];
+#pragma unroll
+    for (int n = 0; n < kBK / 16; ++n) wmma::fill_fragment(sf[n], 0.0f);
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> af;
+      wmma::load_matrix_sync(af, sQ + warp * 16 * L::kLdh + kk * 16, L::kLdh);
+#pragma unroll
+      for (int n = 0; n < kBK / 16; ++n) {
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> bf;
+        wmma::load_matrix_sync(bf, sK + n * 16 * L::kLdh + kk * 16, L::kLdh);
+        wmma::mma_sync(sf[n], af, bf, sf[n]);
+      }
+    }
+#pragma unroll
+    for (int n = 0; n < kBK / 16; ++n) wmma::store_matrix_sync(sSw + n * 16, sf[n], L::kLdS, wmma::mem_row_major);
+    __syncwarp();
+
+    // Online softmax of row `row`, two lanes per row.
+    float x[kBK / 2];
+    float mx = -INFINITY;
+#pragma unroll
+    for (int c = 0; c < kBK / 2; ++c) {
+      const int key = k0 + c0 + c;
+      const float s = sSw[r * L::kLdS + c0 + c] * scale_log2;
+      x[c] = (key > qpos || key >= seq) ? -INFINITY : s;
+      mx = fmaxf(mx, x[c]);
+    }
+    mx = fmaxf(mx, __shfl_xor_sync(kFullMask, mx, 1));
+    const float m_old = sM[row];
+    const float m_new = fmaxf(m_old, mx);
+    float sum = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kBK / 2; ++c) {
+      const float p = exp2f(x[c] - m_new);
+      sum += p;
+      sPw[r * L::kLdP + c0 + c] = __float2bfloat16_rn(p);
+    }
+    sum += __shfl_xor_sync(kFullMask, sum, 1);
+    const float alpha = exp2f(m_old - m_new);
+    __syncwarp();
+    if ((lane & 1) == 0) {
+      sM[row] = m_new;
+      sL[row] = sL[row] * alpha + sum;
+    }
+    for (int c = (lane & 1) * (D / 2); c < (lane & 1) * (D / 2) + D / 2; ++c) sOw[r * L::kLdO + c] *= alpha;
+    __syncwarp();
+
+    // O_w += P_w · V.
+#pragma unroll
+    for (int dj = 0; dj < D / 16; ++dj) {
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> of;
+      wmma::load_matrix_sync(of, sOw + dj * 16, L::kLdO, wmma::mem_row_major);
+#pragma unroll
+      for (int kk = 0; kk < kBK / 16; ++kk) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> pf;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> vf;
+        wmma::load_matrix_sync(pf, sPw + kk * 16, L::kLdP);
+        wmma::load_matrix_sync(vf, sV + kk * 16 * L::kLdh + dj * 16, L::kLdh);
+        wmma::mma_sync(of, pf, vf, of);
+      }
+      wmma::store_matrix_sync(sOw + dj * 16, of, L::kLdO, wmma::mem_row_major);
+    }
+    __syncwarp();
+  }
+  __syncthreads();
+
+  // Write O / l for the valid rows.
+  for (int i = threadIdx.x; i < kBQ * V; i += kPfThreads) {
+    const int rr = i / V;
+    const int c = i % V;
+    const int pos = q0 + rr;
+    if (pos >= seq) continue;
+    const float inv = 1.0f / sL[rr];
+    float f[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) f[e] = sO[rr * L::kLdO + c * 8 + e] * inv;
+    reinterpret_cast<uint4*>(out)[((static_cast<std::int64_t>(b) * seq + pos) * heads + h) * V + c] = detail::pack8(f);
+  }
+}
+
+template <int D>
+cudaError_t launch_prefill(const Bf16* q, const Bf16* k, const Bf16* v, Bf16* out, int batch, int seq, int heads,
+                           int kv_heads, float scale_log2, cudaStream_t s) {
+  using L = PrefillSmem<D>;
+  cudaError_t e = cudaFuncSetAttribute(prefill_attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(L::kBytes));
+  if (e != cudaSuccess) return e;
+  dim3 grid(static_cast<unsigned>((seq + kBQ - 1) / kBQ), static_cast<unsigned>(heads), static_cast<unsigned>(batch));
+  prefill_attention_kernel<D><<<grid, kPfThreads, L::kBytes, s>>>(
+      reinterpret_cast<const uint4*>(q), reinterpret_cast<const uint4*>(k), reinterpret_cast<const uint4*>(v),
+      reinterpret_cast<__nv_bfloat16*>(out), seq, heads, kv_heads, scale_log2);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+bool decode_attention_supported(int heads, int kv_heads, int head_dim) {
+  return kv_heads > 0 && heads % kv_heads == 0 && (head_dim == 64 || head_dim == 128 || head_dim == 256);
+}
+
+int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count) {
+  const int group = heads / kv_heads;
+  const int gp = padded_group(group);
+  const int subgroups = (group + gp - 1) / gp;
+  const std::int64_t blocks = static_cast<std::int64_t>(batch) * kv_heads * subgroups;
+  // Aim for about four waves of blocks; never split below two tiles of keys.
+  const std::int64_t target = 4LL * sm_count;
+  std::int64_t splits = (target + blocks - 1) / blocks;
+  const std::int64_t max_splits = std::max<std::int64_t>(1, context / (2 * kTileKeys));
+  splits = std::clamp<std::int64_t>(splits, 1, max_splits);
+  return static_cast<int>(splits);
+}
+
+std::size_t decode_attention_workspace_bytes(int batch, int heads, int head_dim, int splits) {
+  const std::size_t rows = static_cast<std::size_t>(batch) * heads * splits;
+  return rows * sizeof(float) * (static_cast<std::size_t>(head_dim) + 2);
+}
+
+cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
+  if (!decode_attention_supported(a.heads, a.kv_heads, a.head_dim) || a.context < 1 ||
+      a.context > a.cache_capacity || a.batch < 1) {
+    return cudaErrorInvalidValue;
+  }
+  const int group = a.heads / a.kv_heads;
+  const int gp = padded_group(group);
+  int splits = a.splits;
+  if (splits <= 0) {
+    int device = 0;
+    int sms = 0;
+    cudaError_t e = cudaGetDevice(&device);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    if (e != cudaSuccess) return e;
+    splits = decode_attention_splits(a.batch, a.heads, a.kv_heads, a.context, sms);
+  }
+  // Keys per split rounded to whole tiles; recompute splits so none is empty.
+  int chunk = (a.context + splits - 1) / splits;
+  chunk = (chunk + kTileKeys - 1) / kTileKeys * kTileKeys;
+  splits = (a.context + chunk - 1) / chunk;
+  if (splits > 1 && a.workspace == nullptr) return cudaErrorInvalidValue;
+  DecodeKernelArgs k{};
+  k.q = reinterpret_cast<const uint4*>(a.q);
+  k.k = reinterpret_cast<const uint4*>(a.k);
+  k.v = reinterpret_cast<const uint4*>(a.v);
+  k.out = reinterpret_cast<uint4*>(a.out);
+  k.q_stride_vec = a.q_stride / 8;
+  k.out_stride_vec = a.out_stride / 8;
+  k.heads = a.heads;
+  k.kv_heads = a.kv_heads;
+  k.group = group;
+  k.subgroups = (group + gp - 1) / gp;
+  k.context = a.context;
+  k.cache_capacity = a.cache_capacity;
+  k.chunk = chunk;
+  k.splits = splits;
+  const float scale = a.scale != 0.0f ? a.scale : 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+  k.scale_log2 = scale * kLog2e;
+  if (splits > 1) {
+    k.part_o = static_cast<float*>(a.workspace);
+    k.part_ml = k.part_o + static_cast<std::size_t>(a.batch) * a.heads * splits * a.head_dim;
+  }
+  switch (a.head_dim) {
+    case 64: return dispatch_group<64>(k, a.batch, gp, s);
+    case 128: return dispatch_group<128>(k, a.batch, gp, s);
+    case 256: return dispatch_group<256>(k, a.batch, gp, s);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t kv_append(const Bf16* qkv, std::int64_t qkv_stride, int heads, int kv_heads, int head_dim, int batch,
+                      int pos, int cache_capacity, Bf16* k_cache, Bf16* v_cache, cudaStream_t s) {
+  if (head_dim % 8 != 0 || pos < 0 || pos >= cache_capacity) return cudaErrorInvalidValue;
+  const int vec = head_dim / 8;
+  const int work = kv_heads * vec;
+  dim3 grid(static_cast<unsigned>((work + 127) / 128), static_cast<unsigned>(batch));
+  kv_append_kernel<<<grid, 128, 0, s>>>(reinterpret_cast<const uint4*>(qkv), qkv_stride / 8, heads, kv_heads, vec,
+                                        pos, cache_capacity, reinterpret_cast<uint4*>(k_cache),
+                                        reinterpret_cast<uint4*>(v_cache));
+  return cudaGetLastError();
+}
+
+bool prefill_attention_supported(int heads, int kv_heads, int head_dim) {
+  return kv_heads > 0 && heads % kv_heads == 0 && (head_dim == 64 || head_dim == 128);
+}
+
+cudaError_t prefill_attention(const Bf16* q, const Bf16* k, const Bf16* v, Bf16* out, int batch, int seq, int heads,
+                              int kv_heads, int head_dim, float scale, cudaStream_t s) {
+  if (!prefill_attention_supported(heads, kv_heads, head_dim) || seq < 1 || batch < 1) return cudaErrorInvalidValue;
+  const float sc = scale != 0.0f ? scale : 1.0f / std::sqrt(static_cast<float>(head_dim));
+  switch (head_dim) {
+    case 64: return launch_prefill<64>(q, k, v, out, batch, seq, heads, kv_heads, sc * kLog2e, s);
+    case 128: return launch_prefill<128>(q, k, v, out, batch, seq, heads, kv_heads, sc * kLog2e, s);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace masim::kernels::cuda

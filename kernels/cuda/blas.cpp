@@ -1,0 +1,158 @@
+#include "kernels/cuda/blas.hpp"
+
+#include <cstdio>
+
+#include "kernels/cuda/check.hpp"
+
+namespace masim::kernels::cuda {
+namespace {
+
+int as_int(std::int64_t v) {
+  if (v < 0 || v > 0x7FFFFFFF) throw_device_error("GEMM dimension out of int range", __FILE__, __LINE__);
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+Blas::Blas(cudaStream_t stream, std::size_t workspace_bytes) : stream_(stream), workspace_bytes_(workspace_bytes) {
+  MASIM_CUBLAS_CHECK(cublasCreate(&handle_));
+  MASIM_CUBLAS_CHECK(cublasSetStream(handle_, stream_));
+  MASIM_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
+  // A user workspace keeps cuBLAS from allocating during graph capture.
+  MASIM_CUBLAS_CHECK(cublasSetWorkspace(handle_, workspace_, workspace_bytes_));
+  MASIM_CUBLAS_CHECK(cublasLtCreate(&lt_));
+}
+
+Blas::~Blas() {
+  for (auto& [shape, p] : fp8_plans_) {
+    if (p.desc) cublasLtMatmulDescDestroy(p.desc);
+    if (p.a) cublasLtMatrixLayoutDestroy(p.a);
+    if (p.b) cublasLtMatrixLayoutDestroy(p.b);
+    if (p.c) cublasLtMatrixLayoutDestroy(p.c);
+  }
+  if (lt_) cublasLtDestroy(lt_);
+  if (handle_) cublasDestroy(handle_);
+  if (workspace_) cudaFree(workspace_);
+}
+
+std::string Blas::version() const {
+  int v = 0;
+  if (cublasGetVersion(handle_, &v) != CUBLAS_STATUS_SUCCESS) return "unknown";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%d.%d.%d", v / 10000, (v / 100) % 100, v % 100);
+  return buf;
+}
+
+void Blas::gemm_bf16(const Bf16* a, const Bf16* w, Bf16* c, std::int64_t m, std::int64_t n, std::int64_t k) {
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  MASIM_CUBLAS_CHECK(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, as_int(n), as_int(m), as_int(k), &alpha, w,
+                                  CUDA_R_16BF, as_int(k), a, CUDA_R_16BF, as_int(k), &beta, c, CUDA_R_16BF,
+                                  as_int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+void Blas::gemm_bf16_f32(const Bf16* a, const Bf16* w, float* c, std::int64_t m, std::int64_t n, std::int64_t k) {
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  MASIM_CUBLAS_CHECK(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, as_int(n), as_int(m), as_int(k), &alpha, w,
+                                  CUDA_R_16BF, as_int(k), a, CUDA_R_16BF, as_int(k), &beta, c, CUDA_R_32F,
+                                  as_int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+const Blas::Fp8Plan& Blas::fp8_plan(std::int64_t m, std::int64_t n, std::int64_t k) {
+  const auto key = std::make_tuple(m, n, k);
+  auto it = fp8_plans_.find(key);
+  if (it != fp8_plans_.end()) return it->second;
+  Fp8Plan p;
+  MASIM_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t ta = CUBLAS_OP_T;
+  const cublasOperation_t tb = CUBLAS_OP_N;
+  MASIM_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+  MASIM_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+  // Column-major views: W as k×n (ld k), A as k×m (ld k), C as n×m (ld n).
+  MASIM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_8F_E4M3, static_cast<std::uint64_t>(k),
+                                                static_cast<std::uint64_t>(n), k));
+  MASIM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_8F_E4M3, static_cast<std::uint64_t>(k),
+                                                static_cast<std::uint64_t>(m), k));
+  MASIM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, CUDA_R_16BF, static_cast<std::uint64_t>(n),
+                                                static_cast<std::uint64_t>(m), n));
+  cublasLtMatmulPreference_t pref = nullptr;
+  MASIM_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  MASIM_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                          &workspace_bytes_, sizeof workspace_bytes_));
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(lt_, p.desc, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (st == CUBLAS_STATUS_SUCCESS && found > 0) {
+    p.algo = result.algo;
+    p.ok = true;
+  } else if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) {
+    MASIM_CUBLAS_CHECK(st);
+  }
+  return fp8_plans_.emplace(key, p).first->second;
+}
+
+bool Blas::plan_fp8(std::int64_t m, std::int64_t n, std::int64_t k) { return fp8_plan(m, n, k).ok; }
+
+bool Blas::gemm_fp8(const Fp8* a, const Fp8* w, Bf16* c, std::int64_t m, std::int64_t n, std::int64_t k) {
+  const Fp8Plan& p = fp8_plan(m, n, k);
+  if (!p.ok) return false;
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  MASIM_CUBLAS_CHECK(cublasLtMatmul(lt_, p.desc, &alpha, w, p.a, a, p.b, &beta, c, p.c, c, p.c, &p.algo, workspace_,
+                                    workspace_bytes_, stream_));
+  return true;
+}
+
+GroupedGemm::GroupedGemm(Blas& blas, const std::vector<Group>& groups, std::int64_t n, std::int64_t k, Mode mode)
+    : blas_(blas), n_(n), k_(k), mode_(mode) {
+  for (const Group& g : groups) {
+    if (g.m > 0) groups_.push_back(g);
+  }
+  const std::size_t count = groups_.size();
+  if (count == 0) return;
+  ta_.assign(count, CUBLAS_OP_T);
+  tb_.assign(count, CUBLAS_OP_N);
+  n_arr_.reserve(count);
+  for (const Group& g : groups_) n_arr_.push_back(as_int(g.m));
+  m_arr_.assign(count, as_int(n));
+  k_arr_.assign(count, as_int(k));
+  lda_.assign(count, as_int(k));
+  ldb_.assign(count, as_int(k));
+  ldc_.assign(count, as_int(n));
+  size_.assign(count, 1);
+  alpha_.assign(count, 1.0f);
+  beta_.assign(count, 0.0f);
+  if (mode_ == Mode::kGroupedBatched) {
+    std::vector<void*> host(3 * count);
+    for (std::size_t i = 0; i < count; ++i) {
+      host[i] = const_cast<Bf16*>(groups_[i].w);
+      host[count + i] = const_cast<Bf16*>(groups_[i].a);
+      host[2 * count + i] = groups_[i].c;
+    }
+    MASIM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&d_ptrs_), sizeof(void*) * host.size()));
+    MASIM_CUDA_CHECK(cudaMemcpy(d_ptrs_, host.data(), sizeof(void*) * host.size(), cudaMemcpyHostToDevice));
+  }
+}
+
+GroupedGemm::~GroupedGemm() {
+  if (d_ptrs_) cudaFree(d_ptrs_);
+}
+
+void GroupedGemm::run() {
+  const std::size_t count = groups_.size();
+  if (count == 0) return;
+  if (mode_ == Mode::kLoop) {
+    for (const Group& g : groups_) blas_.gemm_bf16(g.a, g.w, g.c, g.m, n_, k_);
+    return;
+  }
+  MASIM_CUBLAS_CHECK(cublasGemmGroupedBatchedEx(
+      blas_.handle(), ta_.data(), tb_.data(), m_arr_.data(), n_arr_.data(), k_arr_.data(), alpha_.data(),
+      const_cast<const void* const*>(d_ptrs_), CUDA_R_16BF, lda_.data(),
+      const_cast<const void* const*>(d_ptrs_ + count), CUDA_R_16BF, ldb_.data(), beta_.data(), d_ptrs_ + 2 * count,
+      CUDA_R_16BF, ldc_.data(), static_cast<int>(count), size_.data(), CUBLAS_COMPUTE_32F));
+}
+
+}  // namespace masim::kernels::cuda

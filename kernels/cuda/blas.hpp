@@ -1,0 +1,98 @@
+// GEMMs of the MoE decode path through cuBLAS and cuBLASLt.
+//
+// Layout (row-major, nn.Linear weights): C[m,n] = A[m,k] · W[n,k]^T. In cuBLAS's
+// column-major terms that is C^T (n×m) = W^T-op(W) · A, i.e. the "TN" call with
+// the weight first, which is also the layout fp8 requires on Hopper.
+//
+// GroupedGemm is the expert FFN: group g multiplies its m_g rows by its own
+// weight, through cublasGemmGroupedBatchedEx (one problem per group) or, for
+// comparison, a loop of cublasGemmEx calls. Groups with no rows are skipped
+// (their weights are never read). Pointer arrays live on the device and are
+// uploaded once, so run() can be captured in a CUDA graph.
+//
+//   Blas blas(stream);
+//   blas.gemm_bf16(x, w_qkv, qkv, tokens, 6144, 4096);
+#pragma once
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "kernels/cuda/kernels.hpp"
+
+namespace masim::kernels::cuda {
+
+class Blas {
+ public:
+  explicit Blas(cudaStream_t stream, std::size_t workspace_bytes = 64ull << 20);
+  ~Blas();
+  Blas(const Blas&) = delete;
+  Blas& operator=(const Blas&) = delete;
+
+  cudaStream_t stream() const { return stream_; }
+  cublasHandle_t handle() const { return handle_; }
+  // "13.1.0" style version of the loaded cuBLAS.
+  std::string version() const;
+
+  void gemm_bf16(const Bf16* a, const Bf16* w, Bf16* c, std::int64_t m, std::int64_t n, std::int64_t k);
+  // fp32 output (router logits).
+  void gemm_bf16_f32(const Bf16* a, const Bf16* w, float* c, std::int64_t m, std::int64_t n, std::int64_t k);
+  // fp8 e4m3 inputs, bf16 output, unit scales. Plans (cuBLASLt heuristics) are
+  // cached per shape; false when cuBLASLt offers no algorithm (nothing enqueued).
+  bool gemm_fp8(const Fp8* a, const Fp8* w, Bf16* c, std::int64_t m, std::int64_t n, std::int64_t k);
+  // Finds (and caches) the fp8 plan without running it; false if unsupported.
+  bool plan_fp8(std::int64_t m, std::int64_t n, std::int64_t k);
+
+ private:
+  struct Fp8Plan {
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+    bool ok = false;
+  };
+  const Fp8Plan& fp8_plan(std::int64_t m, std::int64_t n, std::int64_t k);
+
+  cudaStream_t stream_;
+  cublasHandle_t handle_ = nullptr;
+  cublasLtHandle_t lt_ = nullptr;
+  void* workspace_ = nullptr;
+  std::size_t workspace_bytes_ = 0;
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, Fp8Plan> fp8_plans_;
+};
+
+class GroupedGemm {
+ public:
+  enum class Mode { kGroupedBatched, kLoop };
+  struct Group {
+    const Bf16* a = nullptr;  // [m, k]
+    const Bf16* w = nullptr;  // [n, k]
+    Bf16* c = nullptr;        // [m, n]
+    std::int64_t m = 0;
+  };
+  GroupedGemm(Blas& blas, const std::vector<Group>& groups, std::int64_t n, std::int64_t k,
+              Mode mode = Mode::kGroupedBatched);
+  ~GroupedGemm();
+  GroupedGemm(const GroupedGemm&) = delete;
+  GroupedGemm& operator=(const GroupedGemm&) = delete;
+
+  void run();
+  int active_groups() const { return static_cast<int>(groups_.size()); }
+
+ private:
+  Blas& blas_;
+  std::vector<Group> groups_;   // non-empty groups only
+  std::int64_t n_, k_;
+  Mode mode_;
+  std::vector<cublasOperation_t> ta_, tb_;
+  std::vector<int> m_arr_, n_arr_, k_arr_, lda_, ldb_, ldc_, size_;
+  std::vector<float> alpha_, beta_;
+  void** d_ptrs_ = nullptr;     // [3 · groups]: weights, inputs, outputs
+};
+
+}  // namespace masim::kernels::cuda

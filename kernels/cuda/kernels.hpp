@@ -1,0 +1,95 @@
+// CUDA kernels of the MoE decode path (host-callable launchers). Each launcher
+// enqueues its kernels on `stream` and returns the launch status; callers wrap
+// it in MASIM_CUDA_CHECK. Layouts and semantics are those of the CPU references
+// in kernels/reference/reference.hpp, which the correctness checks compare with.
+//
+// Element types: activations and weights bf16 (`Bf16`, raw 16-bit storage of
+// __nv_bfloat16), router logits and combine weights fp32, expert indices int32.
+//
+//   MASIM_CUDA_CHECK(kernels::cuda::rmsnorm(x, w, y, tokens, width, 1e-6f, stream));
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace masim::kernels::cuda {
+
+using Bf16 = std::uint16_t;  // bit pattern of a bfloat16 (kernels reinterpret as __nv_bfloat16)
+using Fp8 = std::uint8_t;    // bit pattern of an fp8 e4m3
+
+// Fill with the reproducible values of numeric.hpp (random_bf16_value etc.).
+cudaError_t fill_random_bf16(Bf16* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s);
+cudaError_t fill_random_f32(float* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s);
+cudaError_t fill_random_fp8(Fp8* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s);
+
+// y[t] = x[t] / sqrt(mean(x[t]²) + eps) · w; width a multiple of 8.
+cudaError_t rmsnorm(const Bf16* x, const Bf16* w, Bf16* y, std::int64_t tokens, int width, float eps,
+                    cudaStream_t s);
+
+// Softmax + top-k per token (one warp per token; experts <= 256, top_k <= 8).
+// Zeroes `counts` (experts ints) first, then counts the tokens routed to each expert.
+cudaError_t router_topk(const float* logits, std::int64_t tokens, int experts, int top_k, bool renormalize,
+                        std::int32_t* idx, float* weights, std::int32_t* counts, cudaStream_t s);
+
+// Permute tokens into expert order: offsets[e] = Σ_{e'<e} counts[e'] (experts+1
+// entries), slot s = t·k+j gets a row in [offsets[e], offsets[e+1]) (order within
+// an expert is unspecified), rows[slot_row[s]] = x[t]. `cursors`: experts ints of scratch.
+cudaError_t moe_permute(const Bf16* x, const std::int32_t* idx, const std::int32_t* counts,
+                        std::int64_t tokens, int width, int top_k, int experts, std::int32_t* offsets,
+                        std::int32_t* cursors, std::int32_t* slot_row, Bf16* rows, cudaStream_t s);
+
+// out[t] = Σ_j weights[t,j] · rows[slot_row[t·k+j]]; width a multiple of 8.
+cudaError_t moe_unpermute(const Bf16* rows, const std::int32_t* slot_row, const float* weights,
+                          std::int64_t tokens, int width, int top_k, Bf16* out, cudaStream_t s);
+
+// out[r, i] = silu(gate_up[r, i]) · gate_up[r, width + i]; width a multiple of 8.
+cudaError_t swiglu(const Bf16* gate_up, Bf16* out, std::int64_t rows, int width, cudaStream_t s);
+
+// out = a + b (+ c when c is not null); count a multiple of 8.
+cudaError_t add(const Bf16* a, const Bf16* b, const Bf16* c, Bf16* out, std::int64_t count, cudaStream_t s);
+
+// ---------------------------------------------------------------- attention
+// Decode attention (flash-decoding: the context is split across blocks, each
+// block keeps an online softmax, a second kernel merges the splits).
+//   q:   [batch] rows of q_stride elements; head h at q + b·q_stride + h·head_dim
+//   k,v: caches [batch, kv_heads, cache_capacity, head_dim]; keys 0..context-1 used
+//   out: [batch] rows of out_stride elements; head h at out + b·out_stride + h·head_dim
+// head_dim ∈ {64, 128, 256}; heads a multiple of kv_heads.
+struct DecodeAttentionArgs {
+  const Bf16* q = nullptr;
+  const Bf16* k = nullptr;
+  const Bf16* v = nullptr;
+  Bf16* out = nullptr;
+  std::int64_t q_stride = 0;
+  std::int64_t out_stride = 0;
+  int batch = 1;
+  int heads = 1;
+  int kv_heads = 1;
+  int head_dim = 128;
+  int context = 1;
+  int cache_capacity = 1;
+  float scale = 0.0f;             // 0: 1/sqrt(head_dim)
+  int splits = 0;                 // 0: decode_attention_splits()
+  void* workspace = nullptr;      // decode_attention_workspace_bytes()
+};
+// Context splits that give the GPU (`sm_count` multiprocessors) enough blocks.
+int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count);
+std::size_t decode_attention_workspace_bytes(int batch, int heads, int head_dim, int splits);
+cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s);
+bool decode_attention_supported(int heads, int kv_heads, int head_dim);
+
+// Append this step's K and V (from the QKV projection's output row, laid out
+// [q heads | k heads | v heads] × head_dim) at cache position `pos` of every sequence.
+cudaError_t kv_append(const Bf16* qkv, std::int64_t qkv_stride, int heads, int kv_heads, int head_dim,
+                      int batch, int pos, int cache_capacity, Bf16* k_cache, Bf16* v_cache, cudaStream_t s);
+
+// Causal prefill attention (FlashAttention-2 style forward on tensor cores):
+// q [batch, seq, heads, d], k/v [batch, seq, kv_heads, d], out [batch, seq, heads, d].
+// head_dim ∈ {64, 128}.
+cudaError_t prefill_attention(const Bf16* q, const Bf16* k, const Bf16* v, Bf16* out, int batch, int seq,
+                              int heads, int kv_heads, int head_dim, float scale, cudaStream_t s);
+bool prefill_attention_supported(int heads, int kv_heads, int head_dim);
+
+}  // namespace masim::kernels::cuda

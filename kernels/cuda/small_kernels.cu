@@ -1,0 +1,329 @@
+// Row-wise kernels of the MoE decode path: fills, RMSNorm, router softmax +
+// top-k, permute / unpermute, SwiGLU, residual add. Memory-bound: 16-byte
+// accesses (8 bf16) per thread, fp32 arithmetic.
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/device_util.cuh"
+#include "kernels/cuda/kernels.hpp"
+#include "kernels/reference/numeric.hpp"
+
+namespace masim::kernels::cuda {
+namespace {
+
+using detail::pack8;
+using detail::unpack8;
+
+__global__ void fill_bf16_kernel(Bf16* p, std::int64_t n, std::uint64_t seed, float scale) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    p[i] = float_to_bf16(random_uniform(seed, static_cast<std::uint64_t>(i)) * scale);
+  }
+}
+
+__global__ void fill_f32_kernel(float* p, std::int64_t n, std::uint64_t seed, float scale) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    p[i] = random_uniform(seed, static_cast<std::uint64_t>(i)) * scale;
+  }
+}
+
+__global__ void fill_fp8_kernel(Fp8* p, std::int64_t n, std::uint64_t seed, float scale) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    p[i] = float_to_fp8e4m3(random_uniform(seed, static_cast<std::uint64_t>(i)) * scale);
+  }
+}
+
+// One block of 256 threads per row: sum of squares, then scale. The second pass
+// re-reads the row (an L1/L2 hit for widths up to tens of thousands).
+__global__ void __launch_bounds__(256) rmsnorm_kernel(const uint4* x, const uint4* w, uint4* y, int vecs,
+                                                     float inv_width, float eps) {
+  const std::int64_t row = blockIdx.x;
+  const uint4* xr = x + row * vecs;
+  float ss = 0.0f;
+  for (int i = threadIdx.x; i < vecs; i += blockDim.x) {
+    float f[8];
+    unpack8(xr[i], f);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) ss += f[j] * f[j];
+  }
+  __shared__ float partial[8];
+  ss = detail::warp_sum(ss);
+  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = ss;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float t = threadIdx.x < (blockDim.x >> 5) ? partial[threadIdx.x] : 0.0f;
+    t = detail::warp_sum(t);
+    if (threadIdx.x == 0) partial[0] = rsqrtf(t * inv_width + eps);
+  }
+  __syncthreads();
+  const float inv = partial[0];
+  for (int i = threadIdx.x; i < vecs; i += blockDim.x) {
+    float f[8], g[8];
+    unpack8(xr[i], f);
+    unpack8(w[i], g);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) f[j] = f[j] * inv * g[j];
+    y[row * vecs + i] = pack8(f);
+  }
+}
+
+constexpr int kMaxExpertsPerLane = 8;  // experts <= 256
+constexpr int kMaxTopK = 8;
+
+// One warp per token. Selection by logit (ties: lower index); weights are the
+// softmax probabilities of the selected experts.
+__global__ void router_topk_kernel(const float* logits, std::int64_t tokens, int experts, int top_k,
+                                   bool renormalize, std::int32_t* idx, float* weights, std::int32_t* counts) {
+  const std::int64_t token = (blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x) >> 5;
+  const int lane = threadIdx.x & 31;
+  if (token >= tokens) return;
+  const float* l = logits + token * experts;
+  float v[kMaxExpertsPerLane];
+  float mx = -INFINITY;
+#pragma unroll
+  for (int i = 0; i < kMaxExpertsPerLane; ++i) {
+    const int e = i * 32 + lane;
+    v[i] = e < experts ? l[e] : -INFINITY;
+    mx = fmaxf(mx, v[i]);
+  }
+  mx = detail::warp_max(mx);
+  float sum = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kMaxExpertsPerLane; ++i) {
+    const int e = i * 32 + lane;
+    if (e < experts) sum += __expf(v[i] - mx);
+  }
+  sum = detail::warp_sum(sum);
+  float picked_w[kMaxTopK];
+  int picked_e[kMaxTopK];
+  float picked_sum = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j >= top_k) break;
+    // Lane-local best (lowest index on ties), then warp arg-max.
+    float best = -INFINITY;
+    int best_e = 0x7FFFFFFF;
+#pragma unroll
+    for (int i = 0; i < kMaxExpertsPerLane; ++i) {
+      const int e = i * 32 + lane;
+      if (e < experts && (v[i] > best || (v[i] == best && e < best_e))) {
+        best = v[i];
+        best_e = e;
+      }
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      const float ob = __shfl_xor_sync(detail::kFullMask, best, o);
+      const int oe = __shfl_xor_sync(detail::kFullMask, best_e, o);
+      if (ob > best || (ob == best && oe < best_e)) {
+        best = ob;
+        best_e = oe;
+      }
+    }
+    // The owner retires the winner.
+#pragma unroll
+    for (int i = 0; i < kMaxExpertsPerLane; ++i) {
+      if (i * 32 + lane == best_e) v[i] = -INFINITY;
+    }
+    picked_e[j] = best_e;
+    picked_w[j] = __expf(best - mx) / sum;
+    picked_sum += picked_w[j];
+  }
+  if (lane == 0) {
+    const float norm = renormalize ? 1.0f / picked_sum : 1.0f;
+#pragma unroll
+    for (int j = 0; j < kMaxTopK; ++j) {
+      if (j < top_k) {
+        idx[token * top_k + j] = picked_e[j];
+        weights[token * top_k + j] = picked_w[j] * norm;
+        atomicAdd(&counts[picked_e[j]], 1);
+      }
+    }
+  }
+}
+
+// One block: exclusive scan of counts into offsets (experts + 1 entries) and zeroed cursors.
+__global__ void __launch_bounds__(1024) moe_offsets_kernel(const std::int32_t* counts, int experts,
+                                                           std::int32_t* offsets, std::int32_t* cursors) {
+  __shared__ std::int32_t s[1025];
+  for (int e = threadIdx.x; e < experts; e += blockDim.x) {
+    s[e] = counts[e];
+    cursors[e] = 0;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    std::int32_t run = 0;
+    for (int e = 0; e < experts; ++e) {
+      const std::int32_t c = s[e];
+      s[e] = run;
+      run += c;
+    }
+    s[experts] = run;
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e <= experts; e += blockDim.x) offsets[e] = s[e];
+}
+
+// One block per token-slot: claim a row of its expert, copy the token's row there.
+__global__ void __launch_bounds__(128) moe_permute_kernel(const uint4* x, const std::int32_t* idx,
+                                                         const std::int32_t* offsets, std::int32_t* cursors,
+                                                         int top_k, int vecs, std::int32_t* slot_row,
+                                                         uint4* rows) {
+  const std::int64_t slot = blockIdx.x;
+  const std::int64_t token = slot / top_k;
+  __shared__ std::int32_t row;
+  if (threadIdx.x == 0) {
+    const int e = idx[slot];
+    row = offsets[e] + atomicAdd(&cursors[e], 1);
+    slot_row[slot] = row;
+  }
+  __syncthreads();
+  const uint4* src = x + token * vecs;
+  uint4* dst = rows + static_cast<std::int64_t>(row) * vecs;
+  for (int i = threadIdx.x; i < vecs; i += blockDim.x) dst[i] = src[i];
+}
+
+// One block per token: fp32 weighted sum of its top_k rows.
+__global__ void __launch_bounds__(128) moe_unpermute_kernel(const uint4* rows, const std::int32_t* slot_row,
+                                                           const float* weights, int top_k, int vecs,
+                                                           uint4* out) {
+  const std::int64_t token = blockIdx.x;
+  __shared__ std::int32_t r[kMaxTopK];
+  __shared__ float w[kMaxTopK];
+  if (threadIdx.x < top_k) {
+    r[threadIdx.x] = slot_row[token * top_k + threadIdx.x];
+    w[threadIdx.x] = weights[token * top_k + threadIdx.x];
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < vecs; i += blockDim.x) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int j = 0; j < top_k; ++j) {
+      float f[8];
+      unpack8(rows[static_cast<std::int64_t>(r[j]) * vecs + i], f);
+#pragma unroll
+      for (int q = 0; q < 8; ++q) acc[q] += w[j] * f[q];
+    }
+    out[token * vecs + i] = pack8(acc);
+  }
+}
+
+__global__ void swiglu_kernel(const uint4* gate_up, uint4* out, std::int64_t rows, int vecs) {
+  const std::int64_t total = rows * vecs;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total; i += stride) {
+    const std::int64_t r = i / vecs;
+    const std::int64_t c = i - r * vecs;
+    float g[8], u[8];
+    unpack8(gate_up[r * 2 * vecs + c], g);
+    unpack8(gate_up[r * 2 * vecs + vecs + c], u);
+#pragma unroll
+    for (int q = 0; q < 8; ++q) g[q] = g[q] / (1.0f + __expf(-g[q])) * u[q];
+    out[i] = pack8(g);
+  }
+}
+
+__global__ void add_kernel(const uint4* a, const uint4* b, const uint4* c, uint4* out, std::int64_t vecs) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < vecs; i += stride) {
+    float x[8], y[8];
+    unpack8(a[i], x);
+    unpack8(b[i], y);
+#pragma unroll
+    for (int q = 0; q < 8; ++q) x[q] += y[q];
+    if (c != nullptr) {
+      unpack8(c[i], y);
+#pragma unroll
+      for (int q = 0; q < 8; ++q) x[q] += y[q];
+    }
+    out[i] = pack8(x);
+  }
+}
+
+// Enough blocks to fill the GPU several times over for grid-stride loops.
+unsigned stride_blocks(std::int64_t work, int threads) { return detail::blocks_for(work, threads, 132 * 32); }
+
+}  // namespace
+
+cudaError_t fill_random_bf16(Bf16* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s) {
+  fill_bf16_kernel<<<stride_blocks(n, 256), 256, 0, s>>>(p, n, seed, scale);
+  return cudaGetLastError();
+}
+
+cudaError_t fill_random_f32(float* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s) {
+  fill_f32_kernel<<<stride_blocks(n, 256), 256, 0, s>>>(p, n, seed, scale);
+  return cudaGetLastError();
+}
+
+cudaError_t fill_random_fp8(Fp8* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s) {
+  fill_fp8_kernel<<<stride_blocks(n, 256), 256, 0, s>>>(p, n, seed, scale);
+  return cudaGetLastError();
+}
+
+cudaError_t rmsnorm(const Bf16* x, const Bf16* w, Bf16* y, std::int64_t tokens, int width, float eps,
+                    cudaStream_t s) {
+  if (width % 8 != 0 || tokens <= 0) return cudaErrorInvalidValue;
+  const int vecs = width / 8;
+  const int threads = vecs >= 256 ? 256 : (vecs >= 128 ? 128 : (vecs >= 64 ? 64 : 32));
+  rmsnorm_kernel<<<static_cast<unsigned>(tokens), threads, 0, s>>>(
+      reinterpret_cast<const uint4*>(x), reinterpret_cast<const uint4*>(w), reinterpret_cast<uint4*>(y), vecs,
+      1.0f / static_cast<float>(width), eps);
+  return cudaGetLastError();
+}
+
+cudaError_t router_topk(const float* logits, std::int64_t tokens, int experts, int top_k, bool renormalize,
+                        std::int32_t* idx, float* weights, std::int32_t* counts, cudaStream_t s) {
+  if (experts > 32 * kMaxExpertsPerLane || top_k > kMaxTopK || top_k > experts || top_k < 1) {
+    return cudaErrorInvalidValue;
+  }
+  cudaError_t e = cudaMemsetAsync(counts, 0, sizeof(std::int32_t) * static_cast<std::size_t>(experts), s);
+  if (e != cudaSuccess) return e;
+  const int threads = 128;  // 4 tokens per block
+  router_topk_kernel<<<detail::blocks_for(tokens * 32, threads, 1LL << 30), threads, 0, s>>>(
+      logits, tokens, experts, top_k, renormalize, idx, weights, counts);
+  return cudaGetLastError();
+}
+
+cudaError_t moe_permute(const Bf16* x, const std::int32_t* idx, const std::int32_t* counts,
+                        std::int64_t tokens, int width, int top_k, int experts, std::int32_t* offsets,
+                        std::int32_t* cursors, std::int32_t* slot_row, Bf16* rows, cudaStream_t s) {
+  if (width % 8 != 0 || experts > 1024) return cudaErrorInvalidValue;
+  moe_offsets_kernel<<<1, 1024, 0, s>>>(counts, experts, offsets, cursors);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return e;
+  const std::int64_t slots = tokens * top_k;
+  if (slots <= 0) return cudaSuccess;
+  moe_permute_kernel<<<static_cast<unsigned>(slots), 128, 0, s>>>(reinterpret_cast<const uint4*>(x), idx, offsets,
+                                                                  cursors, top_k, width / 8, slot_row,
+                                                                  reinterpret_cast<uint4*>(rows));
+  return cudaGetLastError();
+}
+
+cudaError_t moe_unpermute(const Bf16* rows, const std::int32_t* slot_row, const float* weights,
+                          std::int64_t tokens, int width, int top_k, Bf16* out, cudaStream_t s) {
+  if (width % 8 != 0 || top_k > kMaxTopK) return cudaErrorInvalidValue;
+  if (tokens <= 0) return cudaSuccess;
+  moe_unpermute_kernel<<<static_cast<unsigned>(tokens), 128, 0, s>>>(
+      reinterpret_cast<const uint4*>(rows), slot_row, weights, top_k, width / 8, reinterpret_cast<uint4*>(out));
+  return cudaGetLastError();
+}
+
+cudaError_t swiglu(const Bf16* gate_up, Bf16* out, std::int64_t rows, int width, cudaStream_t s) {
+  if (width % 8 != 0) return cudaErrorInvalidValue;
+  if (rows <= 0) return cudaSuccess;
+  const std::int64_t vecs = rows * (width / 8);
+  swiglu_kernel<<<stride_blocks(vecs, 256), 256, 0, s>>>(reinterpret_cast<const uint4*>(gate_up),
+                                                         reinterpret_cast<uint4*>(out), rows, width / 8);
+  return cudaGetLastError();
+}
+
+cudaError_t add(const Bf16* a, const Bf16* b, const Bf16* c, Bf16* out, std::int64_t count, cudaStream_t s) {
+  if (count % 8 != 0) return cudaErrorInvalidValue;
+  if (count <= 0) return cudaSuccess;
+  add_kernel<<<stride_blocks(count / 8, 256), 256, 0, s>>>(
+      reinterpret_cast<const uint4*>(a), reinterpret_cast<const uint4*>(b), reinterpret_cast<const uint4*>(c),
+      reinterpret_cast<uint4*>(out), count / 8);
+  return cudaGetLastError();
+}
+
+}  // namespace masim::kernels::cuda

@@ -1,0 +1,88 @@
+#include "sim/profile/cost_model.hpp"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "sim/profile/op_map.hpp"
+
+namespace masim::profile {
+
+ProfileCostModel::ProfileCostModel(Profile p, std::string path, spec::GpuSpec gpu)
+    : profile_(std::move(p)), path_(std::move(path)), roofline_(std::move(gpu)) {
+  // profile_ is never moved after this point (the class is not copyable or
+  // movable), so the models may keep references to its tables.
+  for (const OpTable& t : profile_.ops) tables_.emplace(t.name, TableModel(t, profile_.ceilings));
+}
+
+std::optional<double> ProfileCostModel::profile_us(const models::Op& op) const {
+  if (op.backward && (op.kind == models::OpKind::kAttentionDecode || op.kind == models::OpKind::kAttentionPrefill)) {
+    return std::nullopt;
+  }
+  const auto q = table_query(op);
+  if (!q) return std::nullopt;
+  const auto it = tables_.find(q->table);
+  if (it == tables_.end()) return std::nullopt;
+  return it->second.predict_us(q->x);
+}
+
+std::optional<models::OpCost> ProfileCostModel::find_cost(const models::Op& op) const {
+  const auto us = profile_us(op);
+  if (!us) return std::nullopt;
+  return models::OpCost{SimTime::us(*us), models::CostSource::kProfile};
+}
+
+models::OpCost ProfileCostModel::cost(const models::Op& op) const {
+  if (auto c = find_cost(op)) return *c;
+  return roofline_.cost(op);
+}
+
+std::string ProfileCostModel::describe() const {
+  const Provenance& v = profile_.provenance;
+  std::string s = "calibration profile " + path_ + " (" + v.gpu_name;
+  if (profile_.derived) {
+    s += ", derived from " + (profile_.derivation ? profile_.derivation->source_gpu : std::string("?")) +
+         " measurements and datasheets";
+  } else {
+    s += ", measured " + v.date_utc;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, ", %zu op tables)", profile_.ops.size());
+  return s + buf + "; else " + roofline_.describe();
+}
+
+void check_profile_gpu(const Profile& p, const spec::GpuSpec& gpu, const std::string& file,
+                       const std::string& pointer, io::Diagnostics& diags) {
+  if (gpu.name.empty() || same_gpu_name(p.provenance.gpu_name, gpu.name)) return;
+  diags.error(file, pointer,
+              "profile is for \"" + p.provenance.gpu_name + "\", hardware says \"" + gpu.name + "\"");
+}
+
+std::string resolve_profile_path(const spec::ScenarioSpec& s) {
+  namespace fs = std::filesystem;
+  const fs::path given(s.profile_path);
+  if (given.is_absolute() || fs::exists(given) || s.file.empty()) return s.profile_path;
+  const fs::path beside = fs::path(s.file).parent_path() / given;
+  return beside.lexically_normal().string();
+}
+
+std::unique_ptr<models::ComputeCostModel> make_cost_model(const spec::ScenarioSpec& s, io::Diagnostics& diags) {
+  if (s.profile_path.empty()) return std::make_unique<models::RooflineCostModel>(s.hardware.gpu);
+  const std::string path = resolve_profile_path(s);
+  io::Diagnostics local;
+  auto p = load_profile(path, local);
+  if (!p) {
+    diags.append(local);
+    if (!local.empty() && local.items().front().message == "cannot open file") {
+      diags.error(s.file, "/profile", "cannot open profile \"" + path + "\"");
+    }
+    return nullptr;
+  }
+  check_profile_gpu(*p, s.hardware.gpu, s.file, "/profile", local);
+  if (!local.empty()) {
+    diags.append(local);
+    return nullptr;
+  }
+  return std::make_unique<ProfileCostModel>(std::move(*p), path, s.hardware.gpu);
+}
+
+}  // namespace masim::profile

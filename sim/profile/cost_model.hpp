@@ -1,0 +1,69 @@
+// ProfileCostModel: prices each op from a calibration profile's fitted tables
+// (sim/profile/fit.hpp) and every op the profile does not cover from the
+// roofline (models::RooflineCostModel), saying which in OpCost::source.
+//
+// Not covered (roofline): op families without a table in the profile, ops
+// outside what a table can represent (sim/profile/op_map.hpp), a grid cell with
+// a failed measurement, and the backward pass of attention (the profile holds
+// forward kernels only).
+//
+// What the masim CLI calls when scenario.profile is set (and also when it is
+// not: then the plain roofline comes back):
+//
+//   io::Diagnostics diags;
+//   std::unique_ptr<models::ComputeCostModel> cost = profile::make_cost_model(scenario, diags);
+//   if (!cost) { print diags; exit 2; }      // missing/invalid profile, GPU mismatch
+//   cost->describe();                        // "calibration profile ... ; else roofline ..."
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "sim/io/diagnostics.hpp"
+#include "sim/models/compute_cost.hpp"
+#include "sim/profile/fit.hpp"
+#include "sim/profile/profile.hpp"
+#include "sim/spec/spec.hpp"
+
+namespace masim::profile {
+
+class ProfileCostModel final : public models::ComputeCostModel {
+ public:
+  // `path` is only for describe(); `gpu` feeds the roofline fallback.
+  ProfileCostModel(Profile p, std::string path, spec::GpuSpec gpu);
+  ProfileCostModel(const ProfileCostModel&) = delete;
+  ProfileCostModel& operator=(const ProfileCostModel&) = delete;
+
+  models::OpCost cost(const models::Op& op) const override;
+  std::optional<models::OpCost> find_cost(const models::Op& op) const override;
+  std::string describe() const override;
+
+  const Profile& profile() const { return profile_; }
+  // Predicted microseconds from the profile alone (nullopt: not covered).
+  std::optional<double> profile_us(const models::Op& op) const;
+
+ private:
+  Profile profile_;
+  std::string path_;
+  models::RooflineCostModel roofline_;
+  std::map<std::string, TableModel, std::less<>> tables_;
+};
+
+// "profile is for \"NVIDIA H200\", hardware says \"NVIDIA A100-SXM4-80GB\"" when the
+// names differ (case-insensitive, a leading "NVIDIA " ignored); recorded at
+// `pointer` of `file` (the scenario's "/profile").
+void check_profile_gpu(const Profile& p, const spec::GpuSpec& gpu, const std::string& file,
+                       const std::string& pointer, io::Diagnostics& diags);
+
+// Where the scenario's profile path points: as given if that file exists, else
+// relative to the scenario file's directory.
+std::string resolve_profile_path(const spec::ScenarioSpec& s);
+
+// The scenario's compute cost model: the profile (with roofline fallback) when
+// scenario.profile_path is set, else the roofline. nullptr when the profile
+// cannot be read, is invalid, or is for another GPU (problems in `diags`).
+std::unique_ptr<models::ComputeCostModel> make_cost_model(const spec::ScenarioSpec& s, io::Diagnostics& diags);
+
+}  // namespace masim::profile

@@ -1,0 +1,164 @@
+#include "sim/profile/fit.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/common/assert.hpp"
+#include "sim/profile/op_map.hpp"
+
+namespace masim::profile {
+
+Rates table_rates(const OpTable& t, const Ceilings& c) {
+  Rates r;
+  r.tensor_flops_per_s = (t.dtype == spec::DType::kFP8 && c.fp8_flops_per_s > 0) ? c.fp8_flops_per_s : c.bf16_flops_per_s;
+  r.vector_flops_per_s = c.vector_fp32_flops_per_s;
+  r.bytes_per_s = c.copy_bytes_per_s;
+  return r;
+}
+
+double roofline_seconds(const models::Op& op, const Rates& r) {
+  const double vector = op.vector_flops.count();
+  const double tensor = std::max(0.0, op.flops.count() - vector);
+  double compute = 0.0;
+  if (r.tensor_flops_per_s > 0) compute += tensor / r.tensor_flops_per_s;
+  if (r.vector_flops_per_s > 0) compute += vector / r.vector_flops_per_s;
+  const double memory = r.bytes_per_s > 0 ? op.bytes.as_double() / r.bytes_per_s : 0.0;
+  return std::max(compute, memory);
+}
+
+TableModel::TableModel(const OpTable& t, const Ceilings& c) : t_(t), rates_(table_rates(t, c)) {
+  MASIM_ASSERT(t.grid.size() == t.axes.size() && t.time_us.size() == t.points(), "malformed profile table");
+}
+
+double TableModel::roof(const std::vector<double>& x) const {
+  return roofline_seconds(representative_op(t_, x), rates_);
+}
+
+std::optional<double> TableModel::predict_us(const std::vector<double>& x) const {
+  const std::size_t dims = t_.axes.size();
+  MASIM_ASSERT(x.size() == dims, "query rank differs from the table's axes");
+  std::vector<std::size_t> lo(dims);
+  std::vector<double> w(dims);       // weight of the upper corner
+  std::vector<double> clamped(dims);
+  std::vector<double> raised(dims);  // x with below-grid axes raised to the grid (never scaled down)
+  bool above = false;
+  for (std::size_t a = 0; a < dims; ++a) {
+    const std::vector<double>& g = t_.grid[a];
+    const double v = std::clamp(x[a], g.front(), g.back());
+    clamped[a] = v;
+    raised[a] = std::max(x[a], g.front());
+    if (x[a] > g.back()) above = true;
+    if (g.size() == 1) {
+      lo[a] = 0;
+      w[a] = 0;
+      continue;
+    }
+    std::size_t i = static_cast<std::size_t>(std::upper_bound(g.begin(), g.end(), v) - g.begin());
+    i = std::clamp<std::size_t>(i, 1, g.size() - 1) - 1;
+    lo[a] = i;
+    w[a] = (std::log(v) - std::log(g[i])) / (std::log(g[i + 1]) - std::log(g[i]));
+    w[a] = std::clamp(w[a], 0.0, 1.0);
+  }
+  double log_t = 0.0;
+  std::vector<std::size_t> idx(dims);
+  for (std::size_t corner = 0; corner < (std::size_t{1} << dims); ++corner) {
+    double weight = 1.0;
+    for (std::size_t a = 0; a < dims; ++a) {
+      const bool up = (corner >> a) & 1u;
+      weight *= up ? w[a] : 1.0 - w[a];
+      idx[a] = lo[a] + (up ? 1 : 0);
+      if (idx[a] >= t_.grid[a].size()) idx[a] = t_.grid[a].size() - 1;
+    }
+    if (weight == 0.0) continue;
+    const double t = t_.time_us[t_.flat_index(idx)];
+    if (!(t > 0) || !std::isfinite(t)) return std::nullopt;
+    log_t += weight * std::log(t);
+  }
+  double t_us = std::exp(log_t);
+  if (above) {
+    const double r_edge = roof(clamped);
+    const double r_x = roof(raised);
+    if (r_edge > 0 && r_x > r_edge) t_us *= r_x / r_edge;
+  }
+  return t_us;
+}
+
+std::vector<double> TableModel::loo_interpolation_errors() const {
+  std::vector<double> errors;
+  for (std::size_t f = 0; f < t_.points(); ++f) {
+    const double meas = t_.time_us[f];
+    if (!(meas > 0)) continue;
+    const auto idx = t_.unflatten(f);
+    for (std::size_t a = 0; a < t_.axes.size(); ++a) {
+      const auto& g = t_.grid[a];
+      if (idx[a] == 0 || idx[a] + 1 >= g.size()) continue;
+      auto lo = idx;
+      auto hi = idx;
+      --lo[a];
+      ++hi[a];
+      const double tl = t_.time_us[t_.flat_index(lo)];
+      const double th = t_.time_us[t_.flat_index(hi)];
+      if (!(tl > 0) || !(th > 0)) continue;
+      const double w = (std::log(g[idx[a]]) - std::log(g[lo[a]])) / (std::log(g[hi[a]]) - std::log(g[lo[a]]));
+      const double pred = std::exp((1 - w) * std::log(tl) + w * std::log(th));
+      errors.push_back(100.0 * (pred - meas) / meas);
+    }
+  }
+  return errors;
+}
+
+std::vector<double> TableModel::loo_extrapolation_errors() const {
+  std::vector<double> errors;
+  for (std::size_t f = 0; f < t_.points(); ++f) {
+    const double meas = t_.time_us[f];
+    if (!(meas > 0)) continue;
+    const auto idx = t_.unflatten(f);
+    for (std::size_t a = 0; a < t_.axes.size(); ++a) {
+      const auto& g = t_.grid[a];
+      if (g.size() < 2 || idx[a] + 1 != g.size()) continue;
+      auto in = idx;
+      --in[a];
+      const double t_in = t_.time_us[t_.flat_index(in)];
+      if (!(t_in > 0)) continue;
+      const double r_in = roof(t_.point(t_.flat_index(in)));
+      const double r_out = roof(t_.point(f));
+      const double pred = (r_in > 0 && r_out > r_in) ? t_in * r_out / r_in : t_in;
+      errors.push_back(100.0 * (pred - meas) / meas);
+    }
+  }
+  return errors;
+}
+
+ErrorSummary summarize(const std::vector<double>& errors_pct) {
+  ErrorSummary s;
+  std::vector<double> a;
+  a.reserve(errors_pct.size());
+  for (double e : errors_pct) {
+    if (std::isfinite(e)) a.push_back(std::fabs(e));
+  }
+  s.points = static_cast<int>(a.size());
+  if (a.empty()) return s;
+  std::sort(a.begin(), a.end());
+  const std::size_t n = a.size();
+  s.median_abs_pct = n % 2 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
+  // Nearest rank: the smallest value with at least 95% of the values at or below it.
+  const std::size_t rank = static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(n)));
+  s.p95_abs_pct = a[std::clamp<std::size_t>(rank, 1, n) - 1];
+  s.max_abs_pct = a.back();
+  return s;
+}
+
+void refresh_errors(OpTable& t, const Ceilings& c) {
+  const TableModel m(t, c);
+  t.loo_interpolation = summarize(m.loo_interpolation_errors());
+  t.loo_extrapolation = summarize(m.loo_extrapolation_errors());
+  std::vector<double> errs;
+  for (HoldoutPoint& h : t.holdout) {
+    const auto pred = m.predict_us(h.at);
+    h.model_us = pred.value_or(0.0);
+    if (pred && h.time_us > 0) errs.push_back(100.0 * (*pred - h.time_us) / h.time_us);
+  }
+  t.holdout_error = summarize(errs);
+}
+
+}  // namespace masim::profile

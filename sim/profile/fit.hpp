@@ -1,0 +1,65 @@
+// The fitted model of one profile table: interpolation between grid points in
+// log space, roofline-bounded extrapolation beyond the grid, and the model's own
+// leave-one-out error.
+//
+// Inside the grid: multilinear interpolation of log(time) over log(axis values).
+// A power law t ∝ m·n·k (a GEMM in its compute-bound regime, a copy in its
+// bandwidth-bound one) is linear in these coordinates, so it is reproduced exactly.
+// Below the grid's smallest value of an axis the time is held at the edge (the
+// latency floor; never extrapolated downwards). Above the largest value the time
+// at the edge is scaled by the ratio of roofline times,
+//     t(x) = t(x_edge) · roof(x) / roof(x_edge),
+//     roof = max(tensor FLOPs / tensor rate + vector FLOPs / vector rate, bytes / copy bandwidth)
+// at the profile's measured ceilings, i.e. the efficiency reached at the edge is
+// carried to larger shapes (it neither improves nor degrades past the grid).
+// A grid cell with a missing (NaN) corner gives no prediction (the cost model then
+// uses the roofline).
+//
+// Leave-one-out: each interior grid point is predicted from its two neighbours
+// along one axis with the point's plane left out (interpolation error), and each
+// point on an upper edge from its inner neighbour by the roofline rule
+// (extrapolation error); errors are 100·(predicted − measured) / measured.
+//
+//   TableModel m(*profile.find("gemm_bf16"), profile.ceilings);
+//   std::optional<double> us = m.predict_us({64, 6144, 4096});
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "sim/profile/profile.hpp"
+
+namespace masim::profile {
+
+struct Rates {
+  double tensor_flops_per_s = 0;
+  double vector_flops_per_s = 0;
+  double bytes_per_s = 0;
+};
+// The ceilings that bound `t`'s extrapolation (fp8 rate for fp8 GEMMs).
+Rates table_rates(const OpTable& t, const Ceilings& c);
+
+// Roofline seconds of `op` at `r` (zero rates drop their term).
+double roofline_seconds(const models::Op& op, const Rates& r);
+
+class TableModel {
+ public:
+  TableModel(const OpTable& t, const Ceilings& c);
+  std::optional<double> predict_us(const std::vector<double>& x) const;
+  // Signed errors in percent, one per left-out point (and axis).
+  std::vector<double> loo_interpolation_errors() const;
+  std::vector<double> loo_extrapolation_errors() const;
+
+ private:
+  double roof(const std::vector<double>& x) const;
+  const OpTable& t_;
+  Rates rates_;
+};
+
+// Median, 95th percentile (nearest rank) and max of |errors|.
+ErrorSummary summarize(const std::vector<double>& errors_pct);
+
+// Recomputes a table's leave-one-out summaries and its holdout predictions and summary.
+void refresh_errors(OpTable& t, const Ceilings& c);
+
+}  // namespace masim::profile

@@ -1,0 +1,255 @@
+// Calibration profiles: strict loading, the fitted tables (log-space
+// interpolation, roofline-bounded extrapolation, leave-one-out), the cost model
+// with its roofline fallback, the GPU-name check, and datasheet derivation.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/profile/cost_model.hpp"
+#include "sim/profile/derive.hpp"
+#include "sim/profile/fit.hpp"
+#include "sim/profile/op_map.hpp"
+#include "sim/profile/profile.hpp"
+
+using namespace masim;
+using namespace masim::profile;
+using spec::DType;
+
+namespace {
+
+// A gemm_bf16 table whose time is an exact power law, t = 1e-6 · m·n·k µs,
+// on m ∈ {1, 4, 16}, n ∈ {64, 256}, k ∈ {64, 256}.
+OpTable power_law_gemm() {
+  OpTable t;
+  t.name = "gemm_bf16";
+  t.kind = models::OpKind::kGemm;
+  t.dtype = DType::kBF16;
+  t.axes = {"m", "n", "k"};
+  t.grid = {{1, 4, 16}, {64, 256}, {64, 256}};
+  for (std::size_t f = 0; f < t.points(); ++f) {
+    const auto x = t.point(f);
+    t.time_us.push_back(1e-6 * x[0] * x[1] * x[2]);
+  }
+  return t;
+}
+
+// Ceilings under which every GEMM of the table is compute-bound, so the
+// roofline time is proportional to m·n·k.
+Ceilings compute_bound() {
+  Ceilings c;
+  c.bf16_flops_per_s = 1e12;
+  c.copy_bytes_per_s = 1e15;
+  return c;
+}
+
+Profile small_profile() {
+  Profile p;
+  p.provenance.gpu_name = "NVIDIA H200";
+  p.provenance.date_utc = "2026-01-01T00:00:00Z";
+  p.ceilings = compute_bound();
+  p.ops.push_back(power_law_gemm());
+  return p;
+}
+
+spec::GpuSpec h200_spec() {
+  spec::GpuSpec g;
+  g.name = "NVIDIA H200-SXM-141GB";
+  g.peak_flops[DType::kBF16] = FlopRate::tflops(989.4);
+  g.vector_fp32_flops = FlopRate::tflops(67);
+  g.hbm_bandwidth = Bandwidth::gb_per_s(4800);
+  g.kernel_launch_overhead = SimTime::us(4);
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("interpolation reproduces a power law between grid points") {
+  const OpTable t = power_law_gemm();
+  const TableModel m(t, compute_bound());
+  // Grid point: exact. Off-grid m = 2, n = 128, k = 100: 1e-6 · 2·128·100 = 0.0256 µs.
+  CHECK(*m.predict_us({4, 64, 256}) == doctest::Approx(1e-6 * 4 * 64 * 256));
+  CHECK(*m.predict_us({2, 128, 100}) == doctest::Approx(0.0256));
+  // Leave-one-out on a power law: every interior point is predicted exactly.
+  for (double e : m.loo_interpolation_errors()) CHECK(std::fabs(e) < 1e-9);
+  CHECK(m.loo_interpolation_errors().size() == 4);  // m = 4 is interior, at 2·2 (n, k) points
+}
+
+TEST_CASE("below the grid the edge time holds; above it the roofline ratio scales it") {
+  const OpTable t = power_law_gemm();
+  const TableModel m(t, compute_bound());
+  // m = 0.5 < 1: held at m = 1 (latency floor): 1e-6 · 1·64·64 = 0.004096 µs.
+  CHECK(*m.predict_us({0.5, 64, 64}) == doctest::Approx(0.004096));
+  // m = 64 > 16: compute-bound roofline ∝ m, so t = t(16) · 64/16 = 1e-6·16·64·64·4.
+  CHECK(*m.predict_us({64, 64, 64}) == doctest::Approx(1e-6 * 64 * 64 * 64).epsilon(1e-6));
+  // The extrapolation leave-one-out is exact here too (power law, compute-bound).
+  for (double e : m.loo_extrapolation_errors()) CHECK(std::fabs(e) < 1e-6);
+}
+
+TEST_CASE("a missing grid point disables only the cells that touch it") {
+  OpTable t = power_law_gemm();
+  std::vector<std::size_t> idx = {2, 1, 1};   // m = 16, n = 256, k = 256
+  t.time_us[t.flat_index(idx)] = std::nan("");
+  const TableModel m(t, compute_bound());
+  CHECK_FALSE(m.predict_us({8, 200, 200}).has_value());
+  CHECK(m.predict_us({2, 200, 200}).has_value());
+  CHECK(m.predict_us({8, 64, 64}).has_value());
+}
+
+TEST_CASE("summaries: median, nearest-rank p95, max of |error|") {
+  // |e| = 1..20: median (10 + 11)/2 = 10.5, p95 = the 19th value = 19, max 20.
+  std::vector<double> e;
+  for (int i = 1; i <= 20; ++i) e.push_back(i % 2 ? i : -i);
+  const ErrorSummary s = summarize(e);
+  CHECK(s.points == 20);
+  CHECK(s.median_abs_pct == 10.5);
+  CHECK(s.p95_abs_pct == 19);
+  CHECK(s.max_abs_pct == 20);
+}
+
+TEST_CASE("op mapping: each op family to its table and coordinates") {
+  auto q = table_query(models::make_gemm("o_proj", 64, 4096, 4096, DType::kBF16));
+  REQUIRE(q);
+  CHECK(q->table == "gemm_bf16");
+  CHECK(q->x == std::vector<double>{64, 4096, 4096});
+  CHECK_FALSE(table_query(models::make_gemm("fp32", 64, 64, 64, DType::kFP32)));
+  // 4 experts, one empty: 3 active groups of 10 rows on average.
+  q = table_query(models::make_grouped_gemm("experts", {10, 0, 5, 15}, 2048, 1024, DType::kBF16));
+  REQUIRE(q);
+  CHECK(q->table == "grouped_gemm_bf16");
+  CHECK(q->x == std::vector<double>{3, 10, 2048, 1024});
+  // Decode: 32 heads over 8 KV heads, batch 16 -> 128 KV streams, group 4.
+  q = table_query(models::make_decode_attention("attention", 16, 2048, 32, 8, 128, 128, DType::kBF16));
+  REQUIRE(q);
+  CHECK(q->table == "attention_decode_d128");
+  CHECK(q->x == std::vector<double>{128, 2048, 4});
+  q = table_query(models::make_elementwise("residual", 8, 4096, 3, DType::kBF16));
+  REQUIRE(q);
+  CHECK(q->x == std::vector<double>{8 * 4096, 3});
+  CHECK_FALSE(table_query(models::make_rmsnorm("empty", 0, 4096, DType::kBF16)));
+}
+
+TEST_CASE("JSON round trip and strict loading") {
+  Profile p = small_profile();
+  refresh_errors(p.ops[0], p.ceilings);
+  const std::string text = to_json_text(p);
+  io::Diagnostics d;
+  auto back = parse_profile(nlohmann::json::parse(text), "p.json", d);
+  REQUIRE_MESSAGE(back, d.format_lines());
+  REQUIRE(back->ops.size() == 1);
+  CHECK(back->ops[0].time_us.size() == 12);
+  CHECK(back->ops[0].time_us[5] == doctest::Approx(p.ops[0].time_us[5]).epsilon(1e-4));
+  CHECK(to_json_text(*back) == text);  // byte-identical re-emission
+
+  nlohmann::json doc = nlohmann::json::parse(text);
+  doc["ops"][0]["time_us"].erase(0);                  // 11 values for 12 points
+  doc["ops"][0]["grid"]["n"] = {256, 64};             // not increasing
+  doc["ops"][0]["implementaton"] = "x";               // typo
+  doc["schema"] = 2;
+  io::Diagnostics bad;
+  CHECK_FALSE(parse_profile(doc, "p.json", bad));
+  const std::string all = bad.format_lines();
+  CHECK(all.find("p.json:/schema: profile schema 2 is not supported") != std::string::npos);
+  CHECK(all.find("p.json:/ops/0/grid/n: grid values must be positive and strictly increasing") != std::string::npos);
+  CHECK(all.find("p.json:/ops/0/time_us: expected 12 values") != std::string::npos);
+  CHECK(all.find("p.json:/ops/0/implementaton: unknown key; did you mean \"implementation\"?") != std::string::npos);
+
+  nlohmann::json axes = nlohmann::json::parse(text);
+  axes["ops"][0]["axes"] = {"n", "m", "k"};
+  axes["derived"] = true;
+  io::Diagnostics bad2;
+  CHECK_FALSE(parse_profile(axes, "p.json", bad2));
+  CHECK(bad2.format_lines().find("p.json:/ops/0/axes: a gemm table has axes [m, n, k]") != std::string::npos);
+  CHECK(bad2.format_lines().find("a derived profile must say how it was derived") != std::string::npos);
+}
+
+TEST_CASE("cost model: profile where covered, roofline elsewhere, source reported") {
+  ProfileCostModel m(small_profile(), "p.json", h200_spec());
+  const auto c = m.cost(models::make_gemm("x", 2, 128, 100, DType::kBF16));
+  CHECK(c.source == models::CostSource::kProfile);
+  CHECK(c.time == SimTime::us(0.0256));
+  const auto r = m.cost(models::make_rmsnorm("norm", 8, 4096, DType::kBF16));
+  CHECK(r.source == models::CostSource::kRoofline);
+  CHECK_FALSE(m.find_cost(models::make_rmsnorm("norm", 8, 4096, DType::kBF16)));
+  CHECK(m.describe().find("calibration profile p.json (NVIDIA H200") == 0);
+}
+
+TEST_CASE("GPU name check") {
+  CHECK(same_gpu_name("NVIDIA H200", "NVIDIA H200-SXM-141GB"));
+  CHECK(same_gpu_name("NVIDIA H100 80GB HBM3", "NVIDIA H100-SXM5-80GB"));
+  CHECK(same_gpu_name("NVIDIA A100-SXM4-80GB", "nvidia a100-sxm4-80gb"));
+  CHECK_FALSE(same_gpu_name("NVIDIA H100 PCIe", "NVIDIA H100-SXM5-80GB"));
+  CHECK_FALSE(same_gpu_name("NVIDIA A100-SXM4-40GB", "NVIDIA A100-SXM4-80GB"));
+  CHECK_FALSE(same_gpu_name("NVIDIA H200", "NVIDIA A100-SXM4-80GB"));
+  io::Diagnostics d;
+  spec::GpuSpec a100;
+  a100.name = "NVIDIA A100-SXM4-80GB";
+  check_profile_gpu(small_profile(), a100, "s.json", "/profile", d);
+  REQUIRE(d.size() == 1);
+  CHECK(d.format_lines() == "s.json:/profile: profile is for \"NVIDIA H200\", hardware says \"NVIDIA A100-SXM4-80GB\"\n");
+}
+
+TEST_CASE("make_cost_model: roofline without a profile, diagnostics for a bad one") {
+  spec::ScenarioSpec s;
+  s.file = "scenario.json";
+  s.hardware.gpu = h200_spec();
+  io::Diagnostics d;
+  auto roof = make_cost_model(s, d);
+  REQUIRE(roof);
+  CHECK(roof->describe().find("roofline") == 0);
+
+  const auto dir = std::filesystem::temp_directory_path() / "masim_profile_test";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "p.json").string();
+  write_profile(small_profile(), path);
+  s.profile_path = path;
+  auto prof = make_cost_model(s, d);
+  REQUIRE_MESSAGE(prof, d.format_lines());
+  CHECK(prof->cost(models::make_gemm("x", 4, 64, 64, DType::kBF16)).source == models::CostSource::kProfile);
+
+  s.hardware.gpu.name = "NVIDIA A100-SXM4-80GB";
+  io::Diagnostics d2;
+  CHECK_FALSE(make_cost_model(s, d2));
+  CHECK(d2.format_lines().find("profile is for \"NVIDIA H200\"") != std::string::npos);
+
+  s.profile_path = (dir / "missing.json").string();
+  io::Diagnostics d3;
+  CHECK_FALSE(make_cost_model(s, d3));
+  CHECK(d3.format_lines().find("cannot open") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("derivation scales the part above the latency floor by the roofline ratio") {
+  // A memory-bound table (rmsnorm): roofline = bytes / HBM bandwidth on both GPUs,
+  // so t' = t0 + (t - t0) · bw_src / bw_tgt. H200 4.8 TB/s -> A100 2.039 TB/s: ×2.35409.
+  Profile p;
+  p.provenance.gpu_name = "NVIDIA H200";
+  p.ceilings.copy_bytes_per_s = 4.0e12;
+  p.ceilings.bf16_flops_per_s = 7.0e14;
+  OpTable t;
+  t.name = "rmsnorm";
+  t.kind = models::OpKind::kRmsNorm;
+  t.axes = {"tokens", "width"};
+  t.grid = {{1, 1024}, {4096}};
+  t.time_us = {3.0, 10.0};
+  p.ops.push_back(t);
+  OpTable fp8 = power_law_gemm();
+  fp8.name = "gemm_fp8";
+  fp8.dtype = DType::kFP8;
+  p.ops.push_back(fp8);
+  const Profile a = derive_profile(p, "h200.json", *datasheet("h200"), *datasheet("a100-sxm4-80gb"));
+  CHECK(a.derived);
+  REQUIRE(a.derivation);
+  CHECK(a.provenance.gpu_name == "NVIDIA A100-SXM4-80GB");
+  REQUIRE(a.ops.size() == 1);  // fp8 dropped: A100 has none
+  CHECK(a.ops[0].time_us[0] == doctest::Approx(3.0));
+  // Both points are bandwidth-bound at datasheet rates (4·4096 FLOPs per token at 67 TFLOP/s
+  // is far below 2·4096·2 bytes at 4.8 TB/s), so the ratio is 4.8 / 2.039.
+  CHECK(a.ops[0].time_us[1] == doctest::Approx(3.0 + 7.0 * 4.8 / 2.039));
+  CHECK(a.ceilings.copy_bytes_per_s == doctest::Approx(4.0e12 * 2.039 / 4.8));
+  io::Diagnostics d;
+  CHECK(parse_profile(nlohmann::json::parse(to_json_text(a)), "a.json", d));
+}
