@@ -54,8 +54,19 @@ constexpr int kExitInternal = 1;
 constexpr int kExitBadInput = 2;
 constexpr int kExitEnvironment = 3;
 
+// Every diagnostic, then the summary. A problem with a command-line option
+// (its "file" is the option, e.g. "--size") has no JSON Pointer to show.
 int report_bad_input(const io::Diagnostics& d) {
-  std::cerr << d.format();
+  for (const io::Diagnostic& x : d.items()) {
+    if (x.pointer.empty() && x.file.rfind("--", 0) == 0) {
+      std::cerr << x.file << ": " << x.message << "\n";
+    } else {
+      io::Diagnostics one;
+      one.error(x.file, x.pointer, x.message);
+      std::cerr << one.format_lines();
+    }
+  }
+  std::cerr << d.size() << (d.size() == 1 ? " problem; " : " problems; ") << "nothing was simulated.\n";
   return kExitBadInput;
 }
 
@@ -141,8 +152,13 @@ int cmd_run(const RunArgs& a) {
   return kExitOk;
 }
 
-int cmd_check(const std::vector<std::string>& paths) {
+int cmd_check(const std::vector<std::string>& paths, bool builtin) {
   io::Diagnostics diags;
+  if (builtin) {
+    const frontend::FileSource files(embedded_files());
+    const frontend::CheckResult r = frontend::check_file(kDefaultScenario, diags, files);
+    if (r.ok) std::cout << kDefaultScenario << " (built in): ok, " << r.summary << "\n";
+  }
   for (const std::string& p : paths) {
     const frontend::CheckResult r = frontend::check_file(p, diags);
     if (r.ok) std::cout << p << ": ok, " << r.summary << "\n";
@@ -252,7 +268,10 @@ int run_main(int argc, char** argv) {
       "check",
       "Validate input files of any kind (scenario, hardware, model, Hugging Face config.json, topology): "
       "every problem with its file and JSON Pointer, exit 2 if any. Nothing is simulated.");
-  check->add_option("FILE", check_files, "Files to check")->required();
+  bool check_builtin = false;
+  check->add_option("FILE", check_files, "Files to check");
+  check->add_flag("--builtin", check_builtin,
+                  "Also check the built-in default scenario (what `masim run` runs without SCENARIO)");
 
   CollectiveArgs ca;
   CLI::App* coll = app.add_subcommand(
@@ -278,7 +297,13 @@ int run_main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitBadInput;
   }
   if (*run) return cmd_run(ra);
-  if (*check) return cmd_check(check_files);
+  if (*check) {
+    if (check_files.empty() && !check_builtin) {
+      std::cerr << "masim check: give at least one FILE (or --builtin)\n" << check->help();
+      return kExitBadInput;
+    }
+    return cmd_check(check_files, check_builtin);
+  }
   if (*coll) return cmd_collective(ca);
   std::cout << app.help();
   return kExitBadInput;
@@ -291,8 +316,7 @@ int main(int argc, char** argv) {
   try {
     return masim::cli::run_main(argc, argv);
   } catch (const masim::io::InputError& e) {
-    std::cerr << e.diagnostics().format();
-    return masim::cli::kExitBadInput;
+    return masim::cli::report_bad_input(e.diagnostics());
   } catch (const masim::io::EnvironmentError& e) {
     std::cerr << "masim: error: " << e.what() << "\n";
     return masim::cli::kExitEnvironment;

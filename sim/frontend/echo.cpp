@@ -60,6 +60,9 @@ std::string pick(double value, io::Dimension dim, Exact exact) {
     std::string text = num + " " + u.name;
     if (exact(text)) return text;
   }
+  for (const OutUnit& u : units) {
+    if (u.factor == 1.0) return shortest(value) + " " + u.name;  // the base unit: exact
+  }
   return shortest(value) + " " + units.back().name;
 }
 
@@ -73,15 +76,24 @@ std::string format_quantity(double value, io::Dimension dim) {
 }
 
 std::string format_time(SimTime t) {
-  const double seconds = static_cast<double>(t.count_ps()) * 1e-12;
-  const std::string text = pick(seconds, io::Dimension::kTime, [&](const std::string& s) {
-    const auto q = io::parse_quantity(s, io::Dimension::kTime);
-    return q.ok && SimTime::seconds(q.value) == t;
-  });
-  // The base unit of SimTime is the picosecond: exact by construction.
-  const auto q = io::parse_quantity(text, io::Dimension::kTime);
-  if (q.ok && SimTime::seconds(q.value) == t) return text;
-  return std::to_string(t.count_ps()) + " ps";
+  // Work from the integer picoseconds (dividing seconds by 1e-9 would give
+  // 699.9999999999999 ns for 700 ns).
+  struct TimeUnit {
+    const char* name;
+    double ps;
+  };
+  constexpr TimeUnit kUnits[] = {{"s", 1e12}, {"ms", 1e9}, {"us", 1e6}, {"ns", 1e3}};
+  const double ps = static_cast<double>(t.count_ps());
+  for (const TimeUnit& u : kUnits) {
+    const double x = ps / u.ps;
+    if (t.count_ps() != 0 && std::abs(x) < 1.0) continue;
+    const std::string num = shortest(x);
+    if (num.size() > 10 || num.find_first_of("eE") != std::string::npos) continue;
+    const std::string text = num + " " + u.name;
+    const auto q = io::parse_quantity(text, io::Dimension::kTime);
+    if (q.ok && SimTime::seconds(q.value) == t) return text;
+  }
+  return std::to_string(t.count_ps()) + " ps";  // exact by construction
 }
 
 json hardware_json(const spec::HardwareSpec& h) {

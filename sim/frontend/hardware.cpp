@@ -80,7 +80,7 @@ std::optional<spec::HardwareSpec> parse_hardware(const json& node, const ParseCo
   if (tdp) g.tdp_w = *tdp;
   if (idle) g.idle_w = *idle;
   if (tdp && idle && *idle > *tdp) {
-    r.error("idle_power", "expected at most tdp = " + node.at("tdp").get<std::string>() + ", found " +
+    r.error("idle_power", "expected at most tdp = " + node.at("tdp").dump() + ", found " +
                               node.at("idle_power").dump());
   }
   if (auto q = r.quantity("kernel_launch_overhead", Dimension::kTime, Required::kNo, 0.0, 1e-3)) {

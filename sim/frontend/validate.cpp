@@ -67,15 +67,18 @@ std::string replica_terms(const spec::LayoutSpec& l) {
   switch (l.kind) {
     case spec::LayoutKind::kExpert: return "ep " + str(l.ep) + " × dp " + str(l.dp);
     case spec::LayoutKind::kMaSeparation:
-      return str(data_parallel_degree(l)) + " attention groups = " +
+      return str(data_parallel_degree(l)) + " attention groups (" +
              str(static_cast<std::int64_t>(l.ma.attention_gpus.size())) + " attention GPUs / (attention_tp " +
-             str(l.ma.attention_tp) + " × attention_replicas " + str(l.ma.attention_replicas) + ")";
+             str(l.ma.attention_tp) + " × attention_replicas " + str(l.ma.attention_replicas) + "))";
     default: return "dp " + str(l.dp);
   }
 }
 
 // Tensor-parallel degree `tp` (at `key`) against the model's heads and FFN widths.
-void check_tp(const Reporter& rep, const spec::ModelSpec& m, int tp, const std::string& key, const std::string& name) {
+// `experts_too`: the experts are sharded by the same degree (false for MA
+// Separation's attention_tp: its experts live on the expert GPUs).
+void check_tp(const Reporter& rep, const spec::ModelSpec& m, int tp, const std::string& key, const std::string& name,
+              bool experts_too) {
   if (tp <= 1) return;
   if (m.num_heads % tp != 0) {
     rep.at(key, "expected a divisor of model.num_heads = " + str(m.num_heads) + ", found " + name + " = " + str(tp));
@@ -92,8 +95,9 @@ void check_tp(const Reporter& rep, const spec::ModelSpec& m, int tp, const std::
     bool used;
   };
   const Width widths[] = {
-      {"expert_ffn_size", m.expert_ffn_size, has_moe_layer(m)},
-      {"shared_expert_ffn_size", m.shared_expert_ffn_size, has_moe_layer(m) && m.num_shared_experts > 0},
+      {"expert_ffn_size", m.expert_ffn_size, experts_too && has_moe_layer(m)},
+      {"shared_expert_ffn_size", m.shared_expert_ffn_size,
+       experts_too && has_moe_layer(m) && m.num_shared_experts > 0},
       {"dense_ffn_size", m.dense_ffn_size, has_dense_layer(m)},
   };
   for (const Width& w : widths) {
@@ -146,7 +150,8 @@ int data_parallel_degree(const spec::LayoutSpec& l) {
     case spec::LayoutKind::kExpert: return l.ep * l.dp;
     case spec::LayoutKind::kMaSeparation: {
       const int per_group = l.ma.attention_tp * l.ma.attention_replicas;
-      return per_group > 0 ? static_cast<int>(l.ma.attention_gpus.size()) / per_group : 0;
+      const int a = static_cast<int>(l.ma.attention_gpus.size());
+      return per_group > 0 && a % per_group == 0 ? a / per_group : 0;
     }
     default: return l.dp;
   }
@@ -235,7 +240,7 @@ void validate_scenario(const ScenarioParts& p, const SourceMap& where, io::Diagn
       const bool uses_ep = l.kind == spec::LayoutKind::kExpert ||
                            (l.kind == spec::LayoutKind::kPipeline &&
                             l.stage_parallelism == spec::StageParallelism::kExpert);
-      if (uses_tp) check_tp(rep, *model, l.tp, L + ".tp", "tp");
+      if (uses_tp) check_tp(rep, *model, l.tp, L + ".tp", "tp", true);
       if (uses_ep) check_ep(rep, *model, l.ep, L + ".ep");
       if ((l.kind == spec::LayoutKind::kPipeline || l.kind == spec::LayoutKind::kTensorPipeline) &&
           l.pp > model->num_layers) {
@@ -243,7 +248,7 @@ void validate_scenario(const ScenarioParts& p, const SourceMap& where, io::Diagn
                               str(l.pp));
       }
       if (ma) {
-        check_tp(rep, *model, l.ma.attention_tp, L + ".ma.attention_tp", "attention_tp");
+        check_tp(rep, *model, l.ma.attention_tp, L + ".ma.attention_tp", "attention_tp", false);
         if (!has_moe_layer(*model)) {
           rep.at(L, "expected a model with MoE layers for MA Separation, found model.num_experts = " +
                         str(model->num_experts));
@@ -281,7 +286,7 @@ void validate_scenario(const ScenarioParts& p, const SourceMap& where, io::Diagn
                            str(batch) + " / " + replica_terms(l) + "), found " + str(mb));
       } else if (batch % (static_cast<std::int64_t>(replicas) * mb) != 0) {
         std::string terms = replica_terms(l);
-        if (mb > 1) terms = "(" + terms + ") × micro_batches " + str(mb);
+        if (mb > 1) terms += " × micro_batches " + str(mb);
         rep.at("workload.batch", "expected a multiple of " + str(static_cast<std::int64_t>(replicas) * mb) +
                                      " for layout \"" + l.name + "\" (" + terms + "), found " + str(batch));
       } else if (p.workload->kind == spec::WorkloadKind::kTraining &&

@@ -32,7 +32,8 @@ void validate_scenario(const ScenarioParts& p, const SourceMap& where, io::Diagn
 
 // Sequences of the global batch that one replica of `l` serves: the
 // data-parallel degree the batch must divide (tp, pp, tp_pp: dp; ep: ep·dp;
-// ma_separation: attention groups = attention GPUs / (attention_tp · replicas)).
+// ma_separation: attention groups = attention GPUs / (attention_tp · replicas);
+// 0 when that does not divide, a problem reported on its own).
 int data_parallel_degree(const spec::LayoutSpec& l);
 
 }  // namespace masim::frontend

@@ -1,0 +1,194 @@
+// The masim executable, run as a user would: every file of the bad-input
+// corpus (tests/bad_inputs/<rule>.json with <rule>.expected) gives exactly the
+// expected lines on stderr, nothing on stdout, exit code 2 and no output
+// directory; every shipped scenario checks clean; --version and --help work.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Run {
+  int rc = -1;
+  std::string out;
+  std::string err;
+};
+
+// A scratch directory for this process, removed at exit.
+const fs::path& scratch() {
+  static const fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("masim_cli_test_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    std::atexit([] { std::error_code ec; fs::remove_all(fs::temp_directory_path() / ("masim_cli_test_" + std::to_string(::getpid())), ec); });
+    return d;
+  }();
+  return dir;
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs masim with `args` (already shell-quoted) in `cwd` (default: the repository root).
+Run masim(const std::string& args, const std::string& cwd = MASIM_SOURCE_DIR) {
+  const fs::path out = scratch() / "stdout.txt";
+  const fs::path err = scratch() / "stderr.txt";
+  const std::string cmd = "cd " + quote(cwd) + " && " + quote(MASIM_BIN) + " " + args + " >" + quote(out.string()) +
+                          " 2>" + quote(err.string());
+  const int status = std::system(cmd.c_str());
+  Run r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+std::vector<fs::path> corpus() {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(fs::path(MASIM_SOURCE_DIR) / "tests/bad_inputs")) {
+    if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+TEST_CASE("every bad input: masim check prints exactly the expected lines and exits 2") {
+  const auto files = corpus();
+  REQUIRE(files.size() >= 60);  // one file per rule; see tests/bad_inputs
+  for (const fs::path& f : files) {
+    const std::string rel = "tests/bad_inputs/" + f.filename().string();
+    const fs::path expected = fs::path(f).replace_extension(".expected");
+    CAPTURE(rel);
+    REQUIRE(fs::exists(expected));
+    const Run r = masim("check " + quote(rel));
+    CHECK(r.rc == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err == read_text(expected));
+  }
+}
+
+TEST_CASE("every expected-message file has its input") {
+  for (const auto& e : fs::directory_iterator(fs::path(MASIM_SOURCE_DIR) / "tests/bad_inputs")) {
+    if (e.path().extension() != ".expected") continue;
+    CAPTURE(e.path().string());
+    CHECK(fs::exists(fs::path(e.path()).replace_extension(".json")));
+  }
+}
+
+TEST_CASE("a bad scenario: masim run prints the same diagnostics, exits 2 and writes nothing") {
+  int scenarios = 0;
+  for (const fs::path& f : corpus()) {
+    const std::string text = read_text(f);
+    if (text.find("\"layouts\"") == std::string::npos) continue;  // not a scenario
+    ++scenarios;
+    const std::string rel = "tests/bad_inputs/" + f.filename().string();
+    const fs::path out_dir = scratch() / ("run_" + f.stem().string());
+    CAPTURE(rel);
+    const Run r = masim("run " + quote(rel) + " -o " + quote(out_dir.string()));
+    CHECK(r.rc == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err == read_text(fs::path(f).replace_extension(".expected")));
+    CHECK_FALSE(fs::exists(out_dir));
+  }
+  CHECK(scenarios >= 40);
+}
+
+TEST_CASE("every shipped scenario, hardware file and model checks clean") {
+  std::vector<std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(fs::path(MASIM_SOURCE_DIR) / "scenarios")) {
+    if (!e.is_regular_file() || e.path().extension() != ".json") continue;
+    const auto doc = nlohmann::json::parse(read_text(e.path()), nullptr, /*allow_exceptions=*/false);
+    const bool input = doc.is_object() && (doc.contains("layouts") || doc.contains("peak_flops") ||
+                                           doc.contains("num_layers") || doc.contains("model_type"));
+    if (input) files.push_back(fs::relative(e.path(), MASIM_SOURCE_DIR).generic_string());
+  }
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() >= 14);  // 5+ scenarios, 3 hardware files, 6 models
+  std::string args;
+  for (const std::string& f : files) args += " " + quote(f);
+  const Run r = masim("check" + args);
+  CHECK_MESSAGE(r.rc == 0, r.err);
+  CHECK(r.err.empty());
+  // One "ok" line per file, in the order given.
+  std::istringstream lines(r.out);
+  std::string line;
+  std::size_t i = 0;
+  while (std::getline(lines, line)) {
+    REQUIRE(i < files.size());
+    CHECK(line.rfind(files[i] + ": ok, ", 0) == 0);
+    ++i;
+  }
+  CHECK(i == files.size());
+}
+
+TEST_CASE("the built-in seed study is complete: it checks clean from a directory with no input files") {
+  const Run r = masim("check --builtin", scratch().string());
+  CHECK_MESSAGE(r.rc == 0, r.err);
+  CHECK(r.out.rfind("scenarios/paper/seed_study.json (built in): ok, scenario \"seed-study\": 4 layouts", 0) == 0);
+}
+
+TEST_CASE("check with good and bad files: ok lines on stdout, problems on stderr, exit 2") {
+  const Run r = masim("check scenarios/models/seed-moe-4l.json tests/bad_inputs/wrong_type.json");
+  CHECK(r.rc == 2);
+  CHECK(r.out == "scenarios/models/seed-moe-4l.json: ok, model \"seed-moe-4l\": 4 layers, 16 experts\n");
+  CHECK(r.err == "tests/bad_inputs/wrong_type.json:/seed: expected an integer, found string \"42\"\n"
+                 "1 problem; nothing was simulated.\n");
+}
+
+TEST_CASE("--version, --help per command, and usage errors") {
+  Run r = masim("--version");
+  CHECK(r.rc == 0);
+  CHECK(r.out.rfind("masim ", 0) == 0);
+  r = masim("--help");
+  CHECK(r.rc == 0);
+  for (const char* word : {"run", "check", "collective", "Exit codes"}) CHECK(r.out.find(word) != std::string::npos);
+  r = masim("run --help");
+  CHECK(r.rc == 0);
+  for (const char* word : {"SCENARIO", "--output", "--trace", "results.json"}) CHECK(r.out.find(word) != std::string::npos);
+  r = masim("check --help");
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("FILE") != std::string::npos);
+  r = masim("collective --help");
+  CHECK(r.rc == 0);
+  for (const char* word : {"--topology", "--op", "--size", "--gpus", "busbw"}) CHECK(r.out.find(word) != std::string::npos);
+  CHECK(masim("").rc == 2);                    // no command: help and exit 2
+  CHECK(masim("frobnicate").rc == 2);          // unknown command
+  CHECK(masim("check").rc == 2);               // nothing to check
+  CHECK(masim("collective --topology topologies/dgx-a100.json --op all_reduse").rc == 2);
+}
+
+TEST_CASE("collective: bad size and GPU count are input errors") {
+  Run r = masim("collective --topology topologies/dgx-a100.json --size '256 MB/s'");
+  CHECK(r.rc == 2);
+  CHECK(r.err == "--size: unknown unit \"MB/s\"; expected a size such as \"80 GiB\"\n"
+                 "1 problem; nothing was simulated.\n");
+  r = masim("collective --topology topologies/dgx-a100.json --gpus 9");
+  CHECK(r.rc == 2);
+  CHECK(r.err == "--gpus: expected a GPU count in [1, 8] (topology \"dgx-a100\"), found 9\n"
+                 "1 problem; nothing was simulated.\n");
+}
