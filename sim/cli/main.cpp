@@ -1,7 +1,8 @@
 // masim: the command-line front end.
 //
-//   masim run [SCENARIO] [-o DIR] [--trace FILE]   simulate every layout of a scenario
-//   masim check FILE...                            validate input files of any kind
+//   masim run [SCENARIO] [-o DIR] [--trace FILE] [--report]   simulate every layout of a scenario
+//   masim check FILE... [--builtin]                validate input files of any kind
+//   masim report RESULTS.json [-o DIR]             Markdown/CSV/HTML report of a run
 //   masim collective --topology FILE --op all_reduce --size "256 MiB" --gpus 8
 //   masim --version
 //
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -36,9 +38,9 @@
 #include "sim/models/compute_cost.hpp"
 #include "sim/network/network.hpp"
 #include "sim/topology/topology.hpp"
-#ifdef MASIM_HAVE_REPORT
+#include "sim/profile/cost_model.hpp"
+#include "sim/report/report.hpp"
 #include "sim/report/trace.hpp"
-#endif
 
 #ifndef MASIM_VERSION_STRING
 #define MASIM_VERSION_STRING "0.0.0"
@@ -110,6 +112,7 @@ struct RunArgs {
   std::string scenario;
   std::string out_dir;
   std::string trace;
+  bool report = false;
 };
 
 int cmd_run(const RunArgs& a) {
@@ -125,14 +128,13 @@ int cmd_run(const RunArgs& a) {
   if (!s) return report_bad_input(diags);
   auto topo = topology::Topology::build(s->topology, s->file, diags);
   if (!topo) return report_bad_input(diags);
-  if (!s->profile_path.empty()) {
-    std::cerr << "masim: note: calibration profiles are not loaded yet (issue 5); every op is priced by the "
-                 "roofline\n";
-  }
-  const models::RooflineCostModel roofline(s->hardware.gpu);
+  // The calibration profile when the scenario names one (roofline for ops it does
+  // not cover), else the roofline alone.
+  const std::unique_ptr<models::ComputeCostModel> cost = profile::make_cost_model(*s, diags);
+  if (!cost) return report_bad_input(diags);
   layouts::SimOptions opts;
-  opts.record_timeline = !a.trace.empty();
-  const layouts::ScenarioResult result = layouts::simulate(*s, *topo, roofline, opts);
+  opts.record_timeline = !a.trace.empty() || a.report;
+  const layouts::ScenarioResult result = layouts::simulate(*s, *topo, *cost, opts);
 
   // Only now, with every number in hand, touch the file system.
   const fs::path dir = a.out_dir.empty() ? fs::path("out") / safe_dir_name(s->name) : fs::path(a.out_dir);
@@ -142,13 +144,23 @@ int cmd_run(const RunArgs& a) {
   std::cout << layouts::format_table(result);
   std::cout << "\nwrote " << (dir / "results.json").string() << "\n";
   if (!a.trace.empty()) {
-#ifdef MASIM_HAVE_REPORT
     report::write_chrome_trace(results, a.trace);
     std::cout << "wrote " << a.trace << " (open in ui.perfetto.dev)\n";
-#else
-    throw io::EnvironmentError("--trace needs the report module, which this build does not have");
-#endif
   }
+  if (a.report) {
+    report::OutputOptions o;
+    o.out_dir = dir.string();
+    for (const std::string& f : report::write_run_report(results, o)) std::cout << "wrote " << f << "\n";
+  }
+  return kExitOk;
+}
+
+int cmd_report(const std::string& results_path, const std::string& out_dir) {
+  const nlohmann::json results = report::load_results(results_path);
+  report::OutputOptions o;
+  o.out_dir = out_dir.empty() ? fs::path(results_path).parent_path().string() : out_dir;
+  if (o.out_dir.empty()) o.out_dir = ".";
+  for (const std::string& f : report::write_run_report(results, o)) std::cout << "wrote " << f << "\n";
   return kExitOk;
 }
 
@@ -262,6 +274,8 @@ int run_main(int argc, char** argv) {
   run->add_option("SCENARIO", ra.scenario, "Scenario file (docs/INPUTS.md)");
   run->add_option("-o,--output", ra.out_dir, "Output directory (default: out/<scenario name>)");
   run->add_option("--trace", ra.trace, "Also write a Perfetto/Chrome trace of one iteration to FILE");
+  run->add_flag("--report", ra.report,
+                "Also write the run's report into DIR: report.md, csv/*.csv and a self-contained report.html");
 
   std::vector<std::string> check_files;
   CLI::App* check = app.add_subcommand(
@@ -290,6 +304,13 @@ int run_main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "ring", "tree", "pairwise", "hierarchical"}))
       ->capture_default_str();
 
+  std::string report_results;
+  std::string report_out;
+  CLI::App* rep = app.add_subcommand(
+      "report", "Write the report of a finished run (report.md, csv/*.csv, report.html) from its results.json.");
+  rep->add_option("RESULTS", report_results, "results.json written by masim run")->required();
+  rep->add_option("-o,--output", report_out, "Output directory (default: the directory of RESULTS)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -305,6 +326,7 @@ int run_main(int argc, char** argv) {
     return cmd_check(check_files, check_builtin);
   }
   if (*coll) return cmd_collective(ca);
+  if (*rep) return cmd_report(report_results, report_out);
   std::cout << app.help();
   return kExitBadInput;
 }

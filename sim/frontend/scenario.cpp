@@ -9,6 +9,7 @@
 #include "sim/frontend/parse.hpp"
 #include "sim/frontend/validate.hpp"
 #include "sim/io/json_reader.hpp"
+#include "sim/profile/cost_model.hpp"
 #include "sim/topology/topology.hpp"
 
 namespace masim::frontend {
@@ -196,6 +197,8 @@ CheckResult check_file(const std::string& path, io::Diagnostics& diags, const Fi
       if (!s) break;
       auto topo = topology::Topology::build(s->topology, s->file, diags);
       if (!topo) break;
+      // The calibration profile, if named: readable, valid, for this GPU.
+      if (!s->profile_path.empty() && !profile::make_cost_model(*s, diags)) break;
       res.summary = "scenario \"" + s->name + "\": " + std::to_string(s->layouts.size()) + " layouts, model \"" +
                     s->model.name + "\", " + std::to_string(topology_gpus(s->topology)) + " GPUs (" +
                     s->hardware.gpu.name + ")";

@@ -192,3 +192,40 @@ TEST_CASE("collective: bad size and GPU count are input errors") {
   CHECK(r.err == "--gpus: expected a GPU count in [1, 8] (topology \"dgx-a100\"), found 9\n"
                  "1 problem; nothing was simulated.\n");
 }
+
+TEST_CASE("run without a scenario simulates the built-in seed study into out/seed-study, byte-identically") {
+  // From a directory with no input files: everything comes from the embedded table.
+  const fs::path cwd = scratch() / "default_run";
+  fs::create_directories(cwd);
+  const Run r1 = masim("run", cwd.string());
+  REQUIRE_MESSAGE(r1.rc == 0, r1.err);
+  CHECK(r1.err.find("built in") != std::string::npos);
+  for (const char* layout : {"TP=8", "PP=2", "TP=8, PP=2", "MA Separation"}) {
+    CHECK(r1.out.find(layout) != std::string::npos);
+  }
+  const fs::path results = cwd / "out/seed-study/results.json";
+  REQUIRE(fs::exists(results));
+  const std::string first = read_text(results);
+  const auto j = nlohmann::json::parse(first);
+  CHECK(j["scenario"]["name"] == "seed-study");
+  CHECK(j["scenario"]["hardware"]["hbm_bandwidth"] == "2039 GB/s");
+  CHECK(j["layouts"].size() == 4);
+  // Same input and seed: byte-identical results.json.
+  const Run r2 = masim("run", cwd.string());
+  REQUIRE(r2.rc == 0);
+  CHECK(read_text(results) == first);
+  CHECK(r2.out == r1.out);
+  // No stray temporary file from the atomic write.
+  for (const auto& e : fs::directory_iterator(cwd / "out/seed-study")) {
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+  }
+}
+
+TEST_CASE("an output directory that cannot be created is an environment error (exit 3)") {
+  const fs::path blocker = scratch() / "a_file";
+  std::ofstream(blocker) << "not a directory";
+  const Run r = masim("run scenarios/paper/seed_study.json -o " + quote((blocker / "sub").string()));
+  CHECK(r.rc == 3);
+  CHECK(r.err.rfind("masim: error: cannot create output directory", 0) == 0);
+  CHECK(masim("report " + quote((scratch() / "missing.json").string())).rc == 3);
+}
