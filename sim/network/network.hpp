@@ -18,7 +18,10 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "sim/engine/engine.hpp"
 #include "sim/network/collective.hpp"
@@ -26,12 +29,47 @@
 
 namespace masim::network {
 
-// Defaults documented in docs/VALIDATION.md with their sources.
+// Per-protocol costs. Defaults are NCCL's own cost model (src/graph/tuning.cc,
+// NCCL 2.12-2.21: baseLat and hwLat for Ring and Tree; LL128 bandwidth x0.92 "120/128";
+// LL bandwidth x0.5 since 8 of every 16 bytes are flags).
+struct ProtocolParams {
+  double bandwidth_factor = 1.0;  // payload fraction of what Simple moves (wire = payload / factor)
+  SimTime call_latency;           // per call (NCCL baseLat)
+  SimTime ring_nvlink_step;       // per ring step inside a node (NCCL hwLat NVLINK, Ring)
+  SimTime ring_net_step;          // per ring step across nodes (NCCL hwLat NET, Ring)
+  SimTime tree_nvlink_step;       // per tree/chain step inside a node (hwLat NVLINK, Tree)
+  SimTime tree_net_step;          // per tree level across nodes (hwLat NET, Tree)
+};
+
+// Defaults documented in docs/VALIDATION.md with their sources. A calibration
+// profile overrides any of them (all plain fields, no hidden state).
 struct NetworkParams {
   double nvlink_efficiency = 0.80;      // achieved fraction of NVLink bandwidth (NCCL Simple protocol)
   double network_efficiency = 0.90;     // achieved fraction of NIC line rate
-  SimTime intra_node_call_latency = SimTime::us(8);   // per collective call, NVLink only
-  SimTime inter_node_call_latency = SimTime::us(15);  // per collective call crossing NICs
+  // Extra fixed cost per collective call on top of the protocol's call_latency
+  // (e.g. a profile's measured launch overhead). 0 by default: NCCL's base
+  // latencies below already include the kernel launch.
+  SimTime intra_node_call_latency = SimTime::zero();  // per collective call, NVLink only
+  SimTime inter_node_call_latency = SimTime::zero();  // per collective call crossing NICs
+  // PCIe payload efficiency: 256-byte TLP payload per ~280 bytes on the wire
+  // (TLP header, sequence number, LCRC, framing; PCIe Base Specification).
+  double pcie_efficiency = 0.90;
+  ProtocolParams simple{1.0, SimTime::us(8.4), SimTime::us(3.4), SimTime::us(14.0), SimTime::us(4.0),
+                        SimTime::us(14.0)};
+  ProtocolParams ll128{0.92, SimTime::us(14.0), SimTime::us(1.9), SimTime::us(4.0), SimTime::us(1.25),
+                       SimTime::us(8.5)};
+  ProtocolParams ll{0.5, SimTime::us(6.6), SimTime::us(0.6), SimTime::us(2.7), SimTime::us(0.6),
+                    SimTime::us(5.0)};
+  // Channels (parallel rings / trees) across nodes; 0 = one per GPU of a node in
+  // the group, at most the NICs per node (NCCL builds one or two per NIC).
+  int max_channels = 0;
+  // All-to-all across nodes through a GPU on the destination's rail (NCCL PXN,
+  // on by default since NCCL 2.12: NCCL_PXN_DISABLE=0).
+  bool pxn = true;
+
+  const ProtocolParams& protocol(Protocol p) const {
+    return p == Protocol::kLL ? ll : p == Protocol::kLL128 ? ll128 : simple;
+  }
 };
 
 struct TagStats {
@@ -58,6 +96,19 @@ class Network final : public engine::Resource {
   // Highest rate/capacity seen on any directed link (must never exceed 1).
   double max_link_utilization() const;
   std::uint64_t flow_events() const;
+  // Flows started and rate recomputations done so far.
+  std::uint64_t flows_started() const;
+  std::uint64_t recomputations() const;
+  std::size_t active_flows() const;
+  // Work counters of the sharing computation (recomputations, flows and links
+  // visited, filling rounds, list entries scanned), for benchmarks.
+  std::string debug_counters() const;
+  // Recomputes every link's allocated rate from the flows' rates (independently of
+  // the incremental bookkeeping) and returns the largest rate/capacity; a test hook.
+  double audit_link_utilization() const;
+  // The algorithm and protocol the last start() used (after kAuto resolution).
+  Algorithm last_algorithm() const;
+  Protocol last_protocol() const;
 
  private:
   struct Impl;
@@ -70,8 +121,30 @@ struct CollectiveResult {
   double algbw_gb_per_s = 0.0;
   double busbw_gb_per_s = 0.0;
   std::uint64_t flow_events = 0;
+  Algorithm algorithm = Algorithm::kAuto;   // as resolved
+  Protocol protocol = Protocol::kAuto;
+  std::uint64_t flows = 0;
+  double max_link_utilization = 0.0;
 };
 CollectiveResult run_collective(const topology::Topology& topo, const CollectiveRequest& req,
                                 const NetworkParams& params = {});
+
+// For the CLI (`masim collective`): a collective by name ("all_reduce", "all_gather",
+// "reduce_scatter", "all_to_all", "broadcast", "reduce", "send_recv") among `ranks`
+// (send_recv: ranks[0] -> ranks[1]). Returns an error message instead of a result
+// when the name, algorithm, protocol or ranks are not valid for `topo`.
+struct NamedCollectiveResult {
+  std::optional<CollectiveResult> result;
+  std::string error;  // empty on success
+};
+NamedCollectiveResult run_named_collective(const topology::Topology& topo, std::string_view collective,
+                                           Bytes bytes, const std::vector<int>& ranks,
+                                           std::string_view algorithm = "auto",
+                                           std::string_view protocol = "auto",
+                                           const NetworkParams& params = {});
+// Ranks 0..n-1.
+std::vector<int> first_ranks(int n);
+// Empty if `ranks` are distinct valid GPU ranks of `topo`, else what is wrong.
+std::string check_ranks(const topology::Topology& topo, const std::vector<int>& ranks);
 
 }  // namespace masim::network

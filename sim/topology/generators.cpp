@@ -28,7 +28,15 @@ namespace {
 using spec::LinkKind;
 using spec::VertexKind;
 
-std::string node_prefix(int n) { return "n" + std::to_string(n) + "."; }
+// Ids are built by appending: GCC 12 at -O3 reports a false -Wrestrict for
+// `"n" + std::to_string(n) + "."`.
+std::string id_of(const char* a, int i, const char* b = "", int j = -1) {
+  std::string s(a);
+  s.append(std::to_string(i));
+  s.append(b);
+  if (j >= 0) s.append(std::to_string(j));
+  return s;
+}
 
 void add_vertex(spec::TopologySpec& t, std::string id, VertexKind kind, int node, int local) {
   t.vertices.push_back({std::move(id), kind, node, local});
@@ -38,8 +46,8 @@ void add_link(spec::TopologySpec& t, std::string a, std::string b, Bandwidth bw,
   t.links.push_back({std::move(a), std::move(b), bw, lat, kind});
 }
 
-std::string gpu_id(int n, int g) { return node_prefix(n) + "gpu" + std::to_string(g); }
-std::string nic_id(int n, int i) { return node_prefix(n) + "nic" + std::to_string(i); }
+std::string gpu_id(int n, int g) { return id_of("n", n, ".gpu", g); }
+std::string nic_id(int n, int i) { return id_of("n", n, ".nic", i); }
 
 // Nodes with their NVSwitch domain and NICs; no fabric.
 spec::TopologySpec make_nodes(const ClusterParams& p) {
@@ -51,12 +59,12 @@ spec::TopologySpec make_nodes(const ClusterParams& p) {
   const int g_count = p.gpus_per_node;
   for (int n = 0; n < p.nodes; ++n) {
     for (int g = 0; g < g_count; ++g) add_vertex(t, gpu_id(n, g), VertexKind::kGpu, n, g);
-    if (g_count > 1) add_vertex(t, node_prefix(n) + "nvswitch", VertexKind::kNvSwitch, n, 0);
+    if (g_count > 1) add_vertex(t, id_of("n", n, ".nvswitch"), VertexKind::kNvSwitch, n, 0);
     for (int i = 0; i < p.nics_per_node; ++i) add_vertex(t, nic_id(n, i), VertexKind::kNic, n, i);
   }
   for (int n = 0; n < p.nodes; ++n) {
     for (int g = 0; g < g_count && g_count > 1; ++g) {
-      add_link(t, gpu_id(n, g), node_prefix(n) + "nvswitch", p.nvlink_per_gpu, p.nvlink_latency,
+      add_link(t, gpu_id(n, g), id_of("n", n, ".nvswitch"), p.nvlink_per_gpu, p.nvlink_latency,
                LinkKind::kNvLink);
     }
     for (int g = 0; g < g_count; ++g) {
@@ -86,11 +94,11 @@ void add_spines(spec::TopologySpec& t, const ClusterParams& p, const std::vector
     up[j] = std::max(1, static_cast<int>(std::ceil(leaf_down[j] / o - 1e-9)));
     spines = std::max(spines, up[j]);
   }
-  for (int s = 0; s < spines; ++s) add_vertex(t, "spine" + std::to_string(s), VertexKind::kSpineSwitch, -1, s);
+  for (int s = 0; s < spines; ++s) add_vertex(t, id_of("spine", s), VertexKind::kSpineSwitch, -1, s);
   for (std::size_t j = 0; j < leaves.size(); ++j) {
     const Bandwidth bw = p.nic_bandwidth * (static_cast<double>(up[j]) / spines);
     for (int s = 0; s < spines; ++s) {
-      add_link(t, leaves[j], "spine" + std::to_string(s), bw, p.switch_latency, LinkKind::kInfiniBand);
+      add_link(t, leaves[j], id_of("spine", s), bw, p.switch_latency, LinkKind::kInfiniBand);
     }
   }
 }
@@ -106,7 +114,7 @@ spec::TopologySpec make_rail_leaf_spine(const ClusterParams& p) {
   std::vector<int> leaf_down;
   for (int r = 0; r < p.nics_per_node; ++r) {
     for (int j = 0; j < leaves_per_rail; ++j) {
-      const std::string leaf = "rail" + std::to_string(r) + ".leaf" + std::to_string(j);
+      const std::string leaf = id_of("rail", r, ".leaf", j);
       add_vertex(t, leaf, VertexKind::kLeafSwitch, -1, r * leaves_per_rail + j);
       const int first = j * d;
       const int last = std::min(p.nodes, first + d);
@@ -130,7 +138,7 @@ spec::TopologySpec make_fat_tree(const ClusterParams& p) {
   std::vector<std::string> leaves;
   std::vector<int> leaf_down;
   for (int j = 0; j < leaf_count; ++j) {
-    const std::string leaf = "leaf" + std::to_string(j);
+    const std::string leaf = id_of("leaf", j);
     add_vertex(t, leaf, VertexKind::kLeafSwitch, -1, j);
     const int first = j * nodes_per_leaf;
     const int last = std::min(p.nodes, first + nodes_per_leaf);

@@ -84,6 +84,7 @@ struct Topology::Impl {
   std::vector<VertexId> rank_vertex;      // GPU rank -> vertex
   std::vector<int> vertex_rank;           // vertex -> GPU rank or -1
   std::vector<int> rank_node;
+  std::vector<std::uint64_t> ecmp_label;  // per rank
   std::vector<char> is_gpu;
   int num_nodes = 0;
   int gpus_per_node = 0;
@@ -351,6 +352,39 @@ std::optional<Topology> Topology::build(const spec::TopologySpec& spec, const st
   im.dags.resize(ng);
   im.dag_once = std::make_unique<std::once_flag[]>(ng);
 
+  // ECMP labels: a GPU's first NIC neighbour, that NIC's first leaf neighbour,
+  // the NIC's position among the leaf's NIC neighbours (link order).
+  {
+    std::vector<std::vector<VertexId>> nbrs(nv);
+    for (const auto& l : im.links) nbrs[l.from].push_back(l.to);
+    auto first_of = [&](VertexId v, spec::VertexKind k) -> std::optional<VertexId> {
+      for (VertexId u : nbrs[v]) {
+        if (spec.vertices[u].kind == k) return u;
+      }
+      return std::nullopt;
+    };
+    im.ecmp_label.resize(ng);
+    for (std::size_t r = 0; r < ng; ++r) {
+      im.ecmp_label[r] = r;
+      const auto nic = first_of(im.rank_vertex[r], spec::VertexKind::kNic);
+      if (!nic) continue;
+      const auto leaf = first_of(*nic, spec::VertexKind::kLeafSwitch);
+      if (!leaf) continue;
+      std::uint64_t port = 0;
+      for (VertexId u : nbrs[*leaf]) {
+        if (u == *nic) break;
+        port += spec.vertices[u].kind == spec::VertexKind::kNic;
+      }
+      std::uint64_t sharing = 0, mine = 0;
+      for (VertexId u : nbrs[*nic]) {
+        if (!im.is_gpu[u]) continue;
+        if (u == im.rank_vertex[r]) mine = sharing;
+        ++sharing;
+      }
+      im.ecmp_label[r] = port * sharing + mine;
+    }
+  }
+
   // Rule: every GPU reaches every other GPU without passing through a third GPU.
   // Reachability is symmetric (links are full duplex, and GPU transit is excluded
   // both ways), so checking from GPU 0 suffices.
@@ -386,6 +420,10 @@ int Topology::node_of_gpu(int rank) const {
 VertexId Topology::gpu_vertex(int rank) const {
   MASIM_ASSERT(rank >= 0 && rank < num_gpus(), "GPU rank out of range");
   return impl_->rank_vertex[static_cast<std::size_t>(rank)];
+}
+std::uint64_t Topology::ecmp_label(int rank) const {
+  MASIM_ASSERT(rank >= 0 && rank < num_gpus(), "GPU rank out of range");
+  return impl_->ecmp_label[static_cast<std::size_t>(rank)];
 }
 int Topology::gpu_rank(VertexId v) const {
   return v < impl_->vertex_rank.size() ? impl_->vertex_rank[v] : -1;

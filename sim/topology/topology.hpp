@@ -66,6 +66,12 @@ class Topology {
   void route_into(int src, int dst, std::uint64_t hash, std::vector<LinkId>& out) const;
   // Sum of the latencies of route(src, dst, hash).
   SimTime path_latency(int src, int dst, std::uint64_t hash = 0) const;
+  // ECMP hash for flows towards GPU `rank` ("D-mod-k" destination routing as in
+  // InfiniBand fat trees, Zahavi et al. 2010 / OpenSM ftree): the index of the
+  // GPU's NIC port among the NIC ports of its leaf switch (times the GPUs sharing
+  // that NIC, plus the GPU's index among them). Destinations on one leaf get
+  // distinct spines. Falls back to the rank where there is no NIC or leaf.
+  std::uint64_t ecmp_label(int rank) const;
   // GPU rank of a vertex, or -1 if it is not a GPU.
   int gpu_rank(VertexId v) const;
   int gpus_per_node() const;
