@@ -179,8 +179,7 @@ void validate_scenario(const ScenarioParts& p, const SourceMap& where, io::Diagn
                                          str(model->num_experts) + "), found " +
                                          str(static_cast<std::int64_t>(p.workload->routing.trace.size())));
   }
-  if (p.workload && model && p.workload->kind != spec::WorkloadKind::kTraining && !has_moe_layer(*model) &&
-      p.workload->routing.capacity_factor) {
+  if (p.workload && model && !has_moe_layer(*model) && p.workload->routing.capacity_factor) {
     rep.at("workload.routing.capacity_factor", "expected a model with MoE layers, found model.num_experts = 0");
   }
 
