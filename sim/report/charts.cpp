@@ -95,7 +95,7 @@ json make_stacked_bar(const StackedBar& c, json rows) {
   bar["mark"] = {{"type", "bar"}};
   json enc;
   enc["x"] = {{"field", c.category.name}, {"type", "nominal"}, {"title", c.category.title},
-              {"axis", {{"labelAngle", 0}, {"labelLimit", 220}}}};
+              {"axis", {{"labelAngle", -20}, {"labelLimit", 260}}}};
   if (!c.category_order.empty()) enc["x"]["sort"] = c.category_order;
   enc["y"] = {{"field", c.value.name}, {"type", "quantitative"}, {"title", c.value.title},
               {"stack", "zero"}};

@@ -69,17 +69,21 @@ class Document {
   Table& table(std::string id, std::string title, std::vector<std::string> header);
   void add_table(Table t);
   void chart(Chart c);
+  // A table written only as CSV (e.g. long-form data for notebooks), not shown.
+  void csv_table(Table t) { csv_tables_.push_back(std::move(t)); }
 
   const std::string& title() const { return title_; }
   const std::vector<Block>& blocks() const { return blocks_; }
   const std::vector<Table>& tables() const { return tables_; }
   const std::vector<Chart>& charts() const { return charts_; }
+  const std::vector<Table>& csv_tables() const { return csv_tables_; }
 
  private:
   std::string title_;
   std::vector<Block> blocks_;
   std::vector<Table> tables_;
   std::vector<Chart> charts_;
+  std::vector<Table> csv_tables_;
 };
 
 // Markdown (GitHub flavour). Charts become one line naming the chart and the page

@@ -37,14 +37,16 @@ std::vector<std::string> write_document(const Document& d, const OutputOptions& 
     write_text(p, render_markdown(d, html_name));
     written.push_back(p);
   }
-  if (o.csv && !d.tables().empty()) {
+  if (o.csv && !(d.tables().empty() && d.csv_tables().empty())) {
     const fs::path dir = fs::path(o.out_dir) / "csv";
     fs::create_directories(dir, ec);
     if (ec) throw io::EnvironmentError("cannot create directory " + dir.string() + ": " + ec.message());
-    for (const Table& t : d.tables()) {
-      const std::string p = (dir / (t.id + ".csv")).string();
-      write_text(p, render_csv(t));
-      written.push_back(p);
+    for (const auto* list : {&d.tables(), &d.csv_tables()}) {
+      for (const Table& t : *list) {
+        const std::string p = (dir / (t.id + ".csv")).string();
+        write_text(p, render_csv(t));
+        written.push_back(p);
+      }
     }
   }
   if (o.html) {

@@ -1,0 +1,73 @@
+// The seed study's reproduction: every table and claim of
+// shared/seed/000_6565165f715ebb4a.txt beside its simulated counterpart, with
+// the delta per cell, the checks that keep both honest, and the sweeps the
+// study's claims need (GPU count, sequence length, concurrency, sensitivity to
+// the values the study leaves unstated, routing seed).
+//
+// Inputs: the scenarios in scenarios/paper/ (each unstated value is a `choice`
+// with its reason; sweep values are choices named "sweep.*" and "slo.*") and
+// scenarios/paper/reference.json (the study's figures, used only for comparison).
+// Every simulated number comes from running those scenarios (or variants of
+// them built here, each described in the report) through the simulator.
+//
+//   PaperOptions o;
+//   o.output.out_dir = "reports/paper";
+//   PaperSummary s = generate_paper_report(o);          // report.md, report.html, csv/*.csv
+//
+// Regenerate the committed copy with:  build/default/masim report --paper -o reports/paper
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/report/document.hpp"
+#include "sim/report/report.hpp"
+#include "sim/spec/spec.hpp"
+
+namespace masim::report {
+
+// Reads and validates one scenario file. Throws io::InputError (with every
+// diagnostic) or io::EnvironmentError.
+using ScenarioLoader = std::function<spec::ScenarioSpec(const std::string& path)>;
+// Simulates one scenario and returns its results.json (docs/RESULTS.md), the
+// resolved scenario under "scenario". Throws io::InputError when a layout
+// cannot be simulated (e.g. it does not fit in memory).
+using ScenarioRunner = std::function<nlohmann::json(const spec::ScenarioSpec&)>;
+
+// The loader and runner of the real simulator: frontend::load_scenario,
+// topology::Topology::build, the roofline cost model, layouts::simulate and
+// layouts::to_json. The runner records timelines only when `timelines` is true.
+ScenarioLoader default_scenario_loader();
+ScenarioRunner default_scenario_runner(bool timelines);
+
+struct PaperOptions {
+  OutputOptions output;          // out_dir, formats, node_modules
+  std::string source_dir;        // repository root; "" = the compiled-in source tree
+  std::ostream* progress = nullptr;  // one line per simulated scenario, if set
+  bool trace = false;            // also write trace_seed_study.json (Perfetto) into out_dir
+};
+
+struct PaperSummary {
+  std::vector<std::string> files;   // written, in order
+  int simulations = 0;              // scenario runs (a variant or sweep point each)
+  int failed_layouts = 0;           // layouts that could not be simulated (listed in the report)
+  double tpot_reduction = 0.0;      // MA Separation vs TP=8, PP=2 at the study's setting (fraction)
+  double throughput_gain = 0.0;     // same, tokens/s (fraction)
+};
+
+// Builds the report document only (no files); `progress` as in PaperOptions.
+Document paper_document(const std::string& source_dir, const ScenarioLoader& load,
+                        const ScenarioRunner& run, std::ostream* progress, PaperSummary* summary,
+                        nlohmann::json* seed_results = nullptr);
+
+// Runs everything and writes the report. Throws io::InputError (bad scenario or
+// reference file), io::EnvironmentError (missing files, node_modules for HTML).
+PaperSummary generate_paper_report(const PaperOptions& o);
+PaperSummary generate_paper_report(const PaperOptions& o, const ScenarioLoader& load,
+                                   const ScenarioRunner& run);
+
+}  // namespace masim::report
