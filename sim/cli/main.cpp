@@ -3,6 +3,7 @@
 //   masim run [SCENARIO] [-o DIR] [--trace FILE] [--report]   simulate every layout of a scenario
 //   masim check FILE... [--builtin]                validate input files of any kind
 //   masim report RESULTS.json [-o DIR]             Markdown/CSV/HTML report of a run
+//   masim report --paper [-o reports/paper]        the seed-study reproduction (sim/report/paper.hpp)
 //   masim collective --topology FILE --op all_reduce --size "256 MiB" --gpus 8
 //   masim --version
 //
@@ -10,11 +11,13 @@
 // "N problems; nothing was simulated.", nothing written); 3 environment (an
 // output directory that cannot be created or written, ...); 1 an internal error.
 // Only main() exits; everything below returns or throws.
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -39,6 +42,7 @@
 #include "sim/network/network.hpp"
 #include "sim/topology/topology.hpp"
 #include "sim/profile/cost_model.hpp"
+#include "sim/report/paper.hpp"
 #include "sim/report/report.hpp"
 #include "sim/report/trace.hpp"
 
@@ -155,6 +159,21 @@ int cmd_run(const RunArgs& a) {
   return kExitOk;
 }
 
+// The seed study's reproduction: runs the scenarios of scenarios/paper/ and
+// writes every table beside the study's value (report::generate_paper_report).
+int cmd_report_paper(const std::string& out_dir, bool html, bool trace) {
+  report::PaperOptions o;
+  o.output.out_dir = out_dir.empty() ? "reports/paper" : out_dir;
+  o.output.html = html;
+  o.progress = &std::cerr;
+  o.trace = trace;
+  const report::PaperSummary s = report::generate_paper_report(o);
+  for (const std::string& f : s.files) std::cout << "wrote " << f << "\n";
+  std::cout << s.simulations << " scenario runs; " << s.failed_layouts
+            << " layout runs refused by the simulator (listed in the report)\n";
+  return kExitOk;
+}
+
 int cmd_report(const std::string& results_path, const std::string& out_dir) {
   const nlohmann::json results = report::load_results(results_path);
   report::OutputOptions o;
@@ -185,11 +204,11 @@ struct CollectiveArgs {
   std::vector<std::string> sizes{"256 MiB"};
   int gpus = 0;
   std::string algorithm = "auto";
+  std::string protocol = "auto";
 };
 
 int cmd_collective(const CollectiveArgs& a) {
   io::Diagnostics diags;
-  const std::size_t n_before = diags.size();
   auto doc = [&]() -> std::optional<nlohmann::json> {
     const auto rr = frontend::FileSource().read(a.topology);
     if (rr.status != frontend::FileSource::Status::kOk) {
@@ -208,49 +227,51 @@ int cmd_collective(const CollectiveArgs& a) {
     }
     sizes.push_back(Bytes(static_cast<std::int64_t>(q.value)));
   }
+  const auto kind = network::parse_collective_kind(a.op);
+  if (!kind || *kind == network::CollectiveKind::kManyToMany) {
+    std::vector<std::string> names = network::collective_kind_names();
+    names.erase(std::remove(names.begin(), names.end(), "many_to_many"), names.end());
+    std::string msg = "unknown collective \"" + a.op + "\"";
+    const std::string near = io::nearest(a.op, names);
+    if (!near.empty()) msg += "; did you mean \"" + near + "\"?";
+    msg += " (expected one of:";
+    for (const auto& n : names) msg += " \"" + n + "\"";
+    diags.error("--op", "", msg + ")");
+  }
   if (!doc) return report_bad_input(diags);
   auto spec = topology::parse_topology(*doc, a.topology, "", diags);
   if (!spec) return report_bad_input(diags);
   auto topo = topology::Topology::build(*spec, a.topology, diags);
   if (!topo) return report_bad_input(diags);
   const int n = a.gpus == 0 ? topo->num_gpus() : a.gpus;
-  if (n < 1 || n > topo->num_gpus()) {
-    diags.error("--gpus", "", "expected a GPU count in [1, " + std::to_string(topo->num_gpus()) + "] (topology \"" +
-                                  spec->name + "\"), found " + std::to_string(n));
+  if (n < 1 || n > topo->num_gpus() || (kind == network::CollectiveKind::kSendRecv && n < 2)) {
+    diags.error("--gpus", "", "expected a GPU count in [" + std::string(kind == network::CollectiveKind::kSendRecv ? "2" : "1") +
+                                  ", " + std::to_string(topo->num_gpus()) + "] (topology \"" + spec->name +
+                                  "\"), found " + std::to_string(n));
   }
-  if (diags.size() != n_before) return report_bad_input(diags);
+  if (!diags.empty()) return report_bad_input(diags);
 
-  const std::map<std::string, network::CollectiveKind> ops = {
-      {"all_reduce", network::CollectiveKind::kAllReduce},     {"all_gather", network::CollectiveKind::kAllGather},
-      {"reduce_scatter", network::CollectiveKind::kReduceScatter}, {"broadcast", network::CollectiveKind::kBroadcast},
-      {"reduce", network::CollectiveKind::kReduce},            {"all_to_all", network::CollectiveKind::kAllToAll},
-      {"send_recv", network::CollectiveKind::kSendRecv}};
-  const std::map<std::string, network::Algorithm> algos = {
-      {"auto", network::Algorithm::kAuto}, {"ring", network::Algorithm::kRing}, {"tree", network::Algorithm::kTree},
-      {"pairwise", network::Algorithm::kPairwise}, {"hierarchical", network::Algorithm::kHierarchical}};
-  network::CollectiveRequest req;
-  req.kind = ops.at(a.op);
-  req.algorithm = algos.at(a.algorithm);
-  if (req.kind == network::CollectiveKind::kSendRecv) {
-    req.ranks = {0, n - 1};
-  } else {
-    for (int r = 0; r < n; ++r) req.ranks.push_back(r);
-  }
-  std::cout << a.op << " over " << req.ranks.size() << " GPUs of topology \"" << spec->name << "\", algorithm "
-            << a.algorithm << " (busbw factor as nccl-tests doc/PERFORMANCE.md)\n";
-  std::cout << std::setw(16) << "size (B)" << std::setw(14) << "time (us)" << std::setw(16) << "algbw (GB/s)"
-            << std::setw(16) << "busbw (GB/s)" << "\n";
+  // send_recv: from rank 0 to rank n-1 (the farthest of the first n); else ranks 0..n-1.
+  const std::vector<int> ranks =
+      *kind == network::CollectiveKind::kSendRecv ? std::vector<int>{0, n - 1} : network::first_ranks(n);
+  std::cout << network::to_string(*kind) << " over " << (*kind == network::CollectiveKind::kSendRecv ? 2 : n)
+            << " GPUs of topology \"" << spec->name << "\"; algbw = size / time, busbw = algbw x "
+            << network::busbw_factor(*kind, static_cast<int>(ranks.size()))
+            << " (nccl-tests doc/PERFORMANCE.md)\n";
+  std::cout << std::setw(14) << "size (B)" << std::setw(14) << "time (us)" << std::setw(14) << "algbw (GB/s)"
+            << std::setw(14) << "busbw (GB/s)" << std::setw(14) << "algorithm" << std::setw(10) << "protocol"
+            << "\n";
   for (Bytes b : sizes) {
-    req.bytes = b;
-#ifdef MASIM_HAVE_NETWORK
-    const network::CollectiveResult r = network::run_collective(*topo, req);
-#else
-    const network::CollectiveResult r;
-    throw io::EnvironmentError("this build has no network model (sim/network)");
-#endif
-    std::cout << std::fixed << std::setw(16) << b.count() << std::setw(14) << std::setprecision(2) << r.time.us()
-              << std::setw(16) << std::setprecision(2) << r.algbw_gb_per_s << std::setw(16) << std::setprecision(2)
-              << r.busbw_gb_per_s << "\n";
+    const network::NamedCollectiveResult nr =
+        network::run_named_collective(*topo, a.op, b, ranks, a.algorithm, a.protocol);
+    if (!nr.result) {
+      diags.error("--op", "", nr.error);
+      return report_bad_input(diags);
+    }
+    const network::CollectiveResult& r = *nr.result;
+    std::cout << std::fixed << std::setw(14) << b.count() << std::setw(14) << std::setprecision(2) << r.time.us()
+              << std::setw(14) << r.algbw_gb_per_s << std::setw(14) << r.busbw_gb_per_s << std::setw(14)
+              << network::to_string(r.algorithm) << std::setw(10) << network::to_string(r.protocol) << "\n";
   }
   return kExitOk;
 }
@@ -293,9 +314,9 @@ int run_main(int argc, char** argv) {
       "Simulate one collective alone on an idle topology and print time, algbw and busbw "
       "(nccl-tests' definitions).");
   coll->add_option("--topology", ca.topology, "Topology file (topologies/*.json)")->required();
-  coll->add_option("--op", ca.op, "Collective")
-      ->check(CLI::IsMember({"all_reduce", "all_gather", "reduce_scatter", "broadcast", "reduce", "all_to_all",
-                             "send_recv"}))
+  coll->add_option("--op", ca.op,
+                   "Collective: all_reduce, all_gather, reduce_scatter, broadcast, reduce, all_to_all, send_recv "
+                   "(rank 0 to rank N-1)")
       ->capture_default_str();
   coll->add_option("--size", ca.sizes, "Per-rank buffer size(s) with a unit, e.g. \"256 MiB\" (repeatable)")
       ->capture_default_str();
@@ -303,12 +324,22 @@ int run_main(int argc, char** argv) {
   coll->add_option("--algorithm", ca.algorithm, "Algorithm")
       ->check(CLI::IsMember({"auto", "ring", "tree", "pairwise", "hierarchical"}))
       ->capture_default_str();
+  coll->add_option("--protocol", ca.protocol, "NCCL protocol")
+      ->check(CLI::IsMember({"auto", "simple", "ll128", "ll"}))
+      ->capture_default_str();
 
   std::string report_results;
   std::string report_out;
   CLI::App* rep = app.add_subcommand(
       "report", "Write the report of a finished run (report.md, csv/*.csv, report.html) from its results.json.");
-  rep->add_option("RESULTS", report_results, "results.json written by masim run")->required();
+  bool report_paper = false;
+  bool report_no_html = false;
+  bool report_trace = false;
+  rep->add_option("RESULTS", report_results, "results.json written by masim run");
+  rep->add_flag("--paper", report_paper,
+                "Instead: the seed-study reproduction (runs scenarios/paper/; default -o reports/paper)");
+  rep->add_flag("--no-html", report_no_html, "With --paper: Markdown and CSV only (no tools/web/node_modules needed)");
+  rep->add_flag("--trace", report_trace, "With --paper: also write trace_seed_study.json (Perfetto)");
   rep->add_option("-o,--output", report_out, "Output directory (default: the directory of RESULTS)");
 
   try {
@@ -326,7 +357,14 @@ int run_main(int argc, char** argv) {
     return cmd_check(check_files, check_builtin);
   }
   if (*coll) return cmd_collective(ca);
-  if (*rep) return cmd_report(report_results, report_out);
+  if (*rep) {
+    if (report_paper) return cmd_report_paper(report_out, !report_no_html, report_trace);
+    if (report_results.empty()) {
+      std::cerr << "masim report: give RESULTS (a results.json) or --paper\n" << rep->help();
+      return kExitBadInput;
+    }
+    return cmd_report(report_results, report_out);
+  }
   std::cout << app.help();
   return kExitBadInput;
 }

@@ -229,3 +229,28 @@ TEST_CASE("an output directory that cannot be created is an environment error (e
   CHECK(r.err.rfind("masim: error: cannot create output directory", 0) == 0);
   CHECK(masim("report " + quote((scratch() / "missing.json").string())).rc == 3);
 }
+
+TEST_CASE("collective prints time, algbw and busbw with nccl-tests' factors") {
+  const Run r = masim("collective --topology topologies/dgx-a100.json --op all_reduce --size '256 MiB' --gpus 8");
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  // Third line: size, time (us), algbw, busbw, algorithm, protocol.
+  std::istringstream lines(r.out);
+  std::string header, columns, row;
+  std::getline(lines, header);
+  std::getline(lines, columns);
+  std::getline(lines, row);
+  CHECK(header.find("all_reduce over 8 GPUs of topology \"dgx-a100\"") == 0);
+  std::istringstream f(row);
+  double size = 0, time_us = 0, algbw = 0, busbw = 0;
+  f >> size >> time_us >> algbw >> busbw;
+  CHECK(size == 268435456.0);
+  // algbw = size / time: 268435456 B / (time_us · 1e-6 s) / 1e9 in GB/s (printed to 0.01).
+  CHECK(algbw == doctest::Approx(size / (time_us * 1e-6) / 1e9).epsilon(1e-3));
+  // busbw = algbw · 2(n-1)/n = algbw · 1.75 for n = 8.
+  CHECK(busbw == doctest::Approx(algbw * 1.75).epsilon(1e-3));
+  CHECK(time_us > 0);
+
+  const Run bad = masim("collective --topology topologies/dgx-a100.json --op allredcue");
+  CHECK(bad.rc == 2);
+  CHECK(bad.err.rfind("--op: unknown collective \"allredcue\"; did you mean \"all_reduce\"?", 0) == 0);
+}
