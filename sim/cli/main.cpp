@@ -292,9 +292,12 @@ int run_main(int argc, char** argv) {
       "Simulate every layout of a scenario: print a comparison table and write DIR/results.json "
       "(masim version, the fully resolved inputs, per-layout metrics; docs/RESULTS.md). Without SCENARIO, "
       "runs the seed study (scenarios/paper/seed_study.json, built into the binary; files on disk win).");
-  run->add_option("SCENARIO", ra.scenario, "Scenario file (docs/INPUTS.md)");
-  run->add_option("-o,--output", ra.out_dir, "Output directory (default: out/<scenario name>)");
-  run->add_option("--trace", ra.trace, "Also write a Perfetto/Chrome trace of one iteration to FILE");
+  run->add_option("SCENARIO", ra.scenario, "Scenario file (docs/INPUTS.md)")->type_name("FILE");
+  run->add_option("-o,--output", ra.out_dir, "Output directory (default: out/<scenario name>)")->type_name("DIR");
+  run->add_option("--trace", ra.trace, "Also write a Perfetto/Chrome trace of one iteration to FILE")
+      ->type_name("FILE");
+  run->footer("Examples:\n  masim run\n  masim run scenarios/paper/seed_study.json -o out/seed --report\n"
+              "  masim run scenarios/paper/sequence_length.json -o out/seq --trace out/seq/trace.json");
   run->add_flag("--report", ra.report,
                 "Also write the run's report into DIR: report.md, csv/*.csv and a self-contained report.html");
 
@@ -303,8 +306,10 @@ int run_main(int argc, char** argv) {
       "check",
       "Validate input files of any kind (scenario, hardware, model, Hugging Face config.json, topology): "
       "every problem with its file and JSON Pointer, exit 2 if any. Nothing is simulated.");
+  check->footer("Examples:\n  masim check scenarios/paper/*.json scenarios/models/deepseek-v3.config.json\n"
+                "  masim check --builtin");
   bool check_builtin = false;
-  check->add_option("FILE", check_files, "Files to check");
+  check->add_option("FILE", check_files, "Files to check")->type_name("FILE...");
   check->add_flag("--builtin", check_builtin,
                   "Also check the built-in default scenario (what `masim run` runs without SCENARIO)");
 
@@ -313,14 +318,15 @@ int run_main(int argc, char** argv) {
       "collective",
       "Simulate one collective alone on an idle topology and print time, algbw and busbw "
       "(nccl-tests' definitions).");
-  coll->add_option("--topology", ca.topology, "Topology file (topologies/*.json)")->required();
+  coll->footer("Example:\n  masim collective --topology topologies/dgx-a100.json --op all_reduce --size \"256 MiB\" --gpus 8");
+  coll->add_option("--topology", ca.topology, "Topology file (topologies/*.json)")->required()->type_name("FILE");
   coll->add_option("--op", ca.op,
                    "Collective: all_reduce, all_gather, reduce_scatter, broadcast, reduce, all_to_all, send_recv "
                    "(rank 0 to rank N-1)")
       ->capture_default_str();
   coll->add_option("--size", ca.sizes, "Per-rank buffer size(s) with a unit, e.g. \"256 MiB\" (repeatable)")
       ->capture_default_str();
-  coll->add_option("--gpus", ca.gpus, "Number of GPUs (ranks 0..N-1; default: all of the topology)");
+  coll->add_option("--gpus", ca.gpus, "Number of GPUs (ranks 0..N-1; default: all of the topology)")->type_name("N");
   coll->add_option("--algorithm", ca.algorithm, "Algorithm")
       ->check(CLI::IsMember({"auto", "ring", "tree", "pairwise", "hierarchical"}))
       ->capture_default_str();
@@ -335,12 +341,12 @@ int run_main(int argc, char** argv) {
   bool report_paper = false;
   bool report_no_html = false;
   bool report_trace = false;
-  rep->add_option("RESULTS", report_results, "results.json written by masim run");
+  rep->add_option("RESULTS", report_results, "results.json written by masim run")->type_name("FILE");
   rep->add_flag("--paper", report_paper,
                 "Instead: the seed-study reproduction (runs scenarios/paper/; default -o reports/paper)");
   rep->add_flag("--no-html", report_no_html, "With --paper: Markdown and CSV only (no tools/web/node_modules needed)");
   rep->add_flag("--trace", report_trace, "With --paper: also write trace_seed_study.json (Perfetto)");
-  rep->add_option("-o,--output", report_out, "Output directory (default: the directory of RESULTS)");
+  rep->add_option("-o,--output", report_out, "Output directory (default: the directory of RESULTS)")->type_name("DIR");
 
   try {
     app.parse(argc, argv);
