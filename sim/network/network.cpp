@@ -28,7 +28,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <limits>
+#include <memory>
 #include <unordered_map>
 
 #include "sim/common/assert.hpp"
@@ -51,6 +53,7 @@ enum class FlowState : std::uint8_t { kFree, kActive, kDelivering };
 // Touched by every recomputation: kept small and apart from the rest.
 struct FlowHot {
   double rate = 0.0;            // bytes/s
+  double old_rate = 0.0;        // scratch: rate before the recomputation
   std::uint32_t route_off = 0;
   std::uint32_t route_len = 0;
   std::uint32_t stamp = 0;      // == epoch: in the component being recomputed
@@ -61,26 +64,25 @@ struct FlowHot {
 struct FlowCold {
   double remaining = 0.0;       // wire bytes still to send, exact at last_ps
   double old_rate = 0.0;        // scratch: rate before the recomputation
-  std::int64_t last_ps = 0;
+ std::int64_t last_ps = 0;
+  std::int64_t start_ps = 0;    // when the flow started
   std::int64_t done_ps = -1;    // end of transmission at the current rate, -1 if none
   std::int64_t payload = 0;
   std::int64_t latency_ps = 0;  // path latency, added after the last byte
   std::uint32_t op = kNone;
 };
 
+// What the filling loops touch, 32 bytes; the flow lists live apart.
 struct Link {
   double capacity = 0.0;        // bytes/s after efficiency
   double alloc = 0.0;           // sum of the rates of its active flows
   double free_cap = 0.0;        // scratch during filling
-  std::vector<std::uint32_t> flows;  // may hold finished flows until compacted
-  std::uint32_t dead = 0;       // finished flows still in `flows`
   std::uint32_t stamp = 0;
   std::int32_t unfixed = 0;     // scratch during filling
-  bool dirty = false;
 };
 
 struct Op {
-  Plan plan;
+  std::shared_ptr<const Plan> plan;   // shared with the plan cache
   std::size_t phase = 0;
   std::int64_t outstanding = 0;
   engine::HandlerId on_done = 0;
@@ -99,9 +101,13 @@ struct Network::Impl {
   engine::HandlerId self = 0;
 
   std::vector<Link> links;
+  std::vector<std::vector<std::uint32_t>> link_flows;  // may hold finished flows until compacted
+  std::vector<std::uint32_t> link_dead;                // finished flows still in link_flows
+  std::vector<char> link_dirty;
+  std::vector<char> is_bottleneck;                     // scratch, all 0 between uses
   std::vector<FlowHot> hot;
   std::vector<FlowCold> cold;
-  std::vector<std::uint32_t> free_flows;
+  std::vector<std::uint32_t> free_flows, retired;
   std::vector<Op> ops;
   std::vector<std::uint32_t> free_ops;
 
@@ -141,7 +147,13 @@ struct Network::Impl {
   bool added_since = false;
   double min_removed_rate = std::numeric_limits<double>::infinity();
   std::uint32_t epoch = 0;
-  std::vector<std::uint32_t> comp_links, comp_flows, bottlenecks;
+  std::vector<std::uint32_t> comp_links, comp_flows, bottlenecks, work;
+
+  static constexpr std::size_t kPlanCacheSize = 64;
+  std::map<std::vector<std::int64_t>, std::shared_ptr<const Plan>> plan_cache;
+  std::deque<std::vector<std::int64_t>> plan_order;
+  std::vector<std::int64_t> plan_key;
+  std::shared_ptr<const Plan> trivial_plan_;
 
   std::map<std::string, TagStats> stats;
   Bytes sent, received;
@@ -156,6 +168,10 @@ struct Network::Impl {
     const auto g = static_cast<std::size_t>(topo.num_gpus());
     if (g <= 4096) route_dense.assign(g * g, RouteEntry{});
     links.resize(topo.links().size());
+    link_flows.resize(links.size());
+    link_dead.assign(links.size(), 0);
+    link_dirty.assign(links.size(), 0);
+    is_bottleneck.assign(links.size(), 0);
     for (std::size_t l = 0; l < links.size(); ++l) {
       links[l].capacity = link_capacity(params, topo.links()[l]);
       MASIM_ASSERT(links[l].capacity > 0, "link with no capacity");
@@ -246,6 +262,41 @@ struct Network::Impl {
     last_bucket = &it->second;
   }
 
+  // Completion precision. Flows due within a relative `completion_precision` of
+  // their own duration after `now` end now with the batch (their last bytes are
+  // counted as sent): one recomputation instead of one per near-simultaneous
+  // end. A flow of duration d ends at most precision·d early; with precision 0
+  // nothing is merged. (SimGrid rounds the same way with an absolute 10 us.)
+  void absorb_near_completions(std::int64_t now) {
+    const double p = params.completion_precision;
+    if (!(p > 0.0)) return;
+    // A flow due at k qualifies if k - now <= p·(k - start) <= p·k.
+    const auto limit = static_cast<std::int64_t>(static_cast<double>(now) / (1.0 - p));
+    for (auto it = done_buckets.begin(); it != done_buckets.end() && it->first <= limit;) {
+      const std::int64_t k = it->first;
+      auto& v = it->second;
+      std::size_t keep = 0;
+      for (std::uint32_t f : v) {
+        const bool live = hot[f].state == FlowState::kActive && cold[f].done_ps == k;
+        if (!live) continue;  // stale entry: drop
+        if (static_cast<double>(k - now) <= p * static_cast<double>(k - cold[f].start_ps)) {
+          cold[f].done_ps = now;
+          batch.push_back(f);
+        } else {
+          v[keep++] = f;
+        }
+      }
+      v.resize(keep);
+      if (v.empty()) {
+        if (&done_buckets == last_bucket_map && k == last_bucket_time) last_bucket_map = nullptr;
+        spare.push_back(std::move(v));
+        it = done_buckets.erase(it);  // its engine event finds no bucket and does nothing
+      } else {
+        ++it;
+      }
+    }
+  }
+
   // Takes the bucket due now (if any) into `batch`.
   bool take_bucket(Buckets& b) {
     auto it = b.find(engine.now().count_ps());
@@ -259,8 +310,8 @@ struct Network::Impl {
   }
 
   void mark_dirty(std::uint32_t l) {
-    if (!links[l].dirty) {
-      links[l].dirty = true;
+    if (!link_dirty[l]) {
+      link_dirty[l] = 1;
       dirty_links.push_back(l);
     }
     if (!recompute_pending) {
@@ -290,6 +341,7 @@ struct Network::Impl {
     h.frozen = false;
     c.remaining = fs.wire_bytes;
     c.last_ps = engine.now().count_ps();
+    c.start_ps = c.last_ps;
     c.done_ps = -1;
     c.payload = fs.payload;
     c.op = op;
@@ -307,14 +359,14 @@ struct Network::Impl {
     added_since = true;
     for (std::uint32_t k = 0; k < len; ++k) {
       const auto l = route_pool[off + k];
-      links[l].flows.push_back(id);
+      link_flows[l].push_back(id);
       mark_dirty(l);
     }
   }
 
   void start_phase(std::uint32_t op_id) {
     Op& op = ops[op_id];
-    const Phase& ph = op.plan.phases[op.phase];
+    const Phase& ph = op.plan->phases[op.phase];
     op.outstanding = static_cast<std::int64_t>(ph.flows.size());
     if (ph.flows.empty()) {
       phase_done(op_id);
@@ -326,14 +378,14 @@ struct Network::Impl {
   void phase_done(std::uint32_t op_id) {
     Op& op = ops[op_id];
     ++op.phase;
-    if (op.phase < op.plan.phases.size()) {
-      engine.schedule(engine.now() + op.plan.phases[op.phase].delay, self, encode(EventType::kPhase, op_id));
+    if (op.phase < op.plan->phases.size()) {
+      engine.schedule(engine.now() + op.plan->phases[op.phase].delay, self, encode(EventType::kPhase, op_id));
       return;
     }
     op.stats->busy += engine.now() - op.start;
     engine.schedule(engine.now(), op.on_done, op.payload, engine::Priority::kCompletion);
     op.live = false;
-    op.plan = Plan{};
+    op.plan.reset();
     free_ops.push_back(op_id);
   }
 
@@ -345,7 +397,7 @@ struct Network::Impl {
     for (std::uint32_t k = 0; k < h.route_len; ++k) {
       const auto l = route_pool[h.route_off + k];
       links[l].alloc -= h.rate;
-      ++links[l].dead;
+      ++link_dead[l];
       mark_dirty(l);
     }
     h.state = FlowState::kDelivering;
@@ -365,9 +417,21 @@ struct Network::Impl {
     received += Bytes{cold[id].payload};
     hot[id].state = FlowState::kFree;
     const std::uint32_t op_id = cold[id].op;
-    free_flows.push_back(id);
+    // A slot is reused only after the next recomputation has compacted the
+    // lists of the links it was on (each of them is dirty), so no stale entry
+    // can be mistaken for a new flow that happens to get the same id.
+    retired.push_back(id);
     Op& op = ops[op_id];
     if (--op.outstanding == 0) phase_done(op_id);
+  }
+
+  // Drops finished flows from a link's list.
+  void compact(std::uint32_t l) {
+    if (link_dead[l] == 0) return;
+    auto& fl = link_flows[l];
+    fl.erase(std::remove_if(fl.begin(), fl.end(), [&](std::uint32_t id) { return hot[id].state != FlowState::kActive; }),
+             fl.end());
+    link_dead[l] = 0;
   }
 
   // Max-min fair rates for the flows that can change (see the file comment).
@@ -383,6 +447,8 @@ struct Network::Impl {
   void recompute() {
     recompute_pending = false;
     ++recomputations;
+    free_flows.insert(free_flows.end(), retired.begin(), retired.end());
+    retired.clear();
     ++epoch;
     const std::int64_t now = engine.now().count_ps();
     const bool partial = !added_since;
@@ -393,25 +459,24 @@ struct Network::Impl {
     comp_links.clear();
     comp_flows.clear();
     for (std::uint32_t l : dirty_links) {
-      links[l].dirty = false;
+      link_dirty[l] = 0;
       if (links[l].stamp != epoch) {
         links[l].stamp = epoch;
         comp_links.push_back(l);
       }
     }
     dirty_links.clear();
-    // Walk link -> (changeable) flows -> links.
-    for (std::size_t i = 0; i < comp_links.size(); ++i) {
-      Link& link = links[comp_links[i]];
-      auto& fl = link.flows;
-      if (link.dead > 0) {
-        fl.erase(std::remove_if(fl.begin(), fl.end(),
-                                [&](std::uint32_t id) { return hot[id].state != FlowState::kActive; }),
-                 fl.end());
-        link.dead = 0;
-      }
-      scanned += fl.size();
-      for (std::uint32_t id : fl) {
+    // Walk link -> (changeable) flows -> links. Once the walk has reached an eighth
+    // of the active flows, the rest of the component is taken by one scan of all
+    // flows in memory order instead: that may also take flows outside the
+    // component, which is harmless (refilling a flow whose links did not change
+    // reproduces its rate exactly) and much faster than walking the lists.
+    bool scan_all = false;
+    for (std::size_t i = 0; i < comp_links.size() && !scan_all; ++i) {
+      const std::uint32_t li = comp_links[i];
+      compact(li);
+      scanned += link_flows[li].size();
+      for (std::uint32_t id : link_flows[li]) {
         FlowHot& h = hot[id];
         if (h.stamp == epoch || h.rate < floor_rate) continue;
         h.stamp = epoch;
@@ -424,6 +489,29 @@ struct Network::Impl {
           }
         }
       }
+      scan_all = 8 * comp_flows.size() > active && active > 4096;
+    }
+    if (scan_all || comp_flows.size() > 4096) {
+      // Memory order for the passes below (and the rest of the flows if scanning).
+      comp_flows.clear();
+      for (std::uint32_t id = 0; id < hot.size(); ++id) {
+        FlowHot& h = hot[id];
+        if (h.state != FlowState::kActive) continue;
+        if (h.stamp != epoch) {
+          if (!scan_all || h.rate < floor_rate) continue;
+          h.stamp = epoch;
+          for (std::uint32_t k = 0; k < h.route_len; ++k) {
+            const auto l2 = route_pool[h.route_off + k];
+            if (links[l2].stamp != epoch) {
+              links[l2].stamp = epoch;
+              comp_links.push_back(l2);
+            }
+          }
+        }
+        comp_flows.push_back(id);
+      }
+      // Every link the filling loop may scan must be free of finished flows.
+      for (std::uint32_t l : comp_links) compact(l);
     }
     visited_flows += comp_flows.size();
     visited_links += comp_links.size();
@@ -434,7 +522,7 @@ struct Network::Impl {
     }
     for (std::uint32_t id : comp_flows) {
       FlowHot& h = hot[id];
-      cold[id].old_rate = h.rate;
+      h.old_rate = h.rate;
       h.frozen = false;
       for (std::uint32_t k = 0; k < h.route_len; ++k) {
         Link& l = links[route_pool[h.route_off + k]];
@@ -443,35 +531,63 @@ struct Network::Impl {
       }
     }
     // Progressive filling, one round per distinct bottleneck share.
+    work.assign(comp_links.begin(), comp_links.end());
     std::size_t fixed = 0;
     while (fixed < comp_flows.size()) {
       ++levels;
+      // The smallest share among links with flows left to fix; links with
+      // none left drop out of `work` for good.
       double best = std::numeric_limits<double>::infinity();
-      for (std::uint32_t l : comp_links) {
+      std::size_t live = 0;
+      for (std::uint32_t l : work) {
         const Link& link = links[l];
-        if (link.unfixed > 0) best = std::min(best, link.free_cap / link.unfixed);
+        if (link.unfixed <= 0) continue;
+        work[live++] = l;
+        best = std::min(best, link.free_cap / link.unfixed);
       }
+      work.resize(live);
       MASIM_ASSERT(std::isfinite(best), "unfixed flows but no link carries them");
       const double share = std::max(best, 0.0);
       bottlenecks.clear();
-      for (std::uint32_t l : comp_links) {
-        const Link& link = links[l];
-        if (link.unfixed > 0 && link.free_cap / link.unfixed <= best * (1.0 + 1e-12)) bottlenecks.push_back(l);
+      for (std::uint32_t l : work) {
+        if (links[l].free_cap / links[l].unfixed <= best * (1.0 + 1e-12)) bottlenecks.push_back(l);
       }
-      for (std::uint32_t l : bottlenecks) {
-        scanned2 += links[l].flows.size();
-        for (std::uint32_t id : links[l].flows) {
-          FlowHot& h = hot[id];
-          if (h.stamp != epoch || h.frozen) continue;
-          h.frozen = true;
-          h.rate = share;
-          ++fixed;
-          for (std::uint32_t k = 0; k < h.route_len; ++k) {
-            Link& l2 = links[route_pool[h.route_off + k]];
-            l2.free_cap -= share;
-            --l2.unfixed;
+      auto fix = [&](FlowHot& h) {
+        h.frozen = true;
+        h.rate = share;
+        ++fixed;
+        for (std::uint32_t k = 0; k < h.route_len; ++k) {
+          Link& l2 = links[route_pool[h.route_off + k]];
+          l2.free_cap -= share;
+          --l2.unfixed;
+        }
+      };
+      std::size_t listed = 0;
+      for (std::uint32_t l : bottlenecks) listed += link_flows[l].size();
+      if (2 * listed < comp_flows.size()) {
+        // Few flows on the bottlenecks: visit them through the links' lists.
+        scanned2 += listed;
+        for (std::uint32_t l : bottlenecks) {
+          for (std::uint32_t id : link_flows[l]) {
+            FlowHot& h = hot[id];
+            if (h.stamp == epoch && !h.frozen) fix(h);
           }
         }
+      } else {
+        // Many: one pass over the component in memory order is cheaper.
+        scanned2 += comp_flows.size();
+        for (std::uint32_t l : bottlenecks) is_bottleneck[l] = 1;
+        for (std::uint32_t id : comp_flows) {
+          FlowHot& h = hot[id];
+          if (h.frozen) continue;
+          for (std::uint32_t k = 0; k < h.route_len; ++k) {
+            if (is_bottleneck[route_pool[h.route_off + k]]) {
+              fix(h);
+              break;
+            }
+          }
+        }
+        for (std::uint32_t l : bottlenecks) is_bottleneck[l] = 0;
       }
     }
     for (std::uint32_t l : comp_links) {
@@ -488,8 +604,8 @@ struct Network::Impl {
       const FlowHot& h = hot[id];
       FlowCold& c = cold[id];
       MASIM_ASSERT(h.rate > 0.0, "an active flow got no rate");
-      if (h.rate == c.old_rate) continue;
-      c.remaining -= c.old_rate * static_cast<double>(now - c.last_ps) * 1e-12;
+      if (h.rate == h.old_rate) continue;
+      c.remaining -= h.old_rate * static_cast<double>(now - c.last_ps) * 1e-12;
       if (c.remaining < 0.0) c.remaining = 0.0;
       c.last_ps = now;
       const std::int64_t done = now + static_cast<std::int64_t>(std::ceil(c.remaining / h.rate * 1e12));
@@ -503,14 +619,20 @@ struct Network::Impl {
     const auto type = static_cast<EventType>(payload >> kTypeShift);
     const auto id = static_cast<std::uint32_t>(payload & kIdMask);
     switch (type) {
-      case EventType::kDoneBucket:
+      case EventType::kDoneBucket: {
         if (!take_bucket(done_buckets)) break;
+        const std::int64_t now = engine.now().count_ps();
+        // Skip entries left behind when the flow's end moved to another bucket.
+        std::size_t keep = 0;
         for (std::uint32_t f : batch) {
-          // Skip entries left behind when the flow's end moved to another bucket.
-          if (hot[f].state == FlowState::kActive && cold[f].done_ps == engine.now().count_ps()) flow_done(f);
+          if (hot[f].state == FlowState::kActive && cold[f].done_ps == now) batch[keep++] = f;
         }
+        batch.resize(keep);
+        if (!batch.empty()) absorb_near_completions(now);
+        for (std::uint32_t f : batch) flow_done(f);
         batch.clear();
         break;
+      }
       case EventType::kDeliverBucket:
         if (!take_bucket(deliver_buckets)) break;
         for (std::uint32_t f : batch) flow_delivered(f);
@@ -519,6 +641,42 @@ struct Network::Impl {
       case EventType::kRecompute: recompute(); break;
       case EventType::kPhase: start_phase(id); break;
     }
+  }
+
+  std::shared_ptr<const Plan> trivial_plan() {
+    if (!trivial_plan_) {
+      auto p = std::make_shared<Plan>();
+      p->phases.emplace_back();  // one rank: nothing moves
+      trivial_plan_ = std::move(p);
+    }
+    return trivial_plan_;
+  }
+
+  // Plans are pure functions of the request (topology and params are fixed for
+  // this network), and layouts repeat the same collectives every layer and
+  // iteration, so they are kept: at most kPlanCacheSize, oldest out first.
+  std::shared_ptr<const Plan> cached_plan(const CollectiveRequest& req) {
+    plan_key.clear();
+    plan_key.push_back(static_cast<std::int64_t>(req.kind));
+    plan_key.push_back(static_cast<std::int64_t>(req.algorithm));
+    plan_key.push_back(static_cast<std::int64_t>(req.protocol));
+    plan_key.push_back(req.root);
+    plan_key.push_back(req.bytes.count());
+    plan_key.push_back(static_cast<std::int64_t>(req.ranks.size()));
+    plan_key.insert(plan_key.end(), req.ranks.begin(), req.ranks.end());
+    plan_key.push_back(static_cast<std::int64_t>(req.dst_ranks.size()));
+    plan_key.insert(plan_key.end(), req.dst_ranks.begin(), req.dst_ranks.end());
+    for (const Bytes& b : req.matrix) plan_key.push_back(b.count());
+    auto it = plan_cache.find(plan_key);
+    if (it != plan_cache.end()) return it->second;
+    auto plan = std::make_shared<const Plan>(plan_collective(topo, params, req));
+    if (plan_cache.size() >= kPlanCacheSize) {
+      plan_cache.erase(plan_order.front());
+      plan_order.pop_front();
+    }
+    plan_order.push_back(plan_key);
+    plan_cache.emplace(plan_key, plan);
+    return plan;
   }
 
   void start(const CollectiveRequest& req, engine::HandlerId on_done, std::uint64_t payload) {
@@ -546,18 +704,13 @@ struct Network::Impl {
     op.start = engine.now();
     op.stats = &st;
     const bool trivial = req.ranks.size() < 2 && req.kind != CollectiveKind::kManyToMany;
-    if (trivial) {
-      op.plan = Plan{};
-      op.plan.phases.emplace_back();  // one rank: nothing moves
-    } else {
-      op.plan = plan_collective(topo, params, req);
-    }
-    last_algorithm = op.plan.algorithm;
-    last_protocol = op.plan.protocol;
-    for (const Phase& ph : op.plan.phases) {
+    op.plan = trivial ? trivial_plan() : cached_plan(req);
+    last_algorithm = op.plan->algorithm;
+    last_protocol = op.plan->protocol;
+    for (const Phase& ph : op.plan->phases) {
       for (const FlowSpec& fs : ph.flows) st.bytes += Bytes{fs.payload};
     }
-    engine.schedule(engine.now() + op.plan.phases.front().delay, self, encode(EventType::kPhase, op_id));
+    engine.schedule(engine.now() + op.plan->phases.front().delay, self, encode(EventType::kPhase, op_id));
   }
 };
 

@@ -66,6 +66,9 @@ struct NetworkParams {
   // All-to-all across nodes through a GPU on the destination's rail (NCCL PXN,
   // on by default since NCCL 2.12: NCCL_PXN_DISABLE=0).
   bool pxn = true;
+  // Flows due within this fraction of their own duration after a completion end
+  // with it (one rate recomputation instead of several a few ns apart). 0 = exact.
+  double completion_precision = 1e-4;
 
   const ProtocolParams& protocol(Protocol p) const {
     return p == Protocol::kLL ? ll : p == Protocol::kLL128 ? ll128 : simple;
