@@ -15,13 +15,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <memory>
-#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -40,11 +40,11 @@
 #include "sim/layouts/simulate.hpp"
 #include "sim/models/compute_cost.hpp"
 #include "sim/network/network.hpp"
-#include "sim/topology/topology.hpp"
 #include "sim/profile/cost_model.hpp"
 #include "sim/report/paper.hpp"
 #include "sim/report/report.hpp"
 #include "sim/report/trace.hpp"
+#include "sim/topology/topology.hpp"
 
 #ifndef MASIM_VERSION_STRING
 #define MASIM_VERSION_STRING "0.0.0"

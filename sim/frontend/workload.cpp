@@ -1,5 +1,4 @@
 // Workload and layout parsers. See parse.hpp; keys in docs/INPUTS.md.
-#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
