@@ -18,6 +18,7 @@
 //              kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
 //              head_dim = qk_nope_head_dim + qk_rope_head_dim
 // Keys not listed are ignored (HF configs carry many that do not change the cost).
+
 #include <nlohmann/json.hpp>
 
 #include "sim/frontend/parse.hpp"
