@@ -20,10 +20,11 @@
 // skipped in the old one, where its recorded end no longer matches), deliveries
 // likewise; the engine sees one event per distinct time, not one per flow.
 //
-// Storage: flows live in a slot vector with a free list, routes in a pool cached
-// per (src, dst, path), per-link flow lists are vectors reused across flows, and
-// finished flows leave the link lists lazily (compacted when a recomputation
-// visits the link). No heap allocation happens per flow once pools are warm.
+// Storage: flows live in a slot vector with a free list; routes in a pool cached
+// per (src, dst, path) and resolved once per cached plan; per-link flow lists are
+// vectors reused across flows, and finished flows leave them lazily (compacted
+// when a recomputation visits the link). No heap allocation happens per flow
+// once pools are warm.
 #include "sim/network/network.hpp"
 
 #include <algorithm>
@@ -81,8 +82,19 @@ struct Link {
   std::int32_t unfixed = 0;     // scratch during filling
 };
 
+// A plan with its flows' routes, resolved the first time each phase runs.
+struct RouteRef {
+  std::uint32_t off = 0;        // into route_pool: the links that can constrain the flow
+  std::uint32_t len = 0;
+  std::int64_t latency_ps = 0;  // of the whole path
+};
+struct PlanEntry {
+  Plan plan;
+  std::vector<std::vector<RouteRef>> routes;  // per phase, per flow
+};
+
 struct Op {
-  std::shared_ptr<const Plan> plan;   // shared with the plan cache
+  std::shared_ptr<PlanEntry> plan;   // shared with the plan cache
   std::size_t phase = 0;
   std::int64_t outstanding = 0;
   engine::HandlerId on_done = 0;
@@ -114,16 +126,6 @@ struct Network::Impl {
   std::vector<topology::LinkId> route_pool;
   // Dense (src, dst) -> route for the hash last used with that pair (collectives
   // use one hash per destination), backed by the general cache.
-  struct RouteRef {
-    std::uint32_t off = 0;        // into route_pool: the links that can constrain the flow
-    std::uint32_t len = 0;
-    std::int64_t latency_ps = 0;  // of the whole path
-  };
-  struct RouteEntry {
-    std::uint64_t hash = ~std::uint64_t{0};
-    RouteRef ref;
-  };
-  std::vector<RouteEntry> route_dense;
   std::unordered_map<std::uint64_t, RouteRef> route_cache;
   // Links that carry exactly the flows of a neighbouring link of no larger
   // capacity (see shadowed_links()); left out of routes.
@@ -150,10 +152,10 @@ struct Network::Impl {
   std::vector<std::uint32_t> comp_links, comp_flows, bottlenecks, work;
 
   static constexpr std::size_t kPlanCacheSize = 64;
-  std::map<std::vector<std::int64_t>, std::shared_ptr<const Plan>> plan_cache;
+  std::map<std::vector<std::int64_t>, std::shared_ptr<PlanEntry>> plan_cache;
   std::deque<std::vector<std::int64_t>> plan_order;
   std::vector<std::int64_t> plan_key;
-  std::shared_ptr<const Plan> trivial_plan_;
+  std::shared_ptr<PlanEntry> trivial_plan_;
 
   std::map<std::string, TagStats> stats;
   Bytes sent, received;
@@ -165,8 +167,6 @@ struct Network::Impl {
   Protocol last_protocol = Protocol::kAuto;
 
   Impl(engine::Engine& e, const topology::Topology& t, NetworkParams p) : engine(e), topo(t), params(p) {
-    const auto g = static_cast<std::size_t>(topo.num_gpus());
-    if (g <= 4096) route_dense.assign(g * g, RouteEntry{});
     links.resize(topo.links().size());
     link_flows.resize(links.size());
     link_dead.assign(links.size(), 0);
@@ -180,18 +180,6 @@ struct Network::Impl {
   }
 
   RouteRef route(int src, int dst, std::uint64_t hash) {
-    RouteEntry* dense = nullptr;
-    if (!route_dense.empty()) {
-      dense = &route_dense[static_cast<std::size_t>(src) * static_cast<std::size_t>(topo.num_gpus()) +
-                           static_cast<std::size_t>(dst)];
-      if (dense->hash == hash) return dense->ref;
-    }
-    const RouteRef r = route_slow(src, dst, hash);
-    if (dense) *dense = RouteEntry{hash, r};
-    return r;
-  }
-
-  RouteRef route_slow(int src, int dst, std::uint64_t hash) {
     const int npaths = topo.num_paths(src, dst);
     const std::uint64_t idx = npaths > 0 ? hash % static_cast<std::uint64_t>(npaths) : 0;
     const std::uint64_t key = (static_cast<std::uint64_t>(src) << 44) | (static_cast<std::uint64_t>(dst) << 24) |
@@ -320,7 +308,7 @@ struct Network::Impl {
     }
   }
 
-  void start_flow(std::uint32_t op, const FlowSpec& fs) {
+  void start_flow(std::uint32_t op, const FlowSpec& fs, const RouteRef& rr) {
     std::uint32_t id;
     if (!free_flows.empty()) {
       id = free_flows.back();
@@ -332,7 +320,6 @@ struct Network::Impl {
     }
     FlowHot& h = hot[id];
     FlowCold& c = cold[id];
-    const RouteRef rr = route(fs.src, fs.dst, fs.hash);
     const std::uint32_t off = rr.off, len = rr.len;
     const std::int64_t lat = rr.latency_ps;
     h.rate = 0.0;
@@ -366,20 +353,26 @@ struct Network::Impl {
 
   void start_phase(std::uint32_t op_id) {
     Op& op = ops[op_id];
-    const Phase& ph = op.plan->phases[op.phase];
+    const Phase& ph = op.plan->plan.phases[op.phase];
     op.outstanding = static_cast<std::int64_t>(ph.flows.size());
     if (ph.flows.empty()) {
       phase_done(op_id);
       return;
     }
-    for (const FlowSpec& fs : ph.flows) start_flow(op_id, fs);
+    auto& routes = op.plan->routes[op.phase];
+    if (routes.size() != ph.flows.size()) {
+      routes.clear();
+      routes.reserve(ph.flows.size());
+      for (const FlowSpec& fs : ph.flows) routes.push_back(route(fs.src, fs.dst, fs.hash));
+    }
+    for (std::size_t i = 0; i < ph.flows.size(); ++i) start_flow(op_id, ph.flows[i], routes[i]);
   }
 
   void phase_done(std::uint32_t op_id) {
     Op& op = ops[op_id];
     ++op.phase;
-    if (op.phase < op.plan->phases.size()) {
-      engine.schedule(engine.now() + op.plan->phases[op.phase].delay, self, encode(EventType::kPhase, op_id));
+    if (op.phase < op.plan->plan.phases.size()) {
+      engine.schedule(engine.now() + op.plan->plan.phases[op.phase].delay, self, encode(EventType::kPhase, op_id));
       return;
     }
     op.stats->busy += engine.now() - op.start;
@@ -451,7 +444,7 @@ struct Network::Impl {
     retired.clear();
     ++epoch;
     const std::int64_t now = engine.now().count_ps();
-    const bool partial = !added_since;
+    const bool partial = !added_since && params.partial_recompute;
     const double floor_rate = partial ? min_removed_rate : 0.0;
     partials += partial;
     added_since = false;
@@ -643,10 +636,11 @@ struct Network::Impl {
     }
   }
 
-  std::shared_ptr<const Plan> trivial_plan() {
+  std::shared_ptr<PlanEntry> trivial_plan() {
     if (!trivial_plan_) {
-      auto p = std::make_shared<Plan>();
-      p->phases.emplace_back();  // one rank: nothing moves
+      auto p = std::make_shared<PlanEntry>();
+      p->plan.phases.emplace_back();  // one rank: nothing moves
+      p->routes.resize(1);
       trivial_plan_ = std::move(p);
     }
     return trivial_plan_;
@@ -655,7 +649,7 @@ struct Network::Impl {
   // Plans are pure functions of the request (topology and params are fixed for
   // this network), and layouts repeat the same collectives every layer and
   // iteration, so they are kept: at most kPlanCacheSize, oldest out first.
-  std::shared_ptr<const Plan> cached_plan(const CollectiveRequest& req) {
+  std::shared_ptr<PlanEntry> cached_plan(const CollectiveRequest& req) {
     plan_key.clear();
     plan_key.push_back(static_cast<std::int64_t>(req.kind));
     plan_key.push_back(static_cast<std::int64_t>(req.algorithm));
@@ -669,7 +663,9 @@ struct Network::Impl {
     for (const Bytes& b : req.matrix) plan_key.push_back(b.count());
     auto it = plan_cache.find(plan_key);
     if (it != plan_cache.end()) return it->second;
-    auto plan = std::make_shared<const Plan>(plan_collective(topo, params, req));
+    auto plan = std::make_shared<PlanEntry>();
+    plan->plan = plan_collective(topo, params, req);
+    plan->routes.resize(plan->plan.phases.size());
     if (plan_cache.size() >= kPlanCacheSize) {
       plan_cache.erase(plan_order.front());
       plan_order.pop_front();
@@ -705,12 +701,12 @@ struct Network::Impl {
     op.stats = &st;
     const bool trivial = req.ranks.size() < 2 && req.kind != CollectiveKind::kManyToMany;
     op.plan = trivial ? trivial_plan() : cached_plan(req);
-    last_algorithm = op.plan->algorithm;
-    last_protocol = op.plan->protocol;
-    for (const Phase& ph : op.plan->phases) {
+    last_algorithm = op.plan->plan.algorithm;
+    last_protocol = op.plan->plan.protocol;
+    for (const Phase& ph : op.plan->plan.phases) {
       for (const FlowSpec& fs : ph.flows) st.bytes += Bytes{fs.payload};
     }
-    engine.schedule(engine.now() + op.plan->phases.front().delay, self, encode(EventType::kPhase, op_id));
+    engine.schedule(engine.now() + op.plan->plan.phases.front().delay, self, encode(EventType::kPhase, op_id));
   }
 };
 

@@ -10,6 +10,13 @@
 // protocol efficiency (from a calibration profile when one is given, else the
 // documented defaults in NetworkParams).
 //
+// Units: bytes, bytes/s, SimTime (ps). A link's capacity is its bandwidth per
+// direction times the efficiency of its kind (NetworkParams); utilization is
+// measured against that capacity and never exceeds 1 (asserted on every
+// recomputation). Completions reach the caller with Priority::kCompletion.
+// Plans (collective -> flows) are in plan.hpp; the sharing model, its
+// incremental recomputation and the performance devices are in network.cpp.
+//
 //   engine::Engine e;
 //   Network net(e, topo);
 //   net.start(CollectiveRequest{...}, my_handler_id, /*payload=*/task_id);
@@ -69,6 +76,9 @@ struct NetworkParams {
   // Flows due within this fraction of their own duration after a completion end
   // with it (one rate recomputation instead of several a few ns apart). 0 = exact.
   double completion_precision = 1e-4;
+  // Refill only the flows a removal can change (see network.cpp); false refills
+  // every flow of each touched component (same rates; for tests and debugging).
+  bool partial_recompute = true;
 
   const ProtocolParams& protocol(Protocol p) const {
     return p == Protocol::kLL ? ll : p == Protocol::kLL128 ? ll128 : simple;

@@ -125,23 +125,36 @@ struct Topology::Impl {
       if (du == std::numeric_limits<std::int64_t>::max()) continue;
       if (du + weight[l] == out->dist[dl.to]) preds[dl.to].push_back(l);
     }
-    // Path counts in order of distance (weights are positive, so predecessors come first).
-    std::vector<VertexId> order(nv);
-    for (VertexId v = 0; v < nv; ++v) order[v] = v;
-    std::sort(order.begin(), order.end(), [&](VertexId a, VertexId b) {
-      return out->dist[a] != out->dist[b] ? out->dist[a] < out->dist[b] : a < b;
-    });
-    out->npaths.assign(nv, 0);
+    // Path counts: npaths(v) = sum of npaths(u) over DAG predecessors u, by an
+    // iterative depth-first walk over predecessors (memoized; no sort needed).
+    constexpr std::uint64_t kUnset = std::numeric_limits<std::uint64_t>::max() - 1;
+    constexpr std::uint64_t kSat = std::numeric_limits<std::uint64_t>::max();
+    out->npaths.assign(nv, kUnset);
     out->npaths[s] = 1;
-    for (VertexId v : order) {
-      if (v == s || out->dist[v] == std::numeric_limits<std::int64_t>::max()) continue;
-      std::uint64_t n = 0;
-      for (LinkId l : preds[v]) {
-        const std::uint64_t add = out->npaths[links[l].from];
-        n = (n > std::numeric_limits<std::uint64_t>::max() - add) ? std::numeric_limits<std::uint64_t>::max()
-                                                                   : n + add;
+    std::vector<std::pair<VertexId, std::size_t>> stack;
+    for (VertexId root = 0; root < nv; ++root) {
+      if (out->npaths[root] != kUnset) continue;
+      if (out->dist[root] == std::numeric_limits<std::int64_t>::max()) {
+        out->npaths[root] = 0;
+        continue;
       }
-      out->npaths[v] = n;
+      stack.emplace_back(root, 0);
+      while (!stack.empty()) {
+        auto& [v, k] = stack.back();
+        if (k < preds[v].size()) {
+          const VertexId u = links[preds[v][k]].from;
+          ++k;
+          if (out->npaths[u] == kUnset) stack.emplace_back(u, 0);
+          continue;
+        }
+        std::uint64_t n = 0;
+        for (LinkId l : preds[v]) {
+          const std::uint64_t add = out->npaths[links[l].from];
+          n = (add >= kSat - n) ? kSat - 1 : n + add;  // saturate below the marker values
+        }
+        out->npaths[v] = n;
+        stack.pop_back();
+      }
     }
     out->pred_begin.resize(nv + 1);
     for (std::size_t v = 0; v < nv; ++v) {
