@@ -328,8 +328,8 @@ TEST_CASE("kAuto chooses like NCCL: tree and LL for small inter-node, ring and S
   const auto one = load("dgx-a100");
   CHECK(run_collective(one, req(CollectiveKind::kAllReduce, first_ranks(8), Bytes::kib(8))).algorithm ==
         Algorithm::kRing);
-  // Small 8-GPU all-reduce: LL's 6.6 us base + 14 steps of 0.6 us + wire time:
-  // about 15 us, as nccl-tests reports for DGX A100 at 8 KB.
+  // Small 8-GPU all-reduce, LL: 6.6 us base + 14 steps x 0.6 us + wire time
+  // (2·7/8·8 KiB per hop, doubled by LL, at 0.8·300 GB/s = 0.12 us) = 15.1 us.
   const auto tiny = run_collective(one, req(CollectiveKind::kAllReduce, first_ranks(8), Bytes::kib(8)));
   CHECK(tiny.protocol == Protocol::kLL);
   CHECK(tiny.time.us() == doctest::Approx(15.0).epsilon(0.05));
