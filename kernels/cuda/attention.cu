@@ -497,9 +497,16 @@ template <int D>
 cudaError_t launch_prefill(const Bf16* q, const Bf16* k, const Bf16* v, Bf16* out, int batch, int seq, int heads,
                            int kv_heads, float scale_log2, cudaStream_t s) {
   using L = PrefillSmem<D>;
-  cudaError_t e = cudaFuncSetAttribute(prefill_attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(L::kBytes));
+  // Raise the kernel's shared-memory limit outside stream capture (during capture
+  // the attribute set by an earlier eager launch still holds).
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  cudaError_t e = cudaStreamIsCapturing(s, &capturing);
   if (e != cudaSuccess) return e;
+  if (capturing == cudaStreamCaptureStatusNone) {
+    e = cudaFuncSetAttribute(prefill_attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(L::kBytes));
+    if (e != cudaSuccess) return e;
+  }
   dim3 grid(static_cast<unsigned>((seq + kBQ - 1) / kBQ), static_cast<unsigned>(heads), static_cast<unsigned>(batch));
   prefill_attention_kernel<D><<<grid, kPfThreads, L::kBytes, s>>>(
       reinterpret_cast<const uint4*>(q), reinterpret_cast<const uint4*>(k), reinterpret_cast<const uint4*>(v),

@@ -24,6 +24,11 @@ cudaError_t fill_random_bf16(Bf16* p, std::int64_t n, std::uint64_t seed, float 
 cudaError_t fill_random_f32(float* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s);
 cudaError_t fill_random_fp8(Fp8* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s);
 
+// Counts elements that are NaN or infinite into *count (which it zeroes first):
+// with outputs poisoned to NaN before a run, a nonzero count means unwritten outputs.
+cudaError_t count_nonfinite_bf16(const Bf16* p, std::int64_t n, unsigned long long* count, cudaStream_t s);
+cudaError_t count_nonfinite_f32(const float* p, std::int64_t n, unsigned long long* count, cudaStream_t s);
+
 // y[t] = x[t] / sqrt(mean(x[t]²) + eps) · w; width a multiple of 8.
 cudaError_t rmsnorm(const Bf16* x, const Bf16* w, Bf16* y, std::int64_t tokens, int width, float eps,
                     cudaStream_t s);

@@ -240,6 +240,24 @@ __global__ void add_kernel(const uint4* a, const uint4* b, const uint4* c, uint4
   }
 }
 
+__global__ void count_nonfinite_bf16_kernel(const Bf16* p, std::int64_t n, unsigned long long* count) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  unsigned long long c = 0;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    c += (p[i] & 0x7F80u) == 0x7F80u ? 1 : 0;  // exponent all ones: inf or NaN
+  }
+  if (c) atomicAdd(count, c);
+}
+
+__global__ void count_nonfinite_f32_kernel(const float* p, std::int64_t n, unsigned long long* count) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  unsigned long long c = 0;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    c += (__float_as_uint(p[i]) & 0x7F800000u) == 0x7F800000u ? 1 : 0;
+  }
+  if (c) atomicAdd(count, c);
+}
+
 // Enough blocks to fill the GPU several times over for grid-stride loops.
 unsigned stride_blocks(std::int64_t work, int threads) { return detail::blocks_for(work, threads, 132 * 32); }
 
@@ -257,6 +275,20 @@ cudaError_t fill_random_f32(float* p, std::int64_t n, std::uint64_t seed, float 
 
 cudaError_t fill_random_fp8(Fp8* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s) {
   fill_fp8_kernel<<<stride_blocks(n, 256), 256, 0, s>>>(p, n, seed, scale);
+  return cudaGetLastError();
+}
+
+cudaError_t count_nonfinite_bf16(const Bf16* p, std::int64_t n, unsigned long long* count, cudaStream_t s) {
+  cudaError_t e = cudaMemsetAsync(count, 0, sizeof *count, s);
+  if (e != cudaSuccess || n <= 0) return e;
+  count_nonfinite_bf16_kernel<<<stride_blocks(n, 256), 256, 0, s>>>(p, n, count);
+  return cudaGetLastError();
+}
+
+cudaError_t count_nonfinite_f32(const float* p, std::int64_t n, unsigned long long* count, cudaStream_t s) {
+  cudaError_t e = cudaMemsetAsync(count, 0, sizeof *count, s);
+  if (e != cudaSuccess || n <= 0) return e;
+  count_nonfinite_f32_kernel<<<stride_blocks(n, 256), 256, 0, s>>>(p, n, count);
   return cudaGetLastError();
 }
 

@@ -1,0 +1,75 @@
+// One descriptor per measured op family (the CUTLASS-profiler / nccl-tests
+// shape): its profile table, grid, buffers, launch and correctness check
+// against the CPU reference (kernels/reference). The harness (harness.hpp) times
+// whatever launch() enqueues; run.cpp walks the grids.
+//
+// Inputs are the reproducible values of kernels/reference/numeric.hpp, fresh for
+// every shape (seeded by table and point), so a check regenerates exactly the
+// inputs the GPU saw. Every check first poisons the outputs (0xFF: NaN in bf16)
+// and then requires every output written and a sample of outputs within the
+// tolerance of the fp64 reference (‖got − want‖₂ / ‖want‖₂).
+//
+//   auto benches = all_benches();
+//   Bench& b = *benches[0];             // gemm_bf16
+//   b.prepare(dev, {64, 4096, 4096}, /*sets=*/4, seed);
+//   CheckResult c = b.check(dev);      // c.ok, c.rel_error
+//   b.launch(dev, 1);                  // one timed run on buffer set 1
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "calibrate/device.hpp"
+#include "sim/common/rng.hpp"
+#include "sim/models/op.hpp"
+
+namespace masim::calibrate {
+
+struct CheckResult {
+  bool ok = false;
+  double rel_error = 0;
+  std::string detail;   // why it failed
+};
+
+class Bench {
+ public:
+  virtual ~Bench() = default;
+  virtual std::string table() const = 0;
+  virtual models::OpKind kind() const = 0;
+  virtual spec::DType dtype() const { return spec::DType::kBF16; }
+  virtual int head_dim() const { return 0; }
+  virtual std::string implementation() const = 0;
+  // Grid values per axis (canonical axis order of sim/profile/op_map.hpp).
+  virtual std::vector<std::vector<double>> grid(bool quick) const = 0;
+  // Device bytes of one buffer set (rotated against L2) and of buffers shared by all sets.
+  virtual std::size_t set_bytes(const std::vector<double>& x) const = 0;
+  virtual std::size_t shared_bytes(const std::vector<double>& /*x*/) const { return 0; }
+  // Allocates `sets` buffer sets from the arena and fills the inputs. False: this
+  // shape is not supported by the implementation (recorded as "unsupported").
+  virtual bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) = 0;
+  virtual void launch(Device& dev, int set) = 0;
+  virtual CheckResult check(Device& dev) = 0;
+  virtual bool capturable() const { return true; }
+  virtual void release() {}
+  // An off-grid shape within the grid's box (each axis off its grid values where
+  // the axis allows), snapped to what the kernels accept.
+  virtual std::vector<double> random_point(Rng& rng, bool quick) const;
+
+ protected:
+  // Axis-specific rounding of a random value (default: nearest integer >= 1).
+  virtual double snap(std::size_t axis, double v) const;
+};
+
+std::vector<std::unique_ptr<Bench>> all_benches();
+std::unique_ptr<Bench> make_bench(const std::string& table);   // nullptr: no such table
+std::unique_ptr<Bench> make_grouped_loop_bench();              // grouped GEMM as a loop of cublasGemmEx
+
+// Elements of a device array at `idx` (one small copy each).
+template <typename T>
+std::vector<T> fetch(const T* device, const std::vector<std::int64_t>& idx);
+// Relative L2 error of got vs want; +inf on non-finite got.
+double rel_error(const std::vector<double>& got, const std::vector<double>& want);
+
+}  // namespace masim::calibrate

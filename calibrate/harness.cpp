@@ -1,0 +1,130 @@
+#include "calibrate/harness.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "kernels/cuda/check.hpp"
+
+namespace masim::calibrate {
+
+namespace {
+
+struct Events {
+  explicit Events(std::size_t n) : ev(n) {
+    for (auto& e : ev) MASIM_CUDA_CHECK(cudaEventCreate(&e));
+  }
+  ~Events() {
+    for (auto& e : ev) cudaEventDestroy(e);
+  }
+  std::vector<cudaEvent_t> ev;
+};
+
+// Captures `n` launches into an executable graph; nullptr if capture is refused.
+cudaGraphExec_t try_capture(Device& dev, const std::function<void(int)>& launch, int n) {
+  cudaStream_t s = dev.stream();
+  if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return nullptr;
+  }
+  bool failed = false;
+  try {
+    for (int i = 0; i < n; ++i) launch(i);
+  } catch (const kernels::cuda::DeviceError&) {
+    failed = true;
+  }
+  cudaGraph_t graph = nullptr;
+  const cudaError_t end = cudaStreamEndCapture(s, &graph);
+  (void)cudaGetLastError();
+  if (failed || end != cudaSuccess || graph == nullptr) {
+    if (graph) cudaGraphDestroy(graph);
+    return nullptr;
+  }
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (inst != cudaSuccess) {
+    (void)cudaGetLastError();
+    return nullptr;
+  }
+  return exec;
+}
+
+}  // namespace
+
+Timing summarize_samples(std::vector<double> samples_us) {
+  Timing t;
+  if (samples_us.empty()) return t;
+  std::sort(samples_us.begin(), samples_us.end());
+  const std::size_t n = samples_us.size();
+  t.min_us = samples_us.front();
+  t.median_us = n % 2 ? samples_us[n / 2] : 0.5 * (samples_us[n / 2 - 1] + samples_us[n / 2]);
+  const std::size_t r90 = static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(n)));
+  t.p90_us = samples_us[std::clamp<std::size_t>(r90, 1, n) - 1];
+  t.spread_pct = t.median_us > 0 ? 100.0 * (t.p90_us - t.min_us) / t.median_us : 0.0;
+  t.replays = static_cast<int>(n);
+  return t;
+}
+
+Timing measure(Device& dev, const std::function<void(int)>& launch, bool capturable, const TimingOptions& opt) {
+  cudaStream_t s = dev.stream();
+  // Pilot: one untimed run (module load, plan caches), then three timed.
+  launch(0);
+  MASIM_CUDA_CHECK(cudaStreamSynchronize(s));
+  Events pilot(2);
+  MASIM_CUDA_CHECK(cudaEventRecord(pilot.ev[0], s));
+  for (int i = 0; i < 3; ++i) launch(i + 1);
+  MASIM_CUDA_CHECK(cudaEventRecord(pilot.ev[1], s));
+  MASIM_CUDA_CHECK(cudaEventSynchronize(pilot.ev[1]));
+  float ms = 0;
+  MASIM_CUDA_CHECK(cudaEventElapsedTime(&ms, pilot.ev[0], pilot.ev[1]));
+  const double t_est_us = std::max(1e-3, 1e3 * ms / 3.0);
+  const int n = std::clamp(static_cast<int>(std::ceil(opt.target_graph_us / t_est_us)), 1, opt.max_launches_per_graph);
+
+  cudaGraphExec_t exec = capturable ? try_capture(dev, launch, n) : nullptr;
+  auto replay = [&]() {
+    if (exec) {
+      MASIM_CUDA_CHECK(cudaGraphLaunch(exec, s));
+    } else {
+      for (int i = 0; i < n; ++i) launch(i);
+    }
+  };
+  for (int w = 0; w < opt.warmup_replays; ++w) replay();
+  const double replay_us = t_est_us * n;
+  const int reps =
+      std::clamp(static_cast<int>(std::ceil(opt.window_ms * 1e3 / replay_us)), opt.min_replays, opt.max_replays);
+  Events ev(static_cast<std::size_t>(reps) + 1);
+  MASIM_CUDA_CHECK(cudaStreamSynchronize(s));
+  const auto e0 = dev.nvml().energy_mj();
+  const auto w0 = std::chrono::steady_clock::now();
+  MASIM_CUDA_CHECK(cudaEventRecord(ev.ev[0], s));
+  for (int r = 0; r < reps; ++r) {
+    replay();
+    MASIM_CUDA_CHECK(cudaEventRecord(ev.ev[static_cast<std::size_t>(r) + 1], s));
+  }
+  MASIM_CUDA_CHECK(cudaStreamSynchronize(s));
+  const auto w1 = std::chrono::steady_clock::now();
+  const auto e1 = dev.nvml().energy_mj();
+  std::vector<double> samples;
+  samples.reserve(static_cast<std::size_t>(reps));
+  for (int r = 0; r < reps; ++r) {
+    float m = 0;
+    MASIM_CUDA_CHECK(cudaEventElapsedTime(&m, ev.ev[static_cast<std::size_t>(r)], ev.ev[static_cast<std::size_t>(r) + 1]));
+    samples.push_back(1e3 * m / n);
+  }
+  if (exec) cudaGraphExecDestroy(exec);
+  Timing t = summarize_samples(std::move(samples));
+  t.launches_per_replay = n;
+  t.graph = exec != nullptr;
+  const double wall_s = std::chrono::duration<double>(w1 - w0).count();
+  t.power_w = std::numeric_limits<double>::quiet_NaN();
+  if (e0 && e1 && *e1 > *e0 && wall_s > 0) {
+    t.power_w = static_cast<double>(*e1 - *e0) * 1e-3 / wall_s;
+  } else if (auto p = dev.nvml().power_w()) {
+    t.power_w = *p;
+  }
+  return t;
+}
+
+}  // namespace masim::calibrate

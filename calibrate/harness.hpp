@@ -1,0 +1,52 @@
+// The one timing harness (nccl-tests / CUTLASS-profiler style).
+//
+// For one op at one shape: a pilot run estimates the time t; N = ~target/t
+// launches (rotating over buffer sets so repeated runs do not hit in L2) are
+// captured into a CUDA graph; after warm-up replays the graph is replayed R
+// times with a CUDA event between replays, and each replay gives one sample of
+// the per-launch time (replay time / N). A decode step runs as a captured graph
+// too, so these times include the same inter-kernel gaps that masim's
+// predictions are compared against. Ops that cannot be captured (pageable host
+// copies, a library call that refuses capture) are launched directly between
+// the events instead (Timing::graph = false).
+//
+// Statistics over the R samples: min, median, p90 (nearest rank) and spread =
+// (p90 − min) / median. Board power: NVML's energy counter over the replay
+// window (average watts), else NVML's power reading at its end.
+//
+//   Timing t = measure(dev, [&](int i) { launch(i % sets); }, true, TimingOptions{});
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "calibrate/device.hpp"
+
+namespace masim::calibrate {
+
+struct TimingOptions {
+  double target_graph_us = 800;   // launches per replay chosen to fill about this long
+  int max_launches_per_graph = 64;
+  double window_ms = 12;          // time spent replaying per measurement
+  int min_replays = 8;
+  int max_replays = 200;
+  int warmup_replays = 2;
+};
+
+struct Timing {
+  double min_us = 0;
+  double median_us = 0;
+  double p90_us = 0;
+  double spread_pct = 0;
+  double power_w = 0;      // NaN when NVML is unavailable
+  int launches_per_replay = 0;
+  int replays = 0;
+  bool graph = false;
+};
+
+// Median, p90 (nearest rank) etc. of per-launch samples in microseconds.
+Timing summarize_samples(std::vector<double> samples_us);
+
+Timing measure(Device& dev, const std::function<void(int)>& launch, bool capturable, const TimingOptions& opt);
+
+}  // namespace masim::calibrate

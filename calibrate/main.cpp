@@ -1,0 +1,112 @@
+// masim-calibrate: measures kernels and collectives on a GPU node, fits cost
+// models and writes a calibration profile; validates masim's predictions
+// against a real decode step. docs/CALIBRATION.md says how to run it.
+//
+// Exit codes: 0 ok; 1 a measurement or validation came out wrong; 2 bad input
+// (arguments, scenario, profile); 3 environment (CUDA, cuBLAS, NCCL, files).
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "calibrate/collectives.hpp"
+#include "calibrate/device.hpp"
+#include "calibrate/quality.hpp"
+#include "calibrate/run.hpp"
+#include "calibrate/validate.hpp"
+#include "kernels/cuda/check.hpp"
+#include "sim/io/diagnostics.hpp"
+
+int main(int argc, char** argv) {
+  using namespace masim::calibrate;
+  CLI::App app{"masim-calibrate: measure kernels and collectives on this GPU node, write a calibration profile, "
+               "validate masim against a real decode step"};
+  app.set_version_flag("--version", std::string("masim-calibrate ") + MASIM_VERSION_STRING);
+  app.require_subcommand(1);
+
+  RunOptions run;
+  std::string only;
+  auto* run_cmd = app.add_subcommand("run", "Measure every op family on its grid and write the profile");
+  run_cmd->add_option("-o,--out", run.out, "Profile to write (atomically)")->required();
+  run_cmd->add_flag("--resume", run.resume, "Continue from OUT.journal.jsonl (same GPU only)");
+  run_cmd->add_flag("--quick", run.quick, "Small grids: a smoke test, not a profile to commit");
+  run_cmd->add_option("--only", only, "Comma-separated tables to measure (default: all)");
+  run_cmd->add_option("--holdout", run.holdout, "Random off-grid shapes per table")->check(CLI::Range(0, 10000));
+  run_cmd->add_option("--memory-cap-gib", run.memory_cap_gib, "Largest buffer footprint per point")
+      ->check(CLI::Range(1.0, 1000.0));
+  run_cmd->add_option("--seed", run.seed, "Seed of inputs and holdout shapes");
+  run_cmd->add_option("--git-commit", run.git_commit, "Commit of the sources (recorded in the profile)");
+  run_cmd->add_option("--window-ms", run.timing.window_ms, "Replay time per point")->check(CLI::Range(1.0, 10000.0));
+  run_cmd->add_flag("!--no-collectives", run.collectives, "Skip the NCCL collectives");
+  run_cmd->add_option("--deadline-s", run.deadline_s, "Stop measuring after this long; finish later with --resume");
+
+  ValidateOptions val;
+  auto* val_cmd = app.add_subcommand("validate", "Run the scenario's real decode step and compare it with masim");
+  val_cmd->add_option("scenario", val.scenario, "Scenario file")->required()->check(CLI::ExistingFile);
+  val_cmd->add_option("--profile", val.profile, "Profile (default: the scenario's)");
+  val_cmd->add_option("--layers", val.layers, "Layers to run (default: all that fit)")->check(CLI::Range(1, 100000));
+  val_cmd->add_option("-o,--out", val.out, "JSON report");
+  val_cmd->add_option("--replays", val.replays, "Graph replays timed")->check(CLI::Range(3, 10000));
+  val_cmd->add_flag("--grouped-loop", val.grouped_loop, "Expert GEMMs as a loop of cublasGemmEx");
+
+  QualityOptions qual;
+  auto* qual_cmd = app.add_subcommand("quality", "Kernel-quality figures (achieved rates, attention vs copy, grouped vs dense)");
+  qual_cmd->add_option("-o,--out", qual.out, "JSON report");
+  qual_cmd->add_flag("--quick", qual.quick, "Fewer shapes");
+
+  CollectiveOptions coll;
+  auto* coll_cmd = app.add_subcommand("nccl", "NCCL collectives over several GPUs, one process per GPU (or MPI ranks)");
+  coll_cmd->add_option("--ranks", coll.ranks, "Processes/GPUs (default: all visible)")->check(CLI::Range(1, 4096));
+  coll_cmd->add_flag("--mpi", coll.use_mpi, "Started by mpirun: one MPI rank per GPU, across nodes");
+  coll_cmd->add_flag("--quick", coll.quick, "Fewer sizes");
+  coll_cmd->add_option("-o,--out", coll.out, "Profile-format JSON with the collective tables (rank 0)");
+
+  auto* info_cmd = app.add_subcommand("info", "Print this GPU's provenance as the profile would record it");
+
+  CLI11_PARSE(app, argc, argv);
+  std::vector<std::string> args(argv, argv + argc);
+  try {
+    if (*run_cmd) {
+      run.arguments = args;
+      std::size_t pos = 0;
+      while (!only.empty() && pos <= only.size()) {
+        const std::size_t comma = only.find(',', pos);
+        run.only.push_back(only.substr(pos, comma - pos));
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+      }
+      return run_calibration(run);
+    }
+    if (*val_cmd) return run_validate(val);
+    if (*qual_cmd) return run_quality(qual);
+    if (*coll_cmd) return run_collectives_multi(coll, argc, argv);
+    if (*info_cmd) {
+      Device dev(0, 0);
+      masim::profile::Provenance p = dev.provenance();
+      nlohmann::json j = {{"gpu_name", p.gpu_name},       {"gpu_uuid", p.gpu_uuid},
+                          {"sm_count", p.sm_count},       {"l2_bytes", p.l2_bytes},
+                          {"hbm_bytes", p.hbm_bytes},     {"clocks_mhz", p.clocks_mhz},
+                          {"driver_version", p.driver_version}, {"cuda_runtime_version", p.cuda_runtime_version},
+                          {"cuda_driver_version", p.cuda_driver_version}, {"cublas_version", p.cublas_version},
+                          {"nccl_version", p.nccl_version}, {"nvml", dev.nvml().available() ? "ok" : dev.nvml().error()}};
+      std::printf("%s\n", j.dump(1).c_str());
+      return 0;
+    }
+  } catch (const masim::io::InputError& e) {
+    std::fprintf(stderr, "%s", e.diagnostics().format("nothing was run").c_str());
+    return 2;
+  } catch (const masim::kernels::cuda::DeviceError& e) {
+    std::fprintf(stderr, "masim-calibrate: %s\n", e.what());
+    return 3;
+  } catch (const masim::io::EnvironmentError& e) {
+    std::fprintf(stderr, "masim-calibrate: %s\n", e.what());
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "masim-calibrate: %s\n", e.what());
+    return 3;
+  }
+  return 0;
+}

@@ -1,0 +1,132 @@
+// masim-profile: CPU-side tools for calibration profiles (no GPU needed).
+//
+//   masim-profile derive --from calibrate/profiles/h200.json --source h200 --target a100-sxm4-80gb
+//                        -o calibrate/profiles/a100-sxm4-80gb.derived.json
+//   masim-profile summary calibrate/profiles/h200.json      # per table: points, rates, fit errors
+//   masim-profile check FILE...                             # strict validation, exit 2 on problems
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "sim/io/diagnostics.hpp"
+#include "sim/profile/derive.hpp"
+#include "sim/profile/fit.hpp"
+#include "sim/profile/op_map.hpp"
+#include "sim/profile/profile.hpp"
+
+namespace {
+
+using namespace masim;
+
+int summary(const profile::Profile& p, const std::string& path) {
+  std::printf("%s: %s%s, %s, %zu op tables, %zu collective tables\n", path.c_str(), p.provenance.gpu_name.c_str(),
+              p.derived ? " (derived)" : "", p.provenance.date_utc.c_str(), p.ops.size(), p.collectives.size());
+  std::printf("ceilings: copy %.3f TB/s, bf16 GEMM %.1f TFLOP/s, fp8 GEMM %.1f TFLOP/s\n",
+              p.ceilings.copy_bytes_per_s * 1e-12, p.ceilings.bf16_flops_per_s * 1e-12,
+              p.ceilings.fp8_flops_per_s * 1e-12);
+  std::printf("%-24s %6s %6s %9s %9s %9s %9s %7s %9s %9s %10s %9s\n", "table", "points", "valid", "loo_med%",
+              "loo_p95%", "ext_med%", "hold_n", "hold_med%", "hold_p95%", "best_TF/s", "best_TB/s", "power_W");
+  for (const profile::OpTable& t : p.ops) {
+    int valid = 0;
+    double best_tf = 0, best_tb = 0, pw = 0;
+    int pn = 0;
+    for (std::size_t f = 0; f < t.points(); ++f) {
+      if (!(t.time_us[f] > 0)) continue;
+      ++valid;
+      const models::Op op = profile::representative_op(t, t.point(f));
+      const double s = t.time_us[f] * 1e-6;
+      best_tf = std::max(best_tf, op.flops.count() / s * 1e-12);
+      best_tb = std::max(best_tb, op.bytes.as_double() / s * 1e-12);
+      if (f < t.power_w.size() && std::isfinite(t.power_w[f])) {
+        pw = std::max(pw, t.power_w[f]);
+        ++pn;
+      }
+    }
+    std::printf("%-24s %6zu %6d %9.2f %9.2f %9.2f %9d %7.2f %9.2f %9.1f %10.3f %9.0f\n", t.name.c_str(), t.points(),
+                valid, t.loo_interpolation.median_abs_pct, t.loo_interpolation.p95_abs_pct,
+                t.loo_extrapolation.median_abs_pct, t.holdout_error.points, t.holdout_error.median_abs_pct,
+                t.holdout_error.p95_abs_pct, best_tf, best_tb, pn ? pw : 0.0);
+  }
+  // All holdout errors pooled.
+  std::vector<double> all;
+  for (const profile::OpTable& t : p.ops) {
+    for (const profile::HoldoutPoint& h : t.holdout) {
+      if (h.time_us > 0 && h.model_us > 0) all.push_back(100.0 * (h.model_us - h.time_us) / h.time_us);
+    }
+  }
+  const profile::ErrorSummary s = profile::summarize(all);
+  std::printf("all tables, off-grid shapes: %d points, median |error| %.2f%%, p95 %.2f%%, max %.2f%%\n", s.points,
+              s.median_abs_pct, s.p95_abs_pct, s.max_abs_pct);
+  for (const profile::CollectiveTable& c : p.collectives) {
+    double best = 0;
+    for (double b : c.busbw_gb_per_s) best = std::max(best, std::isfinite(b) ? b : 0.0);
+    std::printf("collective %-14s ranks %d: %zu sizes, best busbw %.1f GB/s\n", c.name.c_str(), c.ranks,
+                c.bytes.size(), best);
+  }
+  for (const std::string& n : p.notes) std::printf("note: %s\n", n.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"masim-profile: derive, summarize and check calibration profiles (CPU only)"};
+  app.require_subcommand(1);
+  std::string from, source = "h200", target, out;
+  auto* derive = app.add_subcommand("derive", "Derive a profile for another GPU from a measured one and datasheets");
+  derive->add_option("--from", from, "Measured profile")->required()->check(CLI::ExistingFile);
+  derive->add_option("--source", source, "Datasheet key of the measured GPU")->check(CLI::IsMember(profile::datasheet_keys()));
+  derive->add_option("--target", target, "Datasheet key of the target GPU")
+      ->required()
+      ->check(CLI::IsMember(profile::datasheet_keys()));
+  derive->add_option("-o,--out", out, "Derived profile to write")->required();
+  std::vector<std::string> files;
+  auto* sum = app.add_subcommand("summary", "Per table: points, fit errors, best achieved rates");
+  sum->add_option("files", files, "Profiles")->required()->check(CLI::ExistingFile);
+  auto* chk = app.add_subcommand("check", "Strict validation of profile files");
+  chk->add_option("files", files, "Profiles")->required();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*derive) {
+      io::Diagnostics d;
+      auto p = profile::load_profile(from, d);
+      if (!p) {
+        std::fprintf(stderr, "%s", d.format("nothing was derived").c_str());
+        return 2;
+      }
+      const auto ds = profile::datasheet(source);
+      const auto dt = profile::datasheet(target);
+      if (!profile::same_gpu_name(p->provenance.gpu_name, ds->gpu_name)) {
+        std::fprintf(stderr, "%s is a profile of %s, not of %s\n", from.c_str(), p->provenance.gpu_name.c_str(),
+                     ds->gpu_name.c_str());
+        return 2;
+      }
+      const profile::Profile q = profile::derive_profile(*p, from, *ds, *dt);
+      profile::write_profile(q, out);
+      std::printf("wrote %s (%zu op tables)\n", out.c_str(), q.ops.size());
+      return 0;
+    }
+    int rc = 0;
+    for (const std::string& f : files) {
+      io::Diagnostics d;
+      auto p = profile::load_profile(f, d);
+      if (!p) {
+        std::fprintf(stderr, "%s", d.format("profile rejected").c_str());
+        rc = 2;
+        continue;
+      }
+      if (*sum) {
+        summary(*p, f);
+      } else {
+        std::printf("%s: ok (%s, %zu op tables)\n", f.c_str(), p->provenance.gpu_name.c_str(), p->ops.size());
+      }
+    }
+    return rc;
+  } catch (const io::EnvironmentError& e) {
+    std::fprintf(stderr, "masim-profile: %s\n", e.what());
+    return 3;
+  }
+}

@@ -1,0 +1,150 @@
+#include "calibrate/quality.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "calibrate/benches.hpp"
+#include "calibrate/run.hpp"
+#include "sim/profile/op_map.hpp"
+#include "sim/profile/profile.hpp"
+
+namespace masim::calibrate {
+
+using nlohmann::json;
+
+namespace {
+
+struct Row {
+  std::string table;
+  std::vector<double> x;
+  std::string note;
+};
+
+}  // namespace
+
+int run_quality(const QualityOptions& opt) {
+  Device dev(static_cast<std::size_t>(30.0 * 1073741824.0));
+  TimingOptions timing;
+  timing.window_ms = 40;
+  json report = json::object();
+  report["gpu"] = dev.props().name;
+  report["date_utc"] = utc_now();
+  json rows = json::array();
+  int wrong = 0;
+  std::uint64_t seed = 0x9A17ull;
+  auto run = [&](Bench& b, const std::vector<double>& x) -> json {
+    json r = measure_point(dev, b, x, false, 28, timing, ++seed);
+    if (r.value("status", "") == "wrong") ++wrong;
+    if (r.value("status", "") != "ok") {
+      std::printf("%-22s %-40s %s %s\n", b.table().c_str(), json(x).dump().c_str(), r.value("status", "?").c_str(),
+                  r.value("detail", "").c_str());
+      return r;
+    }
+    profile::OpTable t;
+    t.name = b.table();
+    t.kind = b.kind();
+    t.dtype = b.dtype();
+    t.head_dim = b.head_dim();
+    const models::Op op = profile::representative_op(t, x);
+    const double s = r["time_us"].get<double>() * 1e-6;
+    r["tflops"] = op.flops.count() / s * 1e-12;
+    r["tb_per_s"] = op.bytes.as_double() / s * 1e-12;
+    std::printf("%-22s %-40s %10.2f us %8.1f TFLOP/s %7.3f TB/s  spread %.1f%%\n", b.table().c_str(),
+                json(x).dump().c_str(), r["time_us"].get<double>(), r["tflops"].get<double>(),
+                r["tb_per_s"].get<double>(), r["spread_pct"].get<double>());
+    return r;
+  };
+
+  // 1. The copy ceiling.
+  auto copy = make_bench("memcpy_d2d");
+  const json c = run(*copy, {2147483648.0});
+  const double copy_tbs = c.value("tb_per_s", 0.0);
+  report["copy_tb_per_s"] = copy_tbs;
+
+  // 2. Decode attention at large batch × context, GQA groups 1, 4, 8 (head_dim 128).
+  auto dec = make_bench("attention_decode_d128");
+  json dec_rows = json::array();
+  const std::vector<std::vector<double>> dec_shapes =
+      opt.quick ? std::vector<std::vector<double>>{{256, 4096, 4}}
+                : std::vector<std::vector<double>>{{2048, 4096, 1}, {2048, 4096, 4}, {2048, 4096, 8},
+                                                   {512, 16384, 8}, {256, 8192, 4}};
+  for (const auto& x : dec_shapes) {
+    json r = run(*dec, x);
+    if (r.contains("tb_per_s") && copy_tbs > 0) r["fraction_of_copy"] = r["tb_per_s"].get<double>() / copy_tbs;
+    dec_rows.push_back(r);
+  }
+  report["decode_attention"] = dec_rows;
+
+  // 3. Grouped GEMM vs one dense GEMM of the same total FLOPs (m_dense = groups · m).
+  auto grouped = make_bench("grouped_gemm_bf16");
+  auto looped = make_grouped_loop_bench();
+  auto dense = make_bench("gemm_bf16");
+  json gg = json::array();
+  const std::vector<std::vector<double>> gshapes =
+      opt.quick ? std::vector<std::vector<double>>{{8, 512, 4096, 4096}}
+                : std::vector<std::vector<double>>{{8, 2048, 14336, 4096}, {8, 2048, 4096, 14336},
+                                                   {16, 1024, 4096, 4096}, {64, 512, 1536, 2048}, {128, 64, 1536, 2048}};
+  for (const auto& x : gshapes) {
+    const json g = run(*grouped, x);
+    const json l = run(*looped, x);
+    const json d = run(*dense, {x[0] * x[1], x[2], x[3]});
+    json row = {{"groups", x[0]}, {"m_per_group", x[1]}, {"n", x[2]}, {"k", x[3]}, {"grouped", g}, {"loop", l}, {"dense", d}};
+    if (g.contains("time_us") && d.contains("time_us")) {
+      row["grouped_over_dense"] = g["time_us"].get<double>() / d["time_us"].get<double>();
+    }
+    if (l.contains("time_us") && d.contains("time_us")) {
+      row["loop_over_dense"] = l["time_us"].get<double>() / d["time_us"].get<double>();
+    }
+    gg.push_back(row);
+  }
+  report["grouped_vs_dense"] = gg;
+
+  // 4. Every op at representative decode-step shapes.
+  const std::vector<Row> reps = {
+      {"gemm_bf16", {64, 6144, 4096}, "decode QKV, batch 64"},
+      {"gemm_bf16", {8192, 8192, 8192}, "large square"},
+      {"gemm_fp8", {8192, 8192, 8192}, "large square"},
+      {"grouped_gemm_bf16", {8, 16, 28672, 4096}, "Mixtral experts gate/up, 64 tokens top-2"},
+      {"grouped_gemm_bf16", {128, 8, 1536, 2048}, "Qwen3-30B experts gate/up, 128 tokens top-8"},
+      {"attention_decode_d128", {512, 2048, 4}, "batch 64 x 8 KV heads, context 2048"},
+      {"attention_prefill_d128", {256, 4096}, "8 x 32 heads, 4096 tokens"},
+      {"attention_prefill_d64", {256, 4096}, "head_dim 64"},
+      {"rmsnorm", {256, 4096}, ""},
+      {"router_topk", {256, 64, 8}, ""},
+      {"permute", {256, 4096, 8}, ""},
+      {"unpermute", {256, 4096, 8}, ""},
+      {"swiglu", {2048, 14336}, ""},
+      {"elementwise", {1048576, 2}, ""},
+      {"memcpy_h2d", {268435456}, ""},
+      {"memcpy_d2h", {268435456}, ""},
+  };
+  json per_op = json::array();
+  for (const Row& row : reps) {
+    auto b = make_bench(row.table);
+    if (!b) continue;
+    json r = run(*b, row.x);
+    r["note"] = row.note;
+    per_op.push_back(r);
+  }
+  report["per_op"] = per_op;
+
+  std::printf("\nSUMMARY copy %.3f TB/s\n", copy_tbs);
+  for (const auto& r : dec_rows) {
+    if (r.contains("fraction_of_copy")) {
+      std::printf("SUMMARY decode attention %s: %.3f TB/s = %.1f%% of copy (target >= 80%%)\n", r["x"].dump().c_str(),
+                  r["tb_per_s"].get<double>(), 100 * r["fraction_of_copy"].get<double>());
+    }
+  }
+  for (const auto& r : gg) {
+    std::printf("SUMMARY grouped %sx%s n=%s k=%s: grouped/dense %.3f, loop/dense %.3f (target <= 1.10)\n",
+                r["groups"].dump().c_str(), r["m_per_group"].dump().c_str(), r["n"].dump().c_str(),
+                r["k"].dump().c_str(), r.value("grouped_over_dense", 0.0), r.value("loop_over_dense", 0.0));
+  }
+  if (!opt.out.empty()) profile::write_text_atomic(opt.out, report.dump(1) + "\n");
+  return wrong > 0 ? 1 : 0;
+}
+
+}  // namespace masim::calibrate

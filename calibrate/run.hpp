@@ -1,0 +1,43 @@
+// `masim-calibrate run`: walks every op family's grid and a set of random
+// off-grid shapes (the holdout), checks and times each point, and writes the
+// profile atomically. Every finished point is appended to a journal
+// (PROFILE.journal.jsonl) first, so an interrupted run resumes where it stopped
+// (--resume), on the same GPU only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "calibrate/harness.hpp"
+
+namespace masim::calibrate {
+
+struct RunOptions {
+  std::string out;                  // profile path
+  bool resume = false;
+  bool quick = false;               // small grids (smoke test)
+  std::vector<std::string> only;    // tables to measure (empty: all)
+  int holdout = 24;                 // off-grid shapes per table
+  double memory_cap_gib = 24;       // largest buffer footprint per point
+  std::uint64_t seed = 1;
+  std::string git_commit;
+  std::vector<std::string> arguments;
+  TimingOptions timing;
+  bool collectives = true;
+  double deadline_s = 0;            // > 0: stop measuring after this many seconds (rest "skipped", resumable)
+};
+
+class Bench;
+
+// Checks and times `b` at `x` (one grid or holdout point): a JSON record with
+// "status" (ok, wrong, unsupported, skipped, error) and, when ok, the timing.
+nlohmann::json measure_point(Device& dev, Bench& b, const std::vector<double>& x, bool holdout,
+                             double memory_cap_gib, const TimingOptions& timing, std::uint64_t seed);
+
+// Returns the process exit code (0 ok, 1 some points wrong).
+int run_calibration(const RunOptions& opt);
+
+}  // namespace masim::calibrate
