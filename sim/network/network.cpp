@@ -540,7 +540,9 @@ struct Network::Impl {
       }
       work.resize(live);
       MASIM_ASSERT(std::isfinite(best), "unfixed flows but no link carries them");
-      const double share = std::max(best, 0.0);
+      // After removals no refilled flow can drop below the lowest removed rate
+      // (see above); rounding in the links' running totals can only nudge it.
+      const double share = std::max(best, floor_rate);
       bottlenecks.clear();
       for (std::uint32_t l : work) {
         if (links[l].free_cap / links[l].unfixed <= best * (1.0 + 1e-12)) bottlenecks.push_back(l);
