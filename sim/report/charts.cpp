@@ -69,6 +69,7 @@ json make_line_chart(const LineChart& c, json rows) {
   enc["color"] = {{"field", c.color.name}, {"type", "nominal"}, {"title", c.color.title}};
   if (c.dash) {
     enc["strokeDash"] = {{"field", c.dash->name}, {"type", "nominal"}, {"title", c.dash->title}};
+    enc["shape"] = {{"field", c.dash->name}, {"type", "nominal"}, {"title", c.dash->title}};
     enc["detail"] = {{"field", c.dash->name}};
   }
   if (c.order) enc["order"] = {{"field", c.order->name}, {"type", "quantitative"}};

@@ -474,6 +474,20 @@ struct Study {
                       "** than TP=8, PP=2 and its throughput **" +
                       (imp->second >= 0 ? pct_str(imp->second) + " higher" : pct_str(-imp->second) + " lower") +
                       "**; the study reports " + pct_str(st) + " lower and " + pct_str(ss) + " higher.");
+      const double slo_ms = choice_numbers(slo_spec, "slo.tpot_ms").at(0);
+      SloPick best;
+      for (const std::string& k : kKinds) {
+        const SloPick p = best_under(k, slo_ms);
+        if (p.found && (!best.found || p.tps_gpu > best.tps_gpu)) best = p;
+      }
+      const SloPick ma = best_under(kMa, slo_ms);
+      if (best.found) {
+        items.push_back("At an equal latency target (TPOT ≤ " + format_fixed(slo_ms, 1) + " ms), the most tokens/s per "
+                        "GPU come from **" + kind_label(best.kind) + "** (" + format_grouped(best.tps_gpu) +
+                        "); MA Separation " +
+                        (ma.found ? "reaches " + format_grouped(ma.tps_gpu) : std::string("meets the target at no concurrency of the sweep")) +
+                        ".");
+      }
     } else {
       items.push_back("MA Separation or TP=8, PP=2 could not be simulated at the study's setting: " +
                       not_simulated(seed, kMa) + "; " + not_simulated(seed, kBaseline) + ".");

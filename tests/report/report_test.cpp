@@ -198,3 +198,41 @@ TEST_CASE("a reference file with a typo and a short row reports both problems") 
     CHECK(msg.find("improvement_text") != std::string::npos);  // did-you-mean
   }
 }
+
+#include "sim/report/report.hpp"
+#include "sim/report/results_view.hpp"
+
+TEST_CASE("results views: overlap from the timeline, memory per MA group, MoE exchange share") {
+  const json r = load_results(std::string(MASIM_SOURCE_DIR) + "/tests/report/data/tiny_results.json");
+  const json* tp = find_layout_by_kind(r, "tp");
+  const json* ma = find_layout_by_kind(r, "ma_separation");
+  REQUIRE(tp != nullptr);
+  REQUIRE(ma != nullptr);
+  // TP: compute [0,300] and [500,1500], comm [300,500] on each GPU: no overlap.
+  CHECK(timeline_overlap_fraction(*tp) == doctest::Approx(0.0));
+  // MA: GPU 0 computes [0,800] and sends [400,500] and [800,900]: 100 us overlap;
+  // GPU 1 computes [500,1300] and sends [900,1000] and [1300,1400]: 100 us.
+  // Iteration span [0,1400]: 100/1400 = 0.0714 per GPU, mean 0.0714.
+  CHECK(timeline_overlap_fraction(*ma) == doctest::Approx(100.0 / 1400.0));
+  // MA: attention_gpus = 1 and gpu_ranks [0, 1] -> GPU 0 attention, GPU 1 experts.
+  const auto profiles = memory_profiles(*ma);
+  REQUIRE(profiles.size() == 2);
+  CHECK(profiles[0].role == "attention GPU");
+  CHECK(profiles[0].gpu == 0);
+  CHECK(profiles[1].role == "expert GPU");
+  CHECK(profiles[1].total_gib == doctest::Approx(21.75));  // 19 + 0 + 0.5 + 0.25 + 2
+  // dispatch 0.05 + combine 0.04 (+ EP 0) = 0.09
+  CHECK(moe_exchange_share(*ma) == doctest::Approx(0.09));
+  CHECK(moe_exchange_share(*tp) == doctest::Approx(0.0));
+  // A layout without a timeline gets no chart.
+  CHECK(!timeline_chart(json::object(), "x", "t", "c").has_value());
+}
+
+TEST_CASE("a results file without layouts is a diagnostic") {
+  const auto dir = std::filesystem::temp_directory_path() / "masim_report_test_results";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "r.json").string();
+  std::ofstream(path) << R"({"schema": 1})";
+  CHECK_THROWS_AS(load_results(path), masim::io::InputError);
+  CHECK_THROWS_AS(load_results((dir / "missing.json").string()), masim::io::EnvironmentError);
+}
