@@ -240,6 +240,47 @@ Plan plan_hierarchical_allreduce(const Topology& topo, const Group& g, double S,
   return plan;
 }
 
+// Hierarchical all-gather (inter-node then intra-node) and reduce-scatter
+// (intra-node then inter-node), each rank holding S/n: the inter-node rings join
+// the k-th GPU of every node and move (N-1)·S/n per hop; the intra-node rings
+// move (m-1)/m · S per hop.
+Plan plan_hierarchical_gather(const Topology& topo, const Group& g, double S, const ProtocolParams& pp,
+                              bool gather) {
+  Plan plan;
+  plan.algorithm = Algorithm::kHierarchical;
+  const int N = g.num_nodes();
+  const int m = static_cast<int>(g.members.front().size());
+  const int n = N * m;
+  plan.channels = m;
+  const double f = pp.bandwidth_factor;
+  Phase intra;
+  if (m > 1) {
+    for (const auto& mem : g.members) {
+      for (std::size_t j = 0; j < mem.size(); ++j) {
+        intra.flows.push_back(flow(topo, mem[j], mem[(j + 1) % mem.size()], (m - 1.0) / m * S, f));
+      }
+    }
+    intra.delay = phase_delay(topo, intra.flows, steps(m - 1, 0, pp.ring_nvlink_step, pp.ring_net_step));
+  }
+  Phase inter;
+  for (int k = 0; k < m; ++k) {
+    for (int i = 0; i < N; ++i) {
+      const int a = g.members[static_cast<std::size_t>(i)][static_cast<std::size_t>(k)];
+      const int b = g.members[static_cast<std::size_t>((i + 1) % N)][static_cast<std::size_t>(k)];
+      inter.flows.push_back(flow(topo, a, b, (N - 1.0) * S / n, f));
+    }
+  }
+  inter.delay = phase_delay(topo, inter.flows, steps(0, N - 1, pp.ring_nvlink_step, pp.ring_net_step));
+  if (gather) {
+    plan.phases.push_back(std::move(inter));
+    if (m > 1) plan.phases.push_back(std::move(intra));
+  } else {
+    if (m > 1) plan.phases.push_back(std::move(intra));
+    plan.phases.push_back(std::move(inter));
+  }
+  return plan;
+}
+
 // Pairwise exchange from an explicit byte function, with PXN across nodes.
 // Aggregation: bytes from src to a GPU of its own node (direct, or staged for
 // that GPU's rail) go in stage[src][local slot]; bytes from node a to remote dst
@@ -344,6 +385,10 @@ Plan plan_fixed(const Topology& topo, const NetworkParams& params, const Collect
     }
     case CollectiveKind::kAllGather:
     case CollectiveKind::kReduceScatter: {
+      if (algorithm == Algorithm::kHierarchical && N > 1 && g.uniform()) {
+        plan = plan_hierarchical_gather(topo, g, S, pp, req.kind == CollectiveKind::kAllGather);
+        break;
+      }
       plan.algorithm = Algorithm::kRing;
       const int c = channel_count(topo, params, g);
       plan.channels = c;

@@ -351,6 +351,30 @@ TEST_CASE("tree and hierarchical all-reduce complete, conserve bytes and are bou
   }
 }
 
+TEST_CASE("hierarchical all-gather and reduce-scatter: two phases, NIC-bound across nodes") {
+  // 4 HGX H100 nodes, S = 256 MiB gathered (each rank holds S/32). Across nodes each
+  // GPU's NIC must carry (N-1)·S/n = 3/32 · S; at 0.9 · 50 GB/s that is
+  // 3/32 · 268,435,456 B / 45e9 B/s = 559 us, a lower bound for both algorithms.
+  const auto topo = load("hgx-h100-x4");
+  const Bytes S = Bytes::mib(256);
+  const double bound_us = 3.0 / 32 * S.as_double() / 45e9 * 1e6;
+  for (auto kind : {CollectiveKind::kAllGather, CollectiveKind::kReduceScatter}) {
+    CAPTURE(to_string(kind));
+    const auto plan = plan_collective(topo, NetworkParams{},
+                                      req(kind, first_ranks(32), S, Algorithm::kHierarchical, Protocol::kSimple));
+    REQUIRE(plan.phases.size() == 2);
+    // All-gather crosses nodes first; reduce-scatter reduces inside nodes first.
+    const auto& first = plan.phases[0].flows.front();
+    CHECK((topo.node_of_gpu(first.src) != topo.node_of_gpu(first.dst)) == (kind == CollectiveKind::kAllGather));
+    for (Algorithm a : {Algorithm::kHierarchical, Algorithm::kRing}) {
+      const auto r = run_collective(topo, req(kind, first_ranks(32), S, a, Protocol::kSimple));
+      CHECK(r.algorithm == a);
+      CHECK(r.time.us() >= bound_us);
+      CHECK(r.time.us() <= 2.5 * bound_us);
+    }
+  }
+}
+
 TEST_CASE("all-to-all across nodes goes through PXN: rail-aligned inter-node flows") {
   const auto topo = load("dgx-a100-x2");
   const auto plan = plan_collective(topo, NetworkParams{},
