@@ -13,7 +13,16 @@
 // so all changes at one time are settled together. The recomputation walks the
 // connected component of flows sharing links with the dirty links (breadth-first
 // over link -> flows -> links) and touches nothing else: flows elsewhere keep
-// their rates and completion events.
+// their rates and completion events. After removals only, it refills just the
+// flows at or above the lowest removed rate (proof at recompute()); flows whose
+// rate comes out unchanged keep their completion events.
+//
+// Work-saving devices that do not change the answer: symmetric flows are settled
+// in one round and end in one batch (above); links that provably carry the same
+// flows as a neighbouring link of no larger capacity are left out of routes
+// (shadowed_links()); large components are processed in memory order. One that
+// changes it within a bound: flows due within `completion_precision` (1e-4) of
+// their own duration end with the current batch (absorb_near_completions()).
 //
 // Events: flows that end at the same picosecond share one engine event. Ends are
 // kept in buckets by time (a flow whose rate changes is added to its new bucket and
