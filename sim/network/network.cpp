@@ -267,8 +267,13 @@ struct Network::Impl {
   void absorb_near_completions(std::int64_t now) {
     const double p = params.completion_precision;
     if (!(p > 0.0)) return;
-    // A flow due at k qualifies if k - now <= p·(k - start) <= p·k.
-    const auto limit = static_cast<std::int64_t>(static_cast<double>(now) / (1.0 - p));
+    // A flow due at k qualifies if k - now <= p·(k - start) <= p·(k - t0), t0 the
+    // earliest start of a running collective (no flow started before it).
+    std::int64_t t0 = now;
+    for (const Op& op : ops) {
+      if (op.live) t0 = std::min(t0, op.start.count_ps());
+    }
+    const auto limit = static_cast<std::int64_t>((static_cast<double>(now) - p * static_cast<double>(t0)) / (1.0 - p));
     for (auto it = done_buckets.begin(); it != done_buckets.end() && it->first <= limit;) {
       const std::int64_t k = it->first;
       auto& v = it->second;
