@@ -32,6 +32,22 @@ std::vector<double> pow2(double lo, double hi) {
   return v;
 }
 
+// Powers of two and 1.5 times them ("R-series": 1, 2, 3, 4, 6, 8, 12, ...):
+// the widths real models use (768, 1536, 3072, 6144, 12288) are grid points.
+std::vector<double> pow2_half(double lo, double hi) {
+  std::vector<double> v;
+  for (double x = lo; x <= hi * 1.0000001; x *= 2) {
+    v.push_back(x);
+    const double mid = 1.5 * x;
+    if (mid <= hi * 1.0000001 && std::fmod(mid, 1.0) == 0.0) v.push_back(mid);
+  }
+  return v;
+}
+
+// Model widths (hidden sizes, FFN widths): multiples of 128 in every MoE model this
+// repository ships (Mixtral 14336, Qwen3 768, Qwen1.5 1408, DeepSeek-V3 7168).
+double snap_model_width(double v) { return std::max(128.0, std::round(v / 128) * 128); }
+
 std::uint64_t sub_seed(std::uint64_t seed, int set, int tensor) {
   return kernels::mix64(seed ^ (static_cast<std::uint64_t>(set) << 32) ^ static_cast<std::uint64_t>(tensor));
 }
@@ -142,12 +158,15 @@ class GemmBench final : public Bench {
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(fp8() ? 16 : 1, 1024), pow2(1024, 4096), pow2(1024, 4096)};
     if (fp8()) return {pow2(16, 8192), pow2(512, 16384), pow2(512, 16384)};
-    return {pow2(1, 8192), pow2(256, 16384), pow2(256, 16384)};
+    return {pow2_half(1, 8192), pow2_half(256, 16384), pow2_half(256, 16384)};
   }
+  // Weights are read cold in a real step (every layer has its own); the
+  // activations were just written by the previous kernel: rotate only W.
   std::size_t set_bytes(const std::vector<double>& x) const override {
-    const std::size_t eb = fp8() ? 1 : 2;
-    return eb * static_cast<std::size_t>(I(x[0]) * I(x[2]) + I(x[1]) * I(x[2])) +
-           2 * static_cast<std::size_t>(I(x[0]) * I(x[1]));
+    return (fp8() ? 1 : 2) * static_cast<std::size_t>(I(x[1]) * I(x[2]));
+  }
+  std::size_t shared_bytes(const std::vector<double>& x) const override {
+    return (fp8() ? 1 : 2) * static_cast<std::size_t>(I(x[0]) * I(x[2])) + 2 * static_cast<std::size_t>(I(x[0]) * I(x[1])) + 4096;
   }
   bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) override {
     m_ = I(x[0]);
@@ -155,45 +174,40 @@ class GemmBench final : public Bench {
     k_ = I(x[2]);
     seed_ = seed;
     if (fp8() && !dev.blas().plan_fp8(m_, n_, k_)) return false;
-    a_.clear();
     w_.clear();
-    c_.clear();
+    const std::size_t eb = fp8() ? 1 : 2;
+    a_ = need(dev.alloc_bytes(eb * static_cast<std::size_t>(m_ * k_)));
+    c_ = need(dev.alloc<Bf16>(static_cast<std::size_t>(m_ * n_)));
+    if (fp8()) {
+      MASIM_CUDA_CHECK(kc::fill_random_fp8(static_cast<Fp8*>(a_), m_ * k_, sub_seed(seed, 0, 0), 1.0f, dev.stream()));
+    } else {
+      fill_bf16(static_cast<Bf16*>(a_), m_ * k_, sub_seed(seed, 0, 0), 1.0f, dev.stream());
+    }
     for (int s = 0; s < sets; ++s) {
+      void* w = need(dev.alloc_bytes(eb * static_cast<std::size_t>(n_ * k_)));
       if (fp8()) {
-        auto* a = need(dev.alloc<Fp8>(static_cast<std::size_t>(m_ * k_)));
-        auto* w = need(dev.alloc<Fp8>(static_cast<std::size_t>(n_ * k_)));
-        MASIM_CUDA_CHECK(kc::fill_random_fp8(a, m_ * k_, sub_seed(seed, s, 0), 1.0f, dev.stream()));
-        MASIM_CUDA_CHECK(kc::fill_random_fp8(w, n_ * k_, sub_seed(seed, s, 1), 1.0f, dev.stream()));
-        a_.push_back(a);
-        w_.push_back(w);
+        MASIM_CUDA_CHECK(kc::fill_random_fp8(static_cast<Fp8*>(w), n_ * k_, sub_seed(seed, s, 1), 1.0f, dev.stream()));
       } else {
-        auto* a = need(dev.alloc<Bf16>(static_cast<std::size_t>(m_ * k_)));
-        auto* w = need(dev.alloc<Bf16>(static_cast<std::size_t>(n_ * k_)));
-        fill_bf16(a, m_ * k_, sub_seed(seed, s, 0), 1.0f, dev.stream());
-        fill_bf16(w, n_ * k_, sub_seed(seed, s, 1), 1.0f, dev.stream());
-        a_.push_back(a);
-        w_.push_back(w);
+        fill_bf16(static_cast<Bf16*>(w), n_ * k_, sub_seed(seed, s, 1), 1.0f, dev.stream());
       }
-      c_.push_back(need(dev.alloc<Bf16>(static_cast<std::size_t>(m_ * n_))));
+      w_.push_back(w);
     }
     scratch_ = need(dev.alloc<unsigned long long>(1));
     return true;
   }
   void launch(Device& dev, int s) override {
     if (fp8()) {
-      dev.blas().gemm_fp8(static_cast<const Fp8*>(a_[static_cast<std::size_t>(s)]),
-                          static_cast<const Fp8*>(w_[static_cast<std::size_t>(s)]), c_[static_cast<std::size_t>(s)], m_,
-                          n_, k_);
+      dev.blas().gemm_fp8(static_cast<const Fp8*>(a_), static_cast<const Fp8*>(w_[static_cast<std::size_t>(s)]), c_,
+                          m_, n_, k_);
     } else {
-      dev.blas().gemm_bf16(static_cast<const Bf16*>(a_[static_cast<std::size_t>(s)]),
-                           static_cast<const Bf16*>(w_[static_cast<std::size_t>(s)]), c_[static_cast<std::size_t>(s)],
+      dev.blas().gemm_bf16(static_cast<const Bf16*>(a_), static_cast<const Bf16*>(w_[static_cast<std::size_t>(s)]), c_,
                            m_, n_, k_);
     }
   }
   CheckResult check(Device& dev) override {
-    MASIM_CUDA_CHECK(cudaMemsetAsync(c_[0], 0xFF, sizeof(Bf16) * static_cast<std::size_t>(m_ * n_), dev.stream()));
+    MASIM_CUDA_CHECK(cudaMemsetAsync(c_, 0xFF, sizeof(Bf16) * static_cast<std::size_t>(m_ * n_), dev.stream()));
     launch(dev, 0);
-    CheckResult w = written_bf16(dev, c_[0], m_ * n_, scratch_);
+    CheckResult w = written_bf16(dev, c_, m_ * n_, scratch_);
     if (!w.ok) return w;
     Rng rng(seed_ ^ 0x5EEDull);
     std::vector<std::int64_t> idx;
@@ -213,7 +227,7 @@ class GemmBench final : public Bench {
       idx.push_back(i * n_ + j);
       want.push_back(kr::dot(arow.data(), wrow.data(), k_));
     }
-    const auto got_b = fetch<Bf16>(c_[0], idx);
+    const auto got_b = fetch<Bf16>(c_, idx);
     std::vector<double> got(got_b.size());
     std::transform(got_b.begin(), got_b.end(), got.begin(), bf16_at);
     return compare(got, want, kTolBf16);
@@ -222,8 +236,7 @@ class GemmBench final : public Bench {
  protected:
   double snap(std::size_t axis, double v) const override {
     if (axis == 0) return std::max(fp8() ? 16.0 : 1.0, std::round(v));
-    const double q = fp8() ? 16.0 : 8.0;
-    return std::max(q, std::round(v / q) * q);
+    return snap_model_width(v);
   }
 
  private:
@@ -231,29 +244,43 @@ class GemmBench final : public Bench {
   spec::DType dt_;
   std::int64_t m_ = 0, n_ = 0, k_ = 0;
   std::uint64_t seed_ = 0;
-  std::vector<void*> a_, w_;
-  std::vector<Bf16*> c_;
+  void* a_ = nullptr;
+  std::vector<void*> w_;
+  Bf16* c_ = nullptr;
   unsigned long long* scratch_ = nullptr;
 };
 
 // ---------------------------------------------------------------- grouped GEMM
 class GroupedGemmBench final : public Bench {
  public:
-  explicit GroupedGemmBench(kc::GroupedGemm::Mode mode = kc::GroupedGemm::Mode::kGroupedBatched) : mode_(mode) {}
+  explicit GroupedGemmBench(kc::GroupedGemm::Mode mode = kc::GroupedGemm::Mode::kAuto) : mode_(mode) {}
   std::string table() const override { return "grouped_gemm_bf16"; }
   models::OpKind kind() const override { return models::OpKind::kGroupedGemm; }
   std::string implementation() const override {
-    return mode_ == kc::GroupedGemm::Mode::kLoop
-               ? "loop of cublasGemmEx bf16 TN, one call per group (kernels/cuda/blas GroupedGemm)"
-               : "cublasGemmGroupedBatchedEx bf16 TN, one problem per group (kernels/cuda/blas GroupedGemm)";
+    switch (mode_) {
+      case kc::GroupedGemm::Mode::kLoop: return "loop of cublasGemmEx bf16 TN, one call per group";
+      case kc::GroupedGemm::Mode::kGroupedBatched:
+        return "cublasGemmGroupedBatchedEx bf16 TN, one problem per group";
+      default:
+        return "kernels/cuda/blas GroupedGemm auto: cublasGemmGroupedBatchedEx (one problem per group) or a loop "
+               "of cublasGemmEx, whichever is faster for the shape (timed when the plan is made)";
+    }
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 64), pow2(1, 256), {1024, 4096}, {1024, 4096}};
-    return {pow2(1, 256), pow2(1, 1024), {256, 1024, 4096, 16384}, {256, 1024, 4096, 16384}};
+    return {pow2(1, 256), pow2(1, 512), pow2(256, 16384), pow2(256, 16384)};
+  }
+  // Above 4 TFLOP a point takes seconds to time; such prefill-sized expert GEMMs
+  // are priced by roofline-bounded extrapolation or the roofline instead.
+  bool over_compute_cap(const std::vector<double>& x) const override {
+    return 2.0 * x[0] * x[1] * x[2] * x[3] > 4e12;
   }
   std::size_t set_bytes(const std::vector<double>& x) const override {
+    return 2 * static_cast<std::size_t>(I(x[0]) * I(x[2]) * I(x[3]));
+  }
+  std::size_t shared_bytes(const std::vector<double>& x) const override {
     const std::int64_t g = I(x[0]), m = I(x[1]), n = I(x[2]), k = I(x[3]);
-    return 2 * static_cast<std::size_t>(g * m * k + g * n * k + g * m * n);
+    return 2 * static_cast<std::size_t>(g * m * k + g * m * n) + 4096;
   }
   bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) override {
     g_ = I(x[0]);
@@ -262,23 +289,19 @@ class GroupedGemmBench final : public Bench {
     k_ = I(x[3]);
     seed_ = seed;
     plans_.clear();
-    a0_ = w0_ = c0_ = nullptr;
+    a0_ = need(dev.alloc<Bf16>(static_cast<std::size_t>(g_ * m_ * k_)));
+    c0_ = need(dev.alloc<Bf16>(static_cast<std::size_t>(g_ * m_ * n_)));
+    fill_bf16(a0_, g_ * m_ * k_, sub_seed(seed, 0, 0), 1.0f, dev.stream());
+    kc::GroupedGemm::Mode mode = mode_;
     for (int s = 0; s < sets; ++s) {
-      auto* a = need(dev.alloc<Bf16>(static_cast<std::size_t>(g_ * m_ * k_)));
       auto* w = need(dev.alloc<Bf16>(static_cast<std::size_t>(g_ * n_ * k_)));
-      auto* c = need(dev.alloc<Bf16>(static_cast<std::size_t>(g_ * m_ * n_)));
-      fill_bf16(a, g_ * m_ * k_, sub_seed(seed, s, 0), 1.0f, dev.stream());
       fill_bf16(w, g_ * n_ * k_, sub_seed(seed, s, 1), 1.0f, dev.stream());
       std::vector<kc::GroupedGemm::Group> groups;
       for (std::int64_t i = 0; i < g_; ++i) {
-        groups.push_back({a + i * m_ * k_, w + i * n_ * k_, c + i * m_ * n_, m_});
+        groups.push_back({a0_ + i * m_ * k_, w + i * n_ * k_, c0_ + i * m_ * n_, m_});
       }
-      plans_.push_back(std::make_unique<kc::GroupedGemm>(dev.blas(), groups, n_, k_, mode_));
-      if (s == 0) {
-        a0_ = a;
-        w0_ = w;
-        c0_ = c;
-      }
+      plans_.push_back(std::make_unique<kc::GroupedGemm>(dev.blas(), groups, n_, k_, mode));
+      mode = plans_.back()->mode();  // the first plan's choice holds for every set
     }
     scratch_ = need(dev.alloc<unsigned long long>(1));
     return true;
@@ -317,7 +340,7 @@ class GroupedGemmBench final : public Bench {
 
  protected:
   double snap(std::size_t axis, double v) const override {
-    if (axis >= 2) return std::max(8.0, std::round(v / 8) * 8);
+    if (axis >= 2) return snap_model_width(v);
     return std::max(1.0, std::round(v));
   }
 
@@ -326,32 +349,35 @@ class GroupedGemmBench final : public Bench {
   std::int64_t g_ = 0, m_ = 0, n_ = 0, k_ = 0;
   std::uint64_t seed_ = 0;
   std::vector<std::unique_ptr<kc::GroupedGemm>> plans_;
-  Bf16 *a0_ = nullptr, *w0_ = nullptr, *c0_ = nullptr;
+  Bf16 *a0_ = nullptr, *c0_ = nullptr;
   unsigned long long* scratch_ = nullptr;
 };
 
 // ---------------------------------------------------------------- decode attention
 class DecodeAttentionBench final : public Bench {
  public:
-  explicit DecodeAttentionBench(int d) : d_(d) {}
+  explicit DecodeAttentionBench(int d, int variant = 0) : d_(d), variant_(variant) {}
   std::string table() const override { return "attention_decode_d" + std::to_string(d_); }
   models::OpKind kind() const override { return models::OpKind::kAttentionDecode; }
   int head_dim() const override { return d_; }
   std::string implementation() const override {
-    return "kernels/cuda decode_attention: split-K flash-decoding over a bf16 KV cache, online softmax, merge kernel";
+    if (variant_ == 1) return "kernels/cuda decode_attention, CUDA-core variant (split-K flash-decoding)";
+    if (variant_ == 2) return "kernels/cuda decode_attention, tensor-core variant (split-K flash-decoding, WMMA)";
+    return "kernels/cuda decode_attention: split-K flash-decoding over a bf16 KV cache with online softmax and a "
+           "merge kernel; GQA groups of 3+ heads on tensor cores (WMMA), smaller groups on CUDA cores";
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 256), pow2(128, 4096), {1, 4, 8}};
-    return {pow2(1, 4096), pow2(128, 32768), {1, 2, 4, 8}};
+    return {pow2(1, 4096), pow2(128, 32768), {1, 2, 3, 4, 6, 8, 12, 16}};
   }
+  // The KV cache is read cold (every layer has its own); q and the output are hot.
   std::size_t set_bytes(const std::vector<double>& x) const override {
-    const std::int64_t s = I(x[0]), c = I(x[1]), g = I(x[2]);
-    return 2 * static_cast<std::size_t>(2 * s * c * d_ + 2 * s * g * d_);
+    return 2 * static_cast<std::size_t>(2 * I(x[0]) * I(x[1]) * d_);
   }
   std::size_t shared_bytes(const std::vector<double>& x) const override {
     const int s = static_cast<int>(I(x[0])), c = static_cast<int>(I(x[1])), g = static_cast<int>(I(x[2]));
-    const int splits = kc::decode_attention_splits(s, g, 1, c, 132);
-    return kc::decode_attention_workspace_bytes(s, g, d_, splits) + 4096;
+    const int splits = kc::decode_attention_splits(s, g, 1, c, 132, variant_, d_);
+    return kc::decode_attention_workspace_bytes(s, g, d_, splits) + 4 * static_cast<std::size_t>(s * g * d_) + 8192;
   }
   bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) override {
     s_ = I(x[0]);
@@ -360,25 +386,21 @@ class DecodeAttentionBench final : public Bench {
     seed_ = seed;
     if (!kc::decode_attention_supported(static_cast<int>(g_), 1, d_)) return false;
     splits_ = kc::decode_attention_splits(static_cast<int>(s_), static_cast<int>(g_), 1, static_cast<int>(c_),
-                                          dev.sm_count());
+                                          dev.sm_count(), variant_, d_);
     ws_ = need(dev.alloc_bytes(kc::decode_attention_workspace_bytes(static_cast<int>(s_), static_cast<int>(g_), d_,
                                                                     splits_) + 256));
-    q_.clear();
     k_.clear();
     v_.clear();
-    o_.clear();
+    q_ = need(dev.alloc<Bf16>(static_cast<std::size_t>(s_ * g_ * d_)));
+    o_ = need(dev.alloc<Bf16>(static_cast<std::size_t>(s_ * g_ * d_)));
+    fill_bf16(q_, s_ * g_ * d_, sub_seed(seed, 0, 0), 1.0f, dev.stream());
     for (int s = 0; s < sets; ++s) {
-      auto* q = need(dev.alloc<Bf16>(static_cast<std::size_t>(s_ * g_ * d_)));
       auto* k = need(dev.alloc<Bf16>(static_cast<std::size_t>(s_ * c_ * d_)));
       auto* v = need(dev.alloc<Bf16>(static_cast<std::size_t>(s_ * c_ * d_)));
-      auto* o = need(dev.alloc<Bf16>(static_cast<std::size_t>(s_ * g_ * d_)));
-      fill_bf16(q, s_ * g_ * d_, sub_seed(seed, s, 0), 1.0f, dev.stream());
       fill_bf16(k, s_ * c_ * d_, sub_seed(seed, s, 1), 1.0f, dev.stream());
       fill_bf16(v, s_ * c_ * d_, sub_seed(seed, s, 2), 1.0f, dev.stream());
-      q_.push_back(q);
       k_.push_back(k);
       v_.push_back(v);
-      o_.push_back(o);
     }
     scratch_ = need(dev.alloc<unsigned long long>(1));
     return true;
@@ -386,10 +408,10 @@ class DecodeAttentionBench final : public Bench {
   void launch(Device& dev, int s) override {
     const auto i = static_cast<std::size_t>(s);
     kc::DecodeAttentionArgs a;
-    a.q = q_[i];
+    a.q = q_;
     a.k = k_[i];
     a.v = v_[i];
-    a.out = o_[i];
+    a.out = o_;
     a.q_stride = g_ * d_;
     a.out_stride = g_ * d_;
     a.batch = static_cast<int>(s_);
@@ -400,13 +422,14 @@ class DecodeAttentionBench final : public Bench {
     a.cache_capacity = static_cast<int>(c_);
     a.splits = splits_;
     a.workspace = ws_;
+    a.variant = variant_;
     MASIM_CUDA_CHECK(kc::decode_attention(a, dev.stream()));
   }
   CheckResult check(Device& dev) override {
     const std::int64_t n_out = s_ * g_ * d_;
-    MASIM_CUDA_CHECK(cudaMemsetAsync(o_[0], 0xFF, sizeof(Bf16) * static_cast<std::size_t>(n_out), dev.stream()));
+    MASIM_CUDA_CHECK(cudaMemsetAsync(o_, 0xFF, sizeof(Bf16) * static_cast<std::size_t>(n_out), dev.stream()));
     launch(dev, 0);
-    CheckResult w = written_bf16(dev, o_[0], n_out, scratch_);
+    CheckResult w = written_bf16(dev, o_, n_out, scratch_);
     if (!w.ok) return w;
     // Reference work ~ context·d per sampled (sequence, head): keep it to a few million.
     const int samples = static_cast<int>(std::clamp<std::int64_t>(1'500'000 / (c_ * d_), 1, 4));
@@ -439,7 +462,7 @@ class DecodeAttentionBench final : public Bench {
         want.push_back(out[static_cast<std::size_t>(e)]);
       }
     }
-    const auto got_b = fetch<Bf16>(o_[0], idx);
+    const auto got_b = fetch<Bf16>(o_, idx);
     std::vector<double> got(got_b.size());
     std::transform(got_b.begin(), got_b.end(), got.begin(), bf16_at);
     return compare(got, want, kTolBf16);
@@ -447,17 +470,20 @@ class DecodeAttentionBench final : public Bench {
 
  protected:
   double snap(std::size_t axis, double v) const override {
-    if (axis == 2) return std::clamp(std::round(v), 1.0, 8.0);
+    if (axis == 2) return std::clamp(std::round(v), 1.0, 16.0);
     return std::max(1.0, std::round(v));
   }
 
  private:
   int d_;
+  int variant_;
   std::int64_t s_ = 0, c_ = 0, g_ = 0;
   int splits_ = 1;
   std::uint64_t seed_ = 0;
   void* ws_ = nullptr;
-  std::vector<Bf16*> q_, k_, v_, o_;
+  Bf16* q_ = nullptr;
+  Bf16* o_ = nullptr;
+  std::vector<Bf16*> k_, v_;
   unsigned long long* scratch_ = nullptr;
 };
 
@@ -475,7 +501,10 @@ class PrefillAttentionBench final : public Bench {
     if (quick) return {pow2(1, 64), pow2(64, 2048)};
     return {pow2(1, 1024), pow2(64, 8192)};
   }
-  std::size_t set_bytes(const std::vector<double>& x) const override {
+  // Every tensor is an activation the previous kernel just wrote (L2-resident in a
+  // real step when it fits): no rotation.
+  std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
+  std::size_t shared_bytes(const std::vector<double>& x) const override {
     return 2 * 4 * static_cast<std::size_t>(I(x[0]) * I(x[1]) * d_);
   }
   bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) override {
@@ -569,7 +598,7 @@ std::vector<float> bf16_row(std::uint64_t seed, std::int64_t row, std::int64_t w
   return r;
 }
 
-double snap_width(double v) { return std::max(8.0, std::round(v / 8) * 8); }
+double snap_width(double v) { return snap_model_width(v); }
 
 class RmsNormBench final : public Bench {
  public:
@@ -578,9 +607,12 @@ class RmsNormBench final : public Bench {
   std::string implementation() const override { return "kernels/cuda rmsnorm (block per row, 16-byte vectors)"; }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {1024, 4096}};
-    return {pow2(1, 16384), pow2(512, 16384)};
+    return {pow2(1, 16384), pow2_half(512, 16384)};
   }
-  std::size_t set_bytes(const std::vector<double>& x) const override {
+  // Every tensor is an activation the previous kernel just wrote (L2-resident in a
+  // real step when it fits): no rotation.
+  std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
+  std::size_t shared_bytes(const std::vector<double>& x) const override {
     return 2 * static_cast<std::size_t>(2 * I(x[0]) * I(x[1]) + I(x[1]));
   }
   bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) override {
@@ -655,7 +687,10 @@ class RouterTopKBench final : public Bench {
     if (quick) return {pow2(1, 1024), {8, 64, 256}, {1, 2, 8}};
     return {pow2(1, 16384), pow2(8, 256), {1, 2, 4, 8}};
   }
-  std::size_t set_bytes(const std::vector<double>& x) const override {
+  // Every tensor is an activation the previous kernel just wrote (L2-resident in a
+  // real step when it fits): no rotation.
+  std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
+  std::size_t shared_bytes(const std::vector<double>& x) const override {
     const std::int64_t t = I(x[0]), e = I(x[1]), k = I(x[2]);
     return static_cast<std::size_t>(4 * t * e + 8 * t * k + 4 * e);
   }
@@ -761,15 +796,16 @@ class PermuteBench final : public Bench {
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {1024, 4096}, {1, 2, 8}};
-    return {pow2(1, 16384), pow2(512, 16384), {1, 2, 4, 8}};
+    return {pow2(1, 16384), pow2_half(512, 16384), {1, 2, 4, 8}};
   }
-  std::size_t set_bytes(const std::vector<double>& x) const override {
-    const std::int64_t t = I(x[0]), w = I(x[1]), k = I(x[2]);
-    return static_cast<std::size_t>(2 * (t * w + t * k * w) + 4 * t * k + 8 * (kBenchExperts + 1));
-  }
+  // Activations only: no rotation (see RmsNormBench).
+  std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
   std::size_t shared_bytes(const std::vector<double>& x) const override {
-    return static_cast<std::size_t>(4 * I(x[0]) * I(x[2]) + 4 * kBenchExperts + 1024);
+    const std::int64_t t = I(x[0]), w = I(x[1]), k = I(x[2]);
+    (void)w;
+    return static_cast<std::size_t>(2 * (t * w + t * k * w) + 4 * t * k + 8 * (kBenchExperts + 1)) + static_cast<std::size_t>(4 * I(x[0]) * I(x[2]) + 4 * kBenchExperts + 1024);
   }
+
   bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) override {
     t_ = I(x[0]);
     w_ = I(x[1]);
@@ -871,15 +907,15 @@ class UnpermuteBench final : public Bench {
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {1024, 4096}, {1, 2, 8}};
-    return {pow2(1, 16384), pow2(512, 16384), {1, 2, 4, 8}};
+    return {pow2(1, 16384), pow2_half(512, 16384), {1, 2, 4, 8}};
   }
-  std::size_t set_bytes(const std::vector<double>& x) const override {
-    const std::int64_t t = I(x[0]), w = I(x[1]), k = I(x[2]);
-    return static_cast<std::size_t>(2 * (t * k * w + t * w));
-  }
+  // Activations only: no rotation (see RmsNormBench).
+  std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
   std::size_t shared_bytes(const std::vector<double>& x) const override {
-    return static_cast<std::size_t>(8 * I(x[0]) * I(x[2]) + 1024);
+    const std::int64_t t = I(x[0]), w = I(x[1]), k = I(x[2]);
+    return static_cast<std::size_t>(2 * (t * k * w + t * w)) + static_cast<std::size_t>(8 * I(x[0]) * I(x[2]) + 1024);
   }
+
   bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) override {
     t_ = I(x[0]);
     w_ = I(x[1]);
@@ -968,9 +1004,12 @@ class SwigluBench final : public Bench {
   std::string implementation() const override { return "kernels/cuda swiglu (grid-stride, 16-byte vectors)"; }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 4096), {1024, 4096}};
-    return {pow2(1, 65536), pow2(256, 16384)};
+    return {pow2(1, 65536), pow2_half(256, 16384)};
   }
-  std::size_t set_bytes(const std::vector<double>& x) const override {
+  // Every tensor is an activation the previous kernel just wrote (L2-resident in a
+  // real step when it fits): no rotation.
+  std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
+  std::size_t shared_bytes(const std::vector<double>& x) const override {
     return 2 * 3 * static_cast<std::size_t>(I(x[0]) * I(x[1]));
   }
   bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) override {
@@ -1037,7 +1076,10 @@ class ElementwiseBench final : public Bench {
     if (quick) return {pow2(64, 1 << 22), {2, 3}};
     return {pow2(64, 1 << 27), {2, 3}};
   }
-  std::size_t set_bytes(const std::vector<double>& x) const override {
+  // Every tensor is an activation the previous kernel just wrote (L2-resident in a
+  // real step when it fits): no rotation.
+  std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
+  std::size_t shared_bytes(const std::vector<double>& x) const override {
     return 2 * static_cast<std::size_t>(I(x[0]) * (I(x[1]) + 1));
   }
   bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) override {
@@ -1087,7 +1129,7 @@ class ElementwiseBench final : public Bench {
 
  protected:
   double snap(std::size_t axis, double v) const override {
-    return axis == 0 ? snap_width(v) : std::clamp(std::round(v), 2.0, 3.0);
+    return axis == 0 ? std::max(8.0, std::round(v / 8) * 8) : std::clamp(std::round(v), 2.0, 3.0);
   }
 
  private:
@@ -1111,8 +1153,10 @@ class MemcpyBench final : public Bench {
   }
   models::OpKind kind() const override { return models::OpKind::kMemcpy; }
   std::string implementation() const override {
-    return k_ == cudaMemcpyDeviceToDevice ? "cudaMemcpyAsync device to device"
-                                          : "cudaMemcpyAsync with pinned host memory (cudaMallocHost)";
+    return k_ == cudaMemcpyDeviceToDevice
+               ? "kernels/cuda copy (16-byte vectors; cudaMemcpyAsync in a graph ran at 2.7 TB/s for sizes that "
+                 "are not powers of two, this kernel at the copy bandwidth for every size)"
+               : "cudaMemcpyAsync with pinned host memory (cudaMallocHost)";
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     const double hi = k_ == cudaMemcpyDeviceToDevice ? (quick ? 1 << 28 : 4294967296.0) : (quick ? 1 << 26 : 1 << 30);
@@ -1158,7 +1202,11 @@ class MemcpyBench final : public Bench {
   }
   void launch(Device& dev, int s) override {
     const auto i = static_cast<std::size_t>(s);
-    MASIM_CUDA_CHECK(cudaMemcpyAsync(dst_[i], src_[i], static_cast<std::size_t>(n_), k_, dev.stream()));
+    if (k_ == cudaMemcpyDeviceToDevice) {
+      MASIM_CUDA_CHECK(kc::copy(dst_[i], src_[i], n_, dev.stream()));
+    } else {
+      MASIM_CUDA_CHECK(cudaMemcpyAsync(dst_[i], src_[i], static_cast<std::size_t>(n_), k_, dev.stream()));
+    }
   }
   CheckResult check(Device& dev) override {
     if (k_ != cudaMemcpyDeviceToHost) {
@@ -1198,12 +1246,12 @@ class MemcpyBench final : public Bench {
 
 }  // namespace
 
-std::vector<std::unique_ptr<Bench>> all_benches() {
+std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant) {
   std::vector<std::unique_ptr<Bench>> b;
   // Ceiling ops first: the copy bandwidth and GEMM rates every later figure refers to.
   b.push_back(std::make_unique<MemcpyBench>(cudaMemcpyDeviceToDevice));
   b.push_back(std::make_unique<GemmBench>(spec::DType::kBF16));
-  b.push_back(std::make_unique<DecodeAttentionBench>(128));
+  b.push_back(std::make_unique<DecodeAttentionBench>(128, decode_variant));
   b.push_back(std::make_unique<GroupedGemmBench>());
   b.push_back(std::make_unique<RmsNormBench>());
   b.push_back(std::make_unique<RouterTopKBench>());
@@ -1211,7 +1259,7 @@ std::vector<std::unique_ptr<Bench>> all_benches() {
   b.push_back(std::make_unique<UnpermuteBench>());
   b.push_back(std::make_unique<SwigluBench>());
   b.push_back(std::make_unique<ElementwiseBench>());
-  b.push_back(std::make_unique<DecodeAttentionBench>(64));
+  b.push_back(std::make_unique<DecodeAttentionBench>(64, decode_variant));
   b.push_back(std::make_unique<GemmBench>(spec::DType::kFP8));
   b.push_back(std::make_unique<PrefillAttentionBench>(128));
   b.push_back(std::make_unique<PrefillAttentionBench>(64));
@@ -1227,8 +1275,12 @@ std::unique_ptr<Bench> make_bench(const std::string& table) {
   return nullptr;
 }
 
-std::unique_ptr<Bench> make_grouped_loop_bench() {
-  return std::make_unique<GroupedGemmBench>(kc::GroupedGemm::Mode::kLoop);
+std::unique_ptr<Bench> make_grouped_bench(kc::GroupedGemm::Mode mode) {
+  return std::make_unique<GroupedGemmBench>(mode);
+}
+
+std::unique_ptr<Bench> make_decode_bench(int head_dim, int variant) {
+  return std::make_unique<DecodeAttentionBench>(head_dim, variant);
 }
 
 }  // namespace masim::calibrate

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "calibrate/device.hpp"
+#include "kernels/cuda/blas.hpp"
 #include "sim/common/rng.hpp"
 #include "sim/models/op.hpp"
 
@@ -46,6 +47,8 @@ class Bench {
   // Device bytes of one buffer set (rotated against L2) and of buffers shared by all sets.
   virtual std::size_t set_bytes(const std::vector<double>& x) const = 0;
   virtual std::size_t shared_bytes(const std::vector<double>& /*x*/) const { return 0; }
+  // Shapes too expensive to time within the run's budget (recorded as "skipped").
+  virtual bool over_compute_cap(const std::vector<double>& /*x*/) const { return false; }
   // Allocates `sets` buffer sets from the arena and fills the inputs. False: this
   // shape is not supported by the implementation (recorded as "unsupported").
   virtual bool prepare(Device& dev, const std::vector<double>& x, int sets, std::uint64_t seed) = 0;
@@ -62,9 +65,11 @@ class Bench {
   virtual double snap(std::size_t axis, double v) const;
 };
 
-std::vector<std::unique_ptr<Bench>> all_benches();
+// `decode_variant` selects decode attention's kernels (kernels/cuda DecodeAttentionArgs::variant).
+std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant = 0);
 std::unique_ptr<Bench> make_bench(const std::string& table);   // nullptr: no such table
-std::unique_ptr<Bench> make_grouped_loop_bench();              // grouped GEMM as a loop of cublasGemmEx
+std::unique_ptr<Bench> make_grouped_bench(kernels::cuda::GroupedGemm::Mode mode);
+std::unique_ptr<Bench> make_decode_bench(int head_dim, int variant);
 
 // Elements of a device array at `idx` (one small copy each).
 template <typename T>

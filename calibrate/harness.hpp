@@ -25,10 +25,10 @@
 namespace masim::calibrate {
 
 struct TimingOptions {
-  double target_graph_us = 800;   // launches per replay chosen to fill about this long
+  double target_graph_us = 600;   // launches per replay chosen to fill about this long
   int max_launches_per_graph = 64;
-  double window_ms = 12;          // time spent replaying per measurement
-  int min_replays = 8;
+  double window_ms = 6;           // time spent replaying per measurement
+  int min_replays = 6;
   int max_replays = 200;
   int warmup_replays = 2;
 };

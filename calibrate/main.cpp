@@ -50,7 +50,10 @@ int main(int argc, char** argv) {
   val_cmd->add_option("--layers", val.layers, "Layers to run (default: all that fit)")->check(CLI::Range(1, 100000));
   val_cmd->add_option("-o,--out", val.out, "JSON report");
   val_cmd->add_option("--replays", val.replays, "Graph replays timed")->check(CLI::Range(3, 10000));
-  val_cmd->add_flag("--grouped-loop", val.grouped_loop, "Expert GEMMs as a loop of cublasGemmEx");
+  val_cmd->add_option("--grouped-mode", val.grouped_mode, "Expert GEMMs: auto, grouped (cublasGemmGroupedBatchedEx) or loop")
+      ->check(CLI::IsMember({"auto", "grouped", "loop"}));
+  val_cmd->add_option("--attention-variant", val.attention_variant, "Decode attention: 0 auto, 1 CUDA cores, 2 tensor cores")
+      ->check(CLI::Range(0, 2));
 
   QualityOptions qual;
   auto* qual_cmd = app.add_subcommand("quality", "Kernel-quality figures (achieved rates, attention vs copy, grouped vs dense)");

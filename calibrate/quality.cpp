@@ -1,5 +1,6 @@
 #include "calibrate/quality.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -58,29 +59,42 @@ int run_quality(const QualityOptions& opt) {
     return r;
   };
 
-  // 1. The copy ceiling.
+  // 1. The copy ceiling: the best of the copy kernel over large sizes (bytes read + written).
   auto copy = make_bench("memcpy_d2d");
-  const json c = run(*copy, {2147483648.0});
-  const double copy_tbs = c.value("tb_per_s", 0.0);
+  double copy_tbs = 0;
+  json copies = json::array();
+  for (double bytes : {67108864.0, 268435456.0, 1073741824.0, 2147483648.0}) {
+    const json c = run(*copy, {bytes});
+    copy_tbs = std::max(copy_tbs, c.value("tb_per_s", 0.0));
+    copies.push_back(c);
+  }
+  report["copy"] = copies;
   report["copy_tb_per_s"] = copy_tbs;
 
-  // 2. Decode attention at large batch × context, GQA groups 1, 4, 8 (head_dim 128).
-  auto dec = make_bench("attention_decode_d128");
+  // 2. Decode attention at large batch × context, GQA groups 1..16 (head_dim 128),
+  //    the automatic choice and both variants.
   json dec_rows = json::array();
   const std::vector<std::vector<double>> dec_shapes =
       opt.quick ? std::vector<std::vector<double>>{{256, 4096, 4}}
-                : std::vector<std::vector<double>>{{2048, 4096, 1}, {2048, 4096, 4}, {2048, 4096, 8},
-                                                   {512, 16384, 8}, {256, 8192, 4}};
-  for (const auto& x : dec_shapes) {
-    json r = run(*dec, x);
-    if (r.contains("tb_per_s") && copy_tbs > 0) r["fraction_of_copy"] = r["tb_per_s"].get<double>() / copy_tbs;
-    dec_rows.push_back(r);
+                : std::vector<std::vector<double>>{{2048, 4096, 1}, {2048, 4096, 2}, {2048, 4096, 4}, {2048, 4096, 8},
+                                                   {1024, 4096, 16}, {512, 16384, 8}, {256, 8192, 4}};
+  for (int variant : {0, 1, 2}) {
+    auto dec = make_decode_bench(128, variant);
+    for (const auto& x : dec_shapes) {
+      if (variant != 0 && x[2] < 3 && variant == 2) continue;
+      json r = run(*dec, x);
+      r["variant"] = variant;
+      if (r.contains("tb_per_s") && copy_tbs > 0) r["fraction_of_copy"] = r["tb_per_s"].get<double>() / copy_tbs;
+      dec_rows.push_back(r);
+    }
   }
   report["decode_attention"] = dec_rows;
 
   // 3. Grouped GEMM vs one dense GEMM of the same total FLOPs (m_dense = groups · m).
-  auto grouped = make_bench("grouped_gemm_bf16");
-  auto looped = make_grouped_loop_bench();
+  using Mode = kernels::cuda::GroupedGemm::Mode;
+  auto batched = make_grouped_bench(Mode::kGroupedBatched);
+  auto looped = make_grouped_bench(Mode::kLoop);
+  auto automatic = make_grouped_bench(Mode::kAuto);
   auto dense = make_bench("gemm_bf16");
   json gg = json::array();
   const std::vector<std::vector<double>> gshapes =
@@ -88,16 +102,18 @@ int run_quality(const QualityOptions& opt) {
                 : std::vector<std::vector<double>>{{8, 2048, 14336, 4096}, {8, 2048, 4096, 14336},
                                                    {16, 1024, 4096, 4096}, {64, 512, 1536, 2048}, {128, 64, 1536, 2048}};
   for (const auto& x : gshapes) {
-    const json g = run(*grouped, x);
+    const json g = run(*batched, x);
     const json l = run(*looped, x);
+    const json a = run(*automatic, x);
     const json d = run(*dense, {x[0] * x[1], x[2], x[3]});
-    json row = {{"groups", x[0]}, {"m_per_group", x[1]}, {"n", x[2]}, {"k", x[3]}, {"grouped", g}, {"loop", l}, {"dense", d}};
-    if (g.contains("time_us") && d.contains("time_us")) {
-      row["grouped_over_dense"] = g["time_us"].get<double>() / d["time_us"].get<double>();
-    }
-    if (l.contains("time_us") && d.contains("time_us")) {
-      row["loop_over_dense"] = l["time_us"].get<double>() / d["time_us"].get<double>();
-    }
+    json row = {{"groups", x[0]}, {"m_per_group", x[1]}, {"n", x[2]}, {"k", x[3]},
+                {"grouped", g},   {"loop", l},          {"auto", a},  {"dense", d}};
+    auto ratio = [&](const json& num, const char* key) {
+      if (num.contains("time_us") && d.contains("time_us")) row[key] = num["time_us"].get<double>() / d["time_us"].get<double>();
+    };
+    ratio(g, "grouped_over_dense");
+    ratio(l, "loop_over_dense");
+    ratio(a, "auto_over_dense");
     gg.push_back(row);
   }
   report["grouped_vs_dense"] = gg;
@@ -134,14 +150,16 @@ int run_quality(const QualityOptions& opt) {
   std::printf("\nSUMMARY copy %.3f TB/s\n", copy_tbs);
   for (const auto& r : dec_rows) {
     if (r.contains("fraction_of_copy")) {
-      std::printf("SUMMARY decode attention %s: %.3f TB/s = %.1f%% of copy (target >= 80%%)\n", r["x"].dump().c_str(),
-                  r["tb_per_s"].get<double>(), 100 * r["fraction_of_copy"].get<double>());
+      std::printf("SUMMARY decode attention variant %d %s: %.3f TB/s = %.1f%% of copy (target >= 80%%)\n",
+                  r["variant"].get<int>(), r["x"].dump().c_str(), r["tb_per_s"].get<double>(),
+                  100 * r["fraction_of_copy"].get<double>());
     }
   }
   for (const auto& r : gg) {
-    std::printf("SUMMARY grouped %sx%s n=%s k=%s: grouped/dense %.3f, loop/dense %.3f (target <= 1.10)\n",
+    std::printf("SUMMARY grouped %sx%s n=%s k=%s: grouped/dense %.3f, loop/dense %.3f, auto/dense %.3f (target <= 1.10)\n",
                 r["groups"].dump().c_str(), r["m_per_group"].dump().c_str(), r["n"].dump().c_str(),
-                r["k"].dump().c_str(), r.value("grouped_over_dense", 0.0), r.value("loop_over_dense", 0.0));
+                r["k"].dump().c_str(), r.value("grouped_over_dense", 0.0), r.value("loop_over_dense", 0.0),
+                r.value("auto_over_dense", 0.0));
   }
   if (!opt.out.empty()) profile::write_text_atomic(opt.out, report.dump(1) + "\n");
   return wrong > 0 ? 1 : 0;

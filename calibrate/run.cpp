@@ -109,6 +109,11 @@ json measure_point(Device& dev, Bench& b, const std::vector<double>& x, bool hol
   const std::size_t cap = static_cast<std::size_t>(memory_cap_gib * 1073741824.0);
   const std::size_t per_set = b.set_bytes(x);
   const std::size_t shared = b.shared_bytes(x);
+  if (b.over_compute_cap(x)) {
+    r["status"] = "skipped";
+    r["detail"] = "over the compute cap";
+    return r;
+  }
   if (per_set + shared > cap || per_set + shared + (1u << 20) > dev.arena_bytes()) {
     r["status"] = "skipped";
     r["detail"] = "needs " + std::to_string((per_set + shared) >> 20) + " MiB, over the memory cap";
@@ -116,7 +121,7 @@ json measure_point(Device& dev, Bench& b, const std::vector<double>& x, bool hol
   }
   // Enough buffer sets that consecutive launches never find their inputs in L2.
   const std::size_t rotate = 3 * dev.l2_bytes();
-  int sets = static_cast<int>(std::clamp<std::size_t>((rotate + per_set - 1) / std::max<std::size_t>(per_set, 1), 1, 32));
+  int sets = per_set == 0 ? 1 : static_cast<int>(std::clamp<std::size_t>((rotate + per_set - 1) / per_set, 1, 32));
   while (sets > 1 && per_set * static_cast<std::size_t>(sets) + shared > cap) --sets;
   dev.reset();
   try {
@@ -226,7 +231,23 @@ int run_calibration(const RunOptions& opt) {
     journal.flush();
   }
 
-  auto benches = all_benches();
+  // Decode attention's tensor-core variant must pass its reference check on a few
+  // shapes before the run relies on it; otherwise the CUDA-core kernels measure every group.
+  int decode_variant = 0;
+  for (int d : {128, 64}) {
+    auto probe = make_decode_bench(d, 2);
+    for (const std::vector<double>& x : {std::vector<double>{3, 700, 4}, std::vector<double>{64, 2048, 8},
+                                         std::vector<double>{2, 300, 16}}) {
+      const json r = measure_point(dev, *probe, x, false, 4, TimingOptions{1, 1, 0.1, 1, 1, 0}, opt.seed + 17);
+      if (r.value("status", "") != "ok") {
+        decode_variant = 1;
+        std::printf("decode attention tensor-core self-test failed at d=%d %s: %s; using CUDA cores for every group\n",
+                    d, json(x).dump().c_str(), r.dump().c_str());
+      }
+    }
+  }
+  if (decode_variant == 0) std::printf("decode attention tensor-core self-test passed\n");
+  auto benches = all_benches(decode_variant);
   std::vector<Bench*> selected;
   for (auto& b : benches) {
     if (opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), b->table()) != opt.only.end()) {

@@ -196,7 +196,7 @@ int run_validate(const ValidateOptions& opt) {
   Bf16* sgu = buf.get<Bf16>(static_cast<std::size_t>(B) * 2 * FW);
   Bf16* sact = buf.get<Bf16>(static_cast<std::size_t>(B) * FW);
   Bf16* sy = buf.get<Bf16>(BH);
-  const int splits = kc::decode_attention_splits(B, NH, KV, C, dev.sm_count());
+  const int splits = kc::decode_attention_splits(B, NH, KV, C, dev.sm_count(), opt.attention_variant, D);
   void* ws = buf.get<char>(kc::decode_attention_workspace_bytes(B, NH, D, splits));
   MASIM_CUDA_CHECK(cudaStreamSynchronize(s));
 
@@ -226,6 +226,7 @@ int run_validate(const ValidateOptions& opt) {
       a.cache_capacity = C;
       a.splits = splits;
       a.workspace = ws;
+      a.variant = opt.attention_variant;
       MASIM_CUDA_CHECK(kc::decode_attention(a, s));
     });
     st.emplace_back("o_proj", [=, &blas] { blas.gemm_bf16(attn, Y->wo, ao, B, H, static_cast<std::int64_t>(NH) * D); });
@@ -284,7 +285,9 @@ int run_validate(const ValidateOptions& opt) {
           g2.push_back({act + off * F, y.w2[static_cast<std::size_t>(e)], ey + off * H, n});
           off += n;
         }
-        const auto mode = opt.grouped_loop ? kc::GroupedGemm::Mode::kLoop : kc::GroupedGemm::Mode::kGroupedBatched;
+        const auto mode = opt.grouped_mode == "loop"      ? kc::GroupedGemm::Mode::kLoop
+                          : opt.grouped_mode == "grouped" ? kc::GroupedGemm::Mode::kGroupedBatched
+                                                          : kc::GroupedGemm::Mode::kAuto;
         y.gate_up = std::make_unique<kc::GroupedGemm>(blas, g1, 2LL * F, H, mode);
         y.down = std::make_unique<kc::GroupedGemm>(blas, g2, H, F, mode);
       }
@@ -325,9 +328,11 @@ int run_validate(const ValidateOptions& opt) {
   // (up to the order of fp32 atomics, none of which feed the output here) and be finite.
   const bool deterministic = eager.second == 0 && replayed.second == 0 &&
                              std::fabs(eager.first - replayed.first) <= 1e-3 * std::max(1.0, eager.first);
-  std::printf("end to end: %.3f ms per step (median of %d graph replays, spread %.1f%%, graph %s); output %s\n",
+  std::printf("end to end: %.3f ms per step (median of %d graph replays, spread %.1f%%, graph %s); output %s "
+              "(sum |x| eager %.6g, replayed %.6g; non-finite %zu, %zu)\n",
               e2e.median_us * 1e-3, e2e.replays, e2e.spread_pct, e2e.graph ? "yes" : "NO",
-              deterministic ? "finite and identical to the eager run" : "DIFFERS from the eager run or not finite");
+              deterministic ? "finite and identical to the eager run" : "DIFFERS from the eager run or not finite",
+              eager.first, replayed.first, eager.second, replayed.second);
 
   // Per op: that op alone over all layers, per layer.
   std::vector<std::string> keys;
@@ -384,7 +389,17 @@ int run_validate(const ValidateOptions& opt) {
   report["layers_model"] = m.num_layers;
   report["gpu"] = dev.props().name;
   report["profile"] = profile_path;
-  report["grouped_gemm"] = opt.grouped_loop ? "loop of cublasGemmEx" : "cublasGemmGroupedBatchedEx";
+  int loops = 0, batched = 0;
+  for (const Layer& y : L) {
+    for (const auto* g : {y.gate_up.get(), y.down.get()}) {
+      if (g) (g->mode() == kc::GroupedGemm::Mode::kLoop ? loops : batched)++;
+    }
+  }
+  report["grouped_gemm"] = {{"requested", opt.grouped_mode}, {"plans_loop", loops}, {"plans_grouped_batched", batched}};
+  report["attention_variant"] =
+      kc::decode_attention_variant(NH, KV, D, opt.attention_variant) == 2 ? "tensor cores" : "CUDA cores";
+  std::printf("expert GEMM plans: %d grouped-batched, %d loop; attention on %s\n", batched, loops,
+              report["attention_variant"].get<std::string>().c_str());
   json rows_j = json::array();
   std::printf("\n%-18s %12s %12s %9s %9s  %s\n", "op (per layer)", "measured us", "masim us", "error", "roofline", "source");
   double sum_meas = 0, sum_pred = 0, sum_roof = 0;

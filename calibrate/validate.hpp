@@ -25,7 +25,8 @@ struct ValidateOptions {
   int layers = 0;         // 0: all layers that fit
   std::string out;        // JSON report (optional)
   int replays = 30;
-  bool grouped_loop = false;  // expert GEMMs as a loop of cublasGemmEx instead of one grouped call
+  std::string grouped_mode = "auto";  // expert GEMMs: auto | grouped | loop (kernels/cuda/blas GroupedGemm)
+  int attention_variant = 0;          // kernels/cuda DecodeAttentionArgs::variant
 };
 
 int run_validate(const ValidateOptions& opt);

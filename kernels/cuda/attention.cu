@@ -308,6 +308,236 @@ int padded_group(int group) {
   return gp;
 }
 
+// ---------------------------------------------------------------- decode, tensor cores
+// GQA groups of 3..16 query heads: the group's heads are the 16 rows of one WMMA
+// tile (rows past the group are zero), so S = Q·K^T and O += P·V run on tensor
+// cores and the kernel stays bound by the KV-cache reads (the CUDA-core kernel
+// above spends about 8 FLOPs per cache byte at group 8, near the fp32 rate).
+// K and V tiles of 64 keys stream into shared memory with cp.async, two stages
+// deep; the online softmax runs in shared memory, 8 threads per head row.
+namespace wmma_dec = nvcuda::wmma;
+
+constexpr int kTcRows = 16;   // query heads per block (one WMMA tile)
+
+constexpr std::size_t align128(std::size_t v) { return (v + 127) / 128 * 128; }
+
+template <int D>
+struct DecTcSmem {
+  static constexpr int kLdh = D + 8;
+  static constexpr int kLdS = kTileKeys + 4;
+  static constexpr int kLdP = kTileKeys + 8;
+  static constexpr int kLdO = D + 4;
+  static constexpr std::size_t kTile = align128(sizeof(__nv_bfloat16) * kTileKeys * kLdh);
+  static constexpr std::size_t kQ = 0;
+  static constexpr std::size_t kK = kQ + align128(sizeof(__nv_bfloat16) * kTcRows * kLdh);
+  static constexpr std::size_t kV = kK + 2 * kTile;
+  static constexpr std::size_t kS = kV + 2 * kTile;
+  static constexpr std::size_t kP = kS + align128(sizeof(float) * kTcRows * kLdS);
+  static constexpr std::size_t kO = kP + align128(sizeof(__nv_bfloat16) * kTcRows * kLdP);
+  static constexpr std::size_t kM = kO + align128(sizeof(float) * kTcRows * kLdO);
+  static constexpr std::size_t kBytes = kM + 3 * 128;
+};
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+template <int D>
+__global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(DecodeKernelArgs a) {
+  using L = DecTcSmem<D>;
+  constexpr int P = D / 8;
+  extern __shared__ __align__(128) unsigned char smem[];
+  auto* sQ = reinterpret_cast<__nv_bfloat16*>(smem + L::kQ);
+  auto* sK = reinterpret_cast<__nv_bfloat16*>(smem + L::kK);
+  auto* sV = reinterpret_cast<__nv_bfloat16*>(smem + L::kV);
+  auto* sS = reinterpret_cast<float*>(smem + L::kS);
+  auto* sP = reinterpret_cast<__nv_bfloat16*>(smem + L::kP);
+  auto* sO = reinterpret_cast<float*>(smem + L::kO);
+  auto* sM = reinterpret_cast<float*>(smem + L::kM);
+  float* sL = sM + 32;
+  float* sA = sM + 64;
+
+  const int split = blockIdx.x;
+  const int kvh = blockIdx.y / a.subgroups;
+  const int sg = blockIdx.y % a.subgroups;
+  const int b = blockIdx.z;
+  const int tid = threadIdx.x;
+  const int warp = tid >> 5;
+  const int lane = tid & 31;
+  const int h0 = kvh * a.group + sg * kTcRows;
+  const int nh = min(kTcRows, a.group - sg * kTcRows);
+
+  for (int i = tid; i < kTcRows * P; i += kDecThreads) {
+    const int r = i / P;
+    const int c = i % P;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (r < nh) v = a.q[b * a.q_stride_vec + static_cast<std::int64_t>(h0 + r) * P + c];
+    *reinterpret_cast<uint4*>(sQ + r * L::kLdh + c * 8) = v;
+  }
+  for (int i = tid; i < kTcRows * L::kLdO; i += kDecThreads) sO[i] = 0.0f;
+  if (tid < kTcRows) {
+    sM[tid] = -INFINITY;
+    sL[tid] = 0.0f;
+  }
+
+  const std::int64_t cache_base = (static_cast<std::int64_t>(b) * a.kv_heads + kvh) * a.cache_capacity * P;
+  const uint4* kb = a.k + cache_base;
+  const uint4* vb = a.v + cache_base;
+  const int start = split * a.chunk;
+  const int end = min(a.context, start + a.chunk);
+  const int tiles = (end - start + kTileKeys - 1) / kTileKeys;
+
+  auto issue = [&](int t, int stage) {
+    __nv_bfloat16* dk = sK + stage * (L::kTile / sizeof(__nv_bfloat16));
+    __nv_bfloat16* dv = sV + stage * (L::kTile / sizeof(__nv_bfloat16));
+    for (int i = tid; i < kTileKeys * P; i += kDecThreads) {
+      const int r = i / P;
+      const int c = i % P;
+      // Keys past the end re-read the last key; the softmax masks them.
+      const int key = min(start + t * kTileKeys + r, end - 1);
+      cp_async16(dk + r * L::kLdh + c * 8, kb + static_cast<std::int64_t>(key) * P + c);
+      cp_async16(dv + r * L::kLdh + c * 8, vb + static_cast<std::int64_t>(key) * P + c);
+    }
+    cp_async_commit();
+  };
+
+  issue(0, 0);
+  const int row = tid >> 3;        // softmax: 8 threads per head row
+  const int part = tid & 7;
+  for (int t = 0; t < tiles; ++t) {
+    const int stage = t & 1;
+    if (t + 1 < tiles) {
+      issue(t + 1, stage ^ 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const __nv_bfloat16* cK = sK + stage * (L::kTile / sizeof(__nv_bfloat16));
+    const __nv_bfloat16* cV = sV + stage * (L::kTile / sizeof(__nv_bfloat16));
+    {
+      // S[16 × 64]: warp w takes keys 16w..16w+15.
+      wmma_dec::fragment<wmma_dec::accumulator, 16, 16, 16, float> acc;
+      wmma_dec::fill_fragment(acc, 0.0f);
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        wmma_dec::fragment<wmma_dec::matrix_a, 16, 16, 16, __nv_bfloat16, wmma_dec::row_major> qf;
+        wmma_dec::fragment<wmma_dec::matrix_b, 16, 16, 16, __nv_bfloat16, wmma_dec::col_major> kf;
+        wmma_dec::load_matrix_sync(qf, sQ + kk * 16, L::kLdh);
+        wmma_dec::load_matrix_sync(kf, cK + warp * 16 * L::kLdh + kk * 16, L::kLdh);
+        wmma_dec::mma_sync(acc, qf, kf, acc);
+      }
+      wmma_dec::store_matrix_sync(sS + warp * 16, acc, L::kLdS, wmma_dec::mem_row_major);
+    }
+    __syncthreads();
+    {
+      const int key0 = start + t * kTileKeys;
+      float x[8];
+      float mx = -INFINITY;
+#pragma unroll
+      for (int c = 0; c < 8; ++c) {
+        const int col = part * 8 + c;
+        x[c] = key0 + col < end ? sS[row * L::kLdS + col] * a.scale_log2 : -INFINITY;
+        mx = fmaxf(mx, x[c]);
+      }
+#pragma unroll
+      for (int o = 1; o < 8; o <<= 1) mx = fmaxf(mx, __shfl_xor_sync(kFullMask, mx, o));
+      const float m_old = sM[row];
+      const float m_new = fmaxf(m_old, mx);
+      float sum = 0.0f;
+#pragma unroll
+      for (int c = 0; c < 8; ++c) {
+        const float p = exp2f(x[c] - m_new);
+        sum += p;
+        sP[row * L::kLdP + part * 8 + c] = __float2bfloat16_rn(p);
+      }
+#pragma unroll
+      for (int o = 1; o < 8; o <<= 1) sum += __shfl_xor_sync(kFullMask, sum, o);
+      if (part == 0) {
+        const float alpha = exp2f(m_old - m_new);
+        sA[row] = alpha;
+        sL[row] = sL[row] * alpha + sum;
+        sM[row] = m_new;
+      }
+    }
+    __syncthreads();
+    {
+      // O[16 × D] += P · V: warp w owns columns w·D/4 .. (w+1)·D/4.
+      constexpr int kCols = D / 4;
+      for (int i = lane; i < kTcRows * kCols; i += 32) {
+        const int r = i / kCols;
+        const int c = warp * kCols + i % kCols;
+        sO[r * L::kLdO + c] *= sA[r];
+      }
+      __syncwarp();
+#pragma unroll
+      for (int f = 0; f < kCols / 16; ++f) {
+        wmma_dec::fragment<wmma_dec::accumulator, 16, 16, 16, float> of;
+        float* o_ptr = sO + warp * kCols + f * 16;
+        wmma_dec::load_matrix_sync(of, o_ptr, L::kLdO, wmma_dec::mem_row_major);
+#pragma unroll
+        for (int kk = 0; kk < kTileKeys / 16; ++kk) {
+          wmma_dec::fragment<wmma_dec::matrix_a, 16, 16, 16, __nv_bfloat16, wmma_dec::row_major> pf;
+          wmma_dec::fragment<wmma_dec::matrix_b, 16, 16, 16, __nv_bfloat16, wmma_dec::row_major> vf;
+          wmma_dec::load_matrix_sync(pf, sP + kk * 16, L::kLdP);
+          wmma_dec::load_matrix_sync(vf, cV + kk * 16 * L::kLdh + warp * kCols + f * 16, L::kLdh);
+          wmma_dec::mma_sync(of, pf, vf, of);
+        }
+        wmma_dec::store_matrix_sync(o_ptr, of, L::kLdO, wmma_dec::mem_row_major);
+      }
+    }
+    __syncthreads();
+  }
+
+  if (a.splits == 1) {
+    for (int i = tid; i < nh * P; i += kDecThreads) {
+      const int j = i / P;
+      const int pv = i % P;
+      const float inv = 1.0f / sL[j];
+      float f[8];
+#pragma unroll
+      for (int e = 0; e < 8; ++e) f[e] = sO[j * L::kLdO + pv * 8 + e] * inv;
+      a.out[b * a.out_stride_vec + static_cast<std::int64_t>(h0 + j) * P + pv] = detail::pack8(f);
+    }
+  } else {
+    for (int i = tid; i < nh * D; i += kDecThreads) {
+      const int j = i / D;
+      const int d = i % D;
+      const std::int64_t r = (static_cast<std::int64_t>(b) * a.heads + h0 + j) * a.splits + split;
+      a.part_o[r * D + d] = sO[j * L::kLdO + d];
+      if (d == 0) {
+        a.part_ml[r * 2] = sM[j];
+        a.part_ml[r * 2 + 1] = sL[j];
+      }
+    }
+  }
+}
+
+template <int D>
+cudaError_t launch_decode_tc(const DecodeKernelArgs& k, int batch, cudaStream_t s) {
+  using L = DecTcSmem<D>;
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  cudaError_t e = cudaStreamIsCapturing(s, &capturing);
+  if (e != cudaSuccess) return e;
+  if (capturing == cudaStreamCaptureStatusNone) {
+    e = cudaFuncSetAttribute(decode_attention_tc_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(L::kBytes));
+    if (e != cudaSuccess) return e;
+  }
+  dim3 grid(static_cast<unsigned>(k.splits), static_cast<unsigned>(k.kv_heads * k.subgroups),
+            static_cast<unsigned>(batch));
+  decode_attention_tc_kernel<D><<<grid, kDecThreads, L::kBytes, s>>>(k);
+  e = cudaGetLastError();
+  if (e != cudaSuccess || k.splits == 1) return e;
+  decode_combine_kernel<D><<<static_cast<unsigned>(static_cast<std::int64_t>(batch) * k.heads), D, 0, s>>>(
+      k.part_o, k.part_ml, k.splits, k.heads, k.out_stride_vec * 8, reinterpret_cast<__nv_bfloat16*>(k.out));
+  return cudaGetLastError();
+}
+
 // ---------------------------------------------------------------- kv append
 __global__ void kv_append_kernel(const uint4* qkv, std::int64_t qkv_stride_vec, int heads, int kv_heads,
                                  int vec_per_head, int pos, int cache_capacity, uint4* k_cache, uint4* v_cache) {
@@ -520,10 +750,20 @@ bool decode_attention_supported(int heads, int kv_heads, int head_dim) {
   return kv_heads > 0 && heads % kv_heads == 0 && (head_dim == 64 || head_dim == 128 || head_dim == 256);
 }
 
-int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count) {
+int decode_attention_variant(int heads, int kv_heads, int head_dim, int requested) {
+  const int group = kv_heads > 0 ? heads / kv_heads : 1;
+  const bool tc_ok = head_dim == 64 || head_dim == 128;
+  if (requested == 1 || !tc_ok) return 1;
+  if (requested == 2) return 2;
+  return group >= 3 ? 2 : 1;
+}
+
+int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count, int variant,
+                            int head_dim) {
   const int group = heads / kv_heads;
-  const int gp = padded_group(group);
-  const int subgroups = (group + gp - 1) / gp;
+  const int v = decode_attention_variant(heads, kv_heads, head_dim, variant);
+  const int rows = v == 2 ? kTcRows : padded_group(group);
+  const int subgroups = (group + rows - 1) / rows;
   const std::int64_t blocks = static_cast<std::int64_t>(batch) * kv_heads * subgroups;
   // Aim for about four waves of blocks; never split below two tiles of keys.
   const std::int64_t target = 4LL * sm_count;
@@ -544,7 +784,8 @@ cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
     return cudaErrorInvalidValue;
   }
   const int group = a.heads / a.kv_heads;
-  const int gp = padded_group(group);
+  const int variant = decode_attention_variant(a.heads, a.kv_heads, a.head_dim, a.variant);
+  const int gp = variant == 2 ? kTcRows : padded_group(group);
   int splits = a.splits;
   if (splits <= 0) {
     int device = 0;
@@ -552,7 +793,7 @@ cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
     cudaError_t e = cudaGetDevice(&device);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
     if (e != cudaSuccess) return e;
-    splits = decode_attention_splits(a.batch, a.heads, a.kv_heads, a.context, sms);
+    splits = decode_attention_splits(a.batch, a.heads, a.kv_heads, a.context, sms, variant, a.head_dim);
   }
   // Keys per split rounded to whole tiles; recompute splits so none is empty.
   int chunk = (a.context + splits - 1) / splits;
@@ -579,6 +820,9 @@ cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
   if (splits > 1) {
     k.part_o = static_cast<float*>(a.workspace);
     k.part_ml = k.part_o + static_cast<std::size_t>(a.batch) * a.heads * splits * a.head_dim;
+  }
+  if (variant == 2) {
+    return a.head_dim == 64 ? launch_decode_tc<64>(k, a.batch, s) : launch_decode_tc<128>(k, a.batch, s);
   }
   switch (a.head_dim) {
     case 64: return dispatch_group<64>(k, a.batch, gp, s);

@@ -1,5 +1,6 @@
 #include "kernels/cuda/blas.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "kernels/cuda/check.hpp"
@@ -125,7 +126,7 @@ GroupedGemm::GroupedGemm(Blas& blas, const std::vector<Group>& groups, std::int6
   size_.assign(count, 1);
   alpha_.assign(count, 1.0f);
   beta_.assign(count, 0.0f);
-  if (mode_ == Mode::kGroupedBatched) {
+  if (mode_ != Mode::kLoop) {
     std::vector<void*> host(3 * count);
     for (std::size_t i = 0; i < count; ++i) {
       host[i] = const_cast<Bf16*>(groups_[i].w);
@@ -134,6 +135,30 @@ GroupedGemm::GroupedGemm(Blas& blas, const std::vector<Group>& groups, std::int6
     }
     MASIM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&d_ptrs_), sizeof(void*) * host.size()));
     MASIM_CUDA_CHECK(cudaMemcpy(d_ptrs_, host.data(), sizeof(void*) * host.size(), cudaMemcpyHostToDevice));
+  }
+  if (mode_ == Mode::kAuto) {
+    // One untimed run of each form, then the best of three timed runs each.
+    cudaEvent_t e0, e1;
+    MASIM_CUDA_CHECK(cudaEventCreate(&e0));
+    MASIM_CUDA_CHECK(cudaEventCreate(&e1));
+    float best[2] = {1e30f, 1e30f};
+    const Mode forms[2] = {Mode::kGroupedBatched, Mode::kLoop};
+    for (int f = 0; f < 2; ++f) {
+      mode_ = forms[f];
+      run();
+      for (int r = 0; r < 3; ++r) {
+        MASIM_CUDA_CHECK(cudaEventRecord(e0, blas_.stream()));
+        run();
+        MASIM_CUDA_CHECK(cudaEventRecord(e1, blas_.stream()));
+        MASIM_CUDA_CHECK(cudaEventSynchronize(e1));
+        float ms = 0;
+        MASIM_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        best[f] = std::min(best[f], ms);
+      }
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    mode_ = best[1] < best[0] ? Mode::kLoop : Mode::kGroupedBatched;
   }
 }
 

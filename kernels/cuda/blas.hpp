@@ -68,7 +68,12 @@ class Blas {
 
 class GroupedGemm {
  public:
-  enum class Mode { kGroupedBatched, kLoop };
+  // kAuto times both forms once when the plan is made (outside any graph
+  // capture) and keeps the faster: the grouped call wins for many small groups
+  // (decode), the loop for few large ones (measured on H200: the grouped call
+  // ran 2.5x slower than a dense GEMM of the same FLOPs at 8 groups of 2048 rows,
+  // the loop within 3%).
+  enum class Mode { kGroupedBatched, kLoop, kAuto };
   struct Group {
     const Bf16* a = nullptr;  // [m, k]
     const Bf16* w = nullptr;  // [n, k]
@@ -76,13 +81,14 @@ class GroupedGemm {
     std::int64_t m = 0;
   };
   GroupedGemm(Blas& blas, const std::vector<Group>& groups, std::int64_t n, std::int64_t k,
-              Mode mode = Mode::kGroupedBatched);
+              Mode mode = Mode::kAuto);
   ~GroupedGemm();
   GroupedGemm(const GroupedGemm&) = delete;
   GroupedGemm& operator=(const GroupedGemm&) = delete;
 
   void run();
   int active_groups() const { return static_cast<int>(groups_.size()); }
+  Mode mode() const { return mode_; }
 
  private:
   Blas& blas_;

@@ -24,6 +24,9 @@ cudaError_t fill_random_bf16(Bf16* p, std::int64_t n, std::uint64_t seed, float 
 cudaError_t fill_random_f32(float* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s);
 cudaError_t fill_random_fp8(Fp8* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s);
 
+// dst = src for `bytes` bytes (16-byte vectors; both 16-byte aligned, bytes a multiple of 16).
+cudaError_t copy(void* dst, const void* src, std::int64_t bytes, cudaStream_t s);
+
 // Counts elements that are NaN or infinite into *count (which it zeroes first):
 // with outputs poisoned to NaN before a run, a nonzero count means unwritten outputs.
 cudaError_t count_nonfinite_bf16(const Bf16* p, std::int64_t n, unsigned long long* count, cudaStream_t s);
@@ -78,9 +81,15 @@ struct DecodeAttentionArgs {
   float scale = 0.0f;             // 0: 1/sqrt(head_dim)
   int splits = 0;                 // 0: decode_attention_splits()
   void* workspace = nullptr;      // decode_attention_workspace_bytes()
+  // 0: automatic (tensor cores for GQA groups of 3 or more heads at head_dim 64/128,
+  // CUDA cores otherwise); 1: CUDA cores; 2: tensor cores.
+  int variant = 0;
 };
+// The variant decode_attention runs for this shape (1 CUDA cores, 2 tensor cores).
+int decode_attention_variant(int heads, int kv_heads, int head_dim, int requested);
 // Context splits that give the GPU (`sm_count` multiprocessors) enough blocks.
-int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count);
+int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count, int variant = 0,
+                            int head_dim = 128);
 std::size_t decode_attention_workspace_bytes(int batch, int heads, int head_dim, int splits);
 cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s);
 bool decode_attention_supported(int heads, int kv_heads, int head_dim);

@@ -240,6 +240,13 @@ __global__ void add_kernel(const uint4* a, const uint4* b, const uint4* c, uint4
   }
 }
 
+__global__ void copy_kernel(uint4* dst, const uint4* src, std::int64_t n) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    dst[i] = __ldcs(src + i);
+  }
+}
+
 __global__ void count_nonfinite_bf16_kernel(const Bf16* p, std::int64_t n, unsigned long long* count) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   unsigned long long c = 0;
@@ -275,6 +282,14 @@ cudaError_t fill_random_f32(float* p, std::int64_t n, std::uint64_t seed, float 
 
 cudaError_t fill_random_fp8(Fp8* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s) {
   fill_fp8_kernel<<<stride_blocks(n, 256), 256, 0, s>>>(p, n, seed, scale);
+  return cudaGetLastError();
+}
+
+cudaError_t copy(void* dst, const void* src, std::int64_t bytes, cudaStream_t s) {
+  if (bytes % 16 != 0) return cudaErrorInvalidValue;
+  if (bytes == 0) return cudaSuccess;
+  const std::int64_t n = bytes / 16;
+  copy_kernel<<<stride_blocks(n, 512), 512, 0, s>>>(static_cast<uint4*>(dst), static_cast<const uint4*>(src), n);
   return cudaGetLastError();
 }
 
