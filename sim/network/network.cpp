@@ -59,6 +59,8 @@ constexpr std::uint64_t kIdMask = (std::uint64_t{1} << kTypeShift) - 1;
 std::uint64_t encode(EventType t, std::uint64_t id) { return (static_cast<std::uint64_t>(t) << kTypeShift) | id; }
 
 enum class FlowState : std::uint8_t { kFree, kActive, kDelivering };
+// done_ps of a flow taken into the current completion batch (never a real time).
+constexpr std::int64_t kTaken = -2;
 
 // Touched by every recomputation: kept small and apart from the rest.
 struct FlowHot {
@@ -632,9 +634,14 @@ struct Network::Impl {
         if (!take_bucket(done_buckets)) break;
         const std::int64_t now = engine.now().count_ps();
         // Skip entries left behind when the flow's end moved to another bucket.
+        // A flow whose end moved away and back again has two entries here:
+        // taking it marks done_ps so the second entry is skipped too.
         std::size_t keep = 0;
         for (std::uint32_t f : batch) {
-          if (hot[f].state == FlowState::kActive && cold[f].done_ps == now) batch[keep++] = f;
+          if (hot[f].state == FlowState::kActive && cold[f].done_ps == now) {
+            cold[f].done_ps = kTaken;
+            batch[keep++] = f;
+          }
         }
         batch.resize(keep);
         if (!batch.empty()) absorb_near_completions(now);
