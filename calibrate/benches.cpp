@@ -158,7 +158,10 @@ class GemmBench final : public Bench {
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(fp8() ? 16 : 1, 1024), pow2(1024, 4096), pow2(1024, 4096)};
     if (fp8()) return {pow2(16, 8192), pow2(512, 16384), pow2(512, 16384)};
-    return {pow2_half(1, 8192), pow2_half(256, 16384), pow2_half(256, 16384)};
+    // n from 8: router GEMMs have one output per expert (8 to 256).
+    std::vector<double> n = {8, 32, 128};
+    for (double v : pow2_half(256, 16384)) n.push_back(v);
+    return {pow2_half(1, 8192), n, pow2_half(256, 16384)};
   }
   // Weights are read cold in a real step (every layer has its own); the
   // activations were just written by the previous kernel: rotate only W.
@@ -236,6 +239,7 @@ class GemmBench final : public Bench {
  protected:
   double snap(std::size_t axis, double v) const override {
     if (axis == 0) return std::max(fp8() ? 16.0 : 1.0, std::round(v));
+    if (axis == 1 && v < 256) return std::max(8.0, std::round(v / 8) * 8);  // router widths
     return snap_model_width(v);
   }
 
@@ -368,7 +372,9 @@ class DecodeAttentionBench final : public Bench {
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 256), pow2(128, 4096), {1, 4, 8}};
-    return {pow2(1, 4096), pow2(128, 32768), {1, 2, 3, 4, 6, 8, 12, 16}};
+    // Groups: 1-2 and 3-4 share CUDA-core kernels (padded to powers of two), 5-16 one
+    // tensor-core tile, so these seven values cover every group up to 16 exactly or flatly.
+    return {pow2(1, 4096), pow2_half(128, 32768), {1, 2, 3, 4, 5, 8, 16}};
   }
   // The KV cache is read cold (every layer has its own); q and the output are hot.
   std::size_t set_bytes(const std::vector<double>& x) const override {
@@ -796,7 +802,7 @@ class PermuteBench final : public Bench {
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {1024, 4096}, {1, 2, 8}};
-    return {pow2(1, 16384), pow2_half(512, 16384), {1, 2, 4, 8}};
+    return {pow2(1, 16384), pow2_half(512, 16384), {1, 2, 3, 4, 5, 6, 7, 8}};
   }
   // Activations only: no rotation (see RmsNormBench).
   std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
@@ -907,7 +913,7 @@ class UnpermuteBench final : public Bench {
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {1024, 4096}, {1, 2, 8}};
-    return {pow2(1, 16384), pow2_half(512, 16384), {1, 2, 4, 8}};
+    return {pow2(1, 16384), pow2_half(512, 16384), {1, 2, 3, 4, 5, 6, 7, 8}};
   }
   // Activations only: no rotation (see RmsNormBench).
   std::size_t set_bytes(const std::vector<double>&) const override { return 0; }

@@ -350,7 +350,14 @@ int run_validate(const ValidateOptions& opt) {
         }
       }
     };
-    const Timing t = measure(dev, run_op, true, topt);
+    // Many launches per replay (as in the calibration), so a model with few layers
+    // does not carry one graph launch per handful of kernels.
+    TimingOptions per_op = topt;
+    per_op.target_graph_us = 600;
+    per_op.max_launches_per_graph = 64;
+    per_op.min_replays = 10;
+    per_op.max_replays = 50;
+    const Timing t = measure(dev, run_op, true, per_op);
     measured_us[key] = t.median_us;
   }
 

@@ -318,20 +318,22 @@ int padded_group(int group) {
 namespace wmma_dec = nvcuda::wmma;
 
 constexpr int kTcRows = 16;   // query heads per block (one WMMA tile)
+constexpr int kTcKeys = 32;   // keys per pipeline stage
+constexpr int kTcStages = 3;  // cp.async stages in flight: two tiles load while one is used
 
 constexpr std::size_t align128(std::size_t v) { return (v + 127) / 128 * 128; }
 
 template <int D>
 struct DecTcSmem {
   static constexpr int kLdh = D + 8;
-  static constexpr int kLdS = kTileKeys + 4;
-  static constexpr int kLdP = kTileKeys + 8;
+  static constexpr int kLdS = kTcKeys + 4;
+  static constexpr int kLdP = kTcKeys + 8;
   static constexpr int kLdO = D + 4;
-  static constexpr std::size_t kTile = align128(sizeof(__nv_bfloat16) * kTileKeys * kLdh);
+  static constexpr std::size_t kTile = align128(sizeof(__nv_bfloat16) * kTcKeys * kLdh);
   static constexpr std::size_t kQ = 0;
   static constexpr std::size_t kK = kQ + align128(sizeof(__nv_bfloat16) * kTcRows * kLdh);
-  static constexpr std::size_t kV = kK + 2 * kTile;
-  static constexpr std::size_t kS = kV + 2 * kTile;
+  static constexpr std::size_t kV = kK + kTcStages * kTile;
+  static constexpr std::size_t kS = kV + kTcStages * kTile;
   static constexpr std::size_t kP = kS + align128(sizeof(float) * kTcRows * kLdS);
   static constexpr std::size_t kO = kP + align128(sizeof(__nv_bfloat16) * kTcRows * kLdP);
   static constexpr std::size_t kM = kO + align128(sizeof(float) * kTcRows * kLdO);
@@ -350,6 +352,7 @@ template <int D>
 __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(DecodeKernelArgs a) {
   using L = DecTcSmem<D>;
   constexpr int P = D / 8;
+  constexpr int kColsPerThread = kTcKeys / 8;   // softmax: 8 threads per head row
   extern __shared__ __align__(128) unsigned char smem[];
   auto* sQ = reinterpret_cast<__nv_bfloat16*>(smem + L::kQ);
   auto* sK = reinterpret_cast<__nv_bfloat16*>(smem + L::kK);
@@ -360,6 +363,7 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
   auto* sM = reinterpret_cast<float*>(smem + L::kM);
   float* sL = sM + 32;
   float* sA = sM + 64;
+  constexpr std::size_t kTileElems = L::kTile / sizeof(__nv_bfloat16);
 
   const int split = blockIdx.x;
   const int kvh = blockIdx.y / a.subgroups;
@@ -389,38 +393,37 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
   const uint4* vb = a.v + cache_base;
   const int start = split * a.chunk;
   const int end = min(a.context, start + a.chunk);
-  const int tiles = (end - start + kTileKeys - 1) / kTileKeys;
+  const int tiles = (end - start + kTcKeys - 1) / kTcKeys;
 
-  auto issue = [&](int t, int stage) {
-    __nv_bfloat16* dk = sK + stage * (L::kTile / sizeof(__nv_bfloat16));
-    __nv_bfloat16* dv = sV + stage * (L::kTile / sizeof(__nv_bfloat16));
-    for (int i = tid; i < kTileKeys * P; i += kDecThreads) {
-      const int r = i / P;
-      const int c = i % P;
-      // Keys past the end re-read the last key; the softmax masks them.
-      const int key = min(start + t * kTileKeys + r, end - 1);
-      cp_async16(dk + r * L::kLdh + c * 8, kb + static_cast<std::int64_t>(key) * P + c);
-      cp_async16(dv + r * L::kLdh + c * 8, vb + static_cast<std::int64_t>(key) * P + c);
+  // Loads tile t into stage t % kTcStages; past the last tile it commits an empty
+  // group, so "all but the newest kTcStages-1 groups done" always means tile t is in.
+  auto issue = [&](int t) {
+    if (t < tiles) {
+      __nv_bfloat16* dk = sK + (t % kTcStages) * kTileElems;
+      __nv_bfloat16* dv = sV + (t % kTcStages) * kTileElems;
+      for (int i = tid; i < kTcKeys * P; i += kDecThreads) {
+        const int r = i / P;
+        const int c = i % P;
+        // Keys past the end re-read the last key; the softmax masks them.
+        const int key = min(start + t * kTcKeys + r, end - 1);
+        cp_async16(dk + r * L::kLdh + c * 8, kb + static_cast<std::int64_t>(key) * P + c);
+        cp_async16(dv + r * L::kLdh + c * 8, vb + static_cast<std::int64_t>(key) * P + c);
+      }
     }
     cp_async_commit();
   };
 
-  issue(0, 0);
-  const int row = tid >> 3;        // softmax: 8 threads per head row
+  for (int t = 0; t < kTcStages - 1; ++t) issue(t);
+  const int row = tid >> 3;
   const int part = tid & 7;
   for (int t = 0; t < tiles; ++t) {
-    const int stage = t & 1;
-    if (t + 1 < tiles) {
-      issue(t + 1, stage ^ 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
+    issue(t + kTcStages - 1);
+    cp_async_wait<kTcStages - 1>();
     __syncthreads();
-    const __nv_bfloat16* cK = sK + stage * (L::kTile / sizeof(__nv_bfloat16));
-    const __nv_bfloat16* cV = sV + stage * (L::kTile / sizeof(__nv_bfloat16));
-    {
-      // S[16 × 64]: warp w takes keys 16w..16w+15.
+    const __nv_bfloat16* cK = sK + (t % kTcStages) * kTileElems;
+    const __nv_bfloat16* cV = sV + (t % kTcStages) * kTileElems;
+    if (warp < kTcKeys / 16) {
+      // S[16 × kTcKeys]: warp w takes keys 16w..16w+15.
       wmma_dec::fragment<wmma_dec::accumulator, 16, 16, 16, float> acc;
       wmma_dec::fill_fragment(acc, 0.0f);
 #pragma unroll
@@ -435,12 +438,12 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
     }
     __syncthreads();
     {
-      const int key0 = start + t * kTileKeys;
-      float x[8];
+      const int key0 = start + t * kTcKeys;
+      float x[kColsPerThread];
       float mx = -INFINITY;
 #pragma unroll
-      for (int c = 0; c < 8; ++c) {
-        const int col = part * 8 + c;
+      for (int c = 0; c < kColsPerThread; ++c) {
+        const int col = part * kColsPerThread + c;
         x[c] = key0 + col < end ? sS[row * L::kLdS + col] * a.scale_log2 : -INFINITY;
         mx = fmaxf(mx, x[c]);
       }
@@ -450,10 +453,10 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
       const float m_new = fmaxf(m_old, mx);
       float sum = 0.0f;
 #pragma unroll
-      for (int c = 0; c < 8; ++c) {
+      for (int c = 0; c < kColsPerThread; ++c) {
         const float p = exp2f(x[c] - m_new);
         sum += p;
-        sP[row * L::kLdP + part * 8 + c] = __float2bfloat16_rn(p);
+        sP[row * L::kLdP + part * kColsPerThread + c] = __float2bfloat16_rn(p);
       }
 #pragma unroll
       for (int o = 1; o < 8; o <<= 1) sum += __shfl_xor_sync(kFullMask, sum, o);
@@ -480,7 +483,7 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
         float* o_ptr = sO + warp * kCols + f * 16;
         wmma_dec::load_matrix_sync(of, o_ptr, L::kLdO, wmma_dec::mem_row_major);
 #pragma unroll
-        for (int kk = 0; kk < kTileKeys / 16; ++kk) {
+        for (int kk = 0; kk < kTcKeys / 16; ++kk) {
           wmma_dec::fragment<wmma_dec::matrix_a, 16, 16, 16, __nv_bfloat16, wmma_dec::row_major> pf;
           wmma_dec::fragment<wmma_dec::matrix_b, 16, 16, 16, __nv_bfloat16, wmma_dec::row_major> vf;
           wmma_dec::load_matrix_sync(pf, sP + kk * 16, L::kLdP);
@@ -492,6 +495,7 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
     }
     __syncthreads();
   }
+  cp_async_wait<0>();
 
   if (a.splits == 1) {
     for (int i = tid; i < nh * P; i += kDecThreads) {
@@ -755,7 +759,9 @@ int decode_attention_variant(int heads, int kv_heads, int head_dim, int requeste
   const bool tc_ok = head_dim == 64 || head_dim == 128;
   if (requested == 1 || !tc_ok) return 1;
   if (requested == 2) return 2;
-  return group >= 3 ? 2 : 1;
+  // CUDA cores up to 4 heads per KV head (measured at 90% of copy bandwidth on H200
+  // at group 4), tensor cores above (the CUDA-core kernel becomes FMA-bound).
+  return group >= 5 ? 2 : 1;
 }
 
 int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count, int variant,

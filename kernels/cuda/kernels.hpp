@@ -24,7 +24,8 @@ cudaError_t fill_random_bf16(Bf16* p, std::int64_t n, std::uint64_t seed, float 
 cudaError_t fill_random_f32(float* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s);
 cudaError_t fill_random_fp8(Fp8* p, std::int64_t n, std::uint64_t seed, float scale, cudaStream_t s);
 
-// dst = src for `bytes` bytes (16-byte vectors; both 16-byte aligned, bytes a multiple of 16).
+// dst = src for `bytes` bytes (16-byte vectors, both pointers 16-byte aligned; a tail of
+// fewer than 16 bytes is copied bytewise).
 cudaError_t copy(void* dst, const void* src, std::int64_t bytes, cudaStream_t s);
 
 // Counts elements that are NaN or infinite into *count (which it zeroes first):
@@ -81,7 +82,7 @@ struct DecodeAttentionArgs {
   float scale = 0.0f;             // 0: 1/sqrt(head_dim)
   int splits = 0;                 // 0: decode_attention_splits()
   void* workspace = nullptr;      // decode_attention_workspace_bytes()
-  // 0: automatic (tensor cores for GQA groups of 3 or more heads at head_dim 64/128,
+  // 0: automatic (tensor cores for GQA groups of 5 or more heads at head_dim 64/128,
   // CUDA cores otherwise); 1: CUDA cores; 2: tensor cores.
   int variant = 0;
 };

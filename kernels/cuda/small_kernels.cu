@@ -3,6 +3,8 @@
 // accesses (8 bf16) per thread, fp32 arithmetic.
 #include <cuda_bf16.h>
 
+#include <algorithm>
+
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/kernels.hpp"
 #include "kernels/reference/numeric.hpp"
@@ -240,10 +242,13 @@ __global__ void add_kernel(const uint4* a, const uint4* b, const uint4* c, uint4
   }
 }
 
-__global__ void copy_kernel(uint4* dst, const uint4* src, std::int64_t n) {
+__global__ void copy_kernel(uint4* dst, const uint4* src, std::int64_t n, int tail) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
     dst[i] = __ldcs(src + i);
+  }
+  if (blockIdx.x == 0 && threadIdx.x < tail) {
+    reinterpret_cast<unsigned char*>(dst + n)[threadIdx.x] = reinterpret_cast<const unsigned char*>(src + n)[threadIdx.x];
   }
 }
 
@@ -286,10 +291,10 @@ cudaError_t fill_random_fp8(Fp8* p, std::int64_t n, std::uint64_t seed, float sc
 }
 
 cudaError_t copy(void* dst, const void* src, std::int64_t bytes, cudaStream_t s) {
-  if (bytes % 16 != 0) return cudaErrorInvalidValue;
-  if (bytes == 0) return cudaSuccess;
+  if (bytes <= 0) return cudaSuccess;
   const std::int64_t n = bytes / 16;
-  copy_kernel<<<stride_blocks(n, 512), 512, 0, s>>>(static_cast<uint4*>(dst), static_cast<const uint4*>(src), n);
+  copy_kernel<<<stride_blocks(std::max<std::int64_t>(n, 1), 512), 512, 0, s>>>(
+      static_cast<uint4*>(dst), static_cast<const uint4*>(src), n, static_cast<int>(bytes % 16));
   return cudaGetLastError();
 }
 
