@@ -139,10 +139,11 @@ LayoutResult measure(const Plan& plan, const spec::ScenarioSpec& s, int index, c
   const int iters = plan.steps >= 2 ? plan.steps - 1 : 1;
   const double window_s = static_cast<double>(w1 - w0) * 1e-12;
   MASIM_ASSERT(w1 > w0, "empty measurement window");
-  double tokens = 0.0, model_flops = 0.0;
+  double tokens = 0.0, model_flops = 0.0, model_tensor_flops = 0.0;
   for (int st = first_measured; st <= last; ++st) {
     tokens += plan.tokens[static_cast<std::size_t>(st)];
     model_flops += plan.model_flops[static_cast<std::size_t>(st)];
+    model_tensor_flops += plan.model_tensor_flops[static_cast<std::size_t>(st)];
   }
 
   // Per-GPU accumulation.
@@ -151,6 +152,7 @@ LayoutResult measure(const Plan& plan, const spec::ScenarioSpec& s, int index, c
   for (int i = 0; i < n; ++i) pos[static_cast<std::size_t>(plan.gpus[static_cast<std::size_t>(i)])] = i;
   std::vector<std::vector<Interval>> busy(static_cast<std::size_t>(n));
   std::vector<double> hbm_bytes(static_cast<std::size_t>(n), 0.0), active_s(static_cast<std::size_t>(n), 0.0);
+  std::vector<double> expert_rows(static_cast<std::size_t>(n), 0.0);
   std::vector<std::vector<std::vector<Interval>>> comm(
       static_cast<std::size_t>(n), std::vector<std::vector<Interval>>(kNumCommTags));
   std::array<double, kNumCommTags> tag_bytes{}, tag_calls{};
@@ -167,6 +169,9 @@ LayoutResult measure(const Plan& plan, const spec::ScenarioSpec& s, int index, c
       const int p = pos[static_cast<std::size_t>(t.gpu)];
       if (p < 0 || b <= a) continue;
       const auto pi = static_cast<std::size_t>(p);
+      if (t.tag.step >= first_measured && !t.tag.recompute) {
+        for (const PricedOp& op : prog.ops_of(t)) expert_rows[pi] += static_cast<double>(op.expert_rows);
+      }
       if (overlap(a, b, w0, w1) == 0) continue;
       busy[pi].emplace_back(a, b);
       std::int64_t o0 = a;
@@ -197,7 +202,7 @@ LayoutResult measure(const Plan& plan, const spec::ScenarioSpec& s, int index, c
 
   // Utilization, communication shares and exposure.
   models::EnergyModel energy(gpu);
-  double util_sum = 0.0, energy_j = 0.0, bytes_total = 0.0;
+  double util_sum = 0.0, util_comm_sum = 0.0, energy_j = 0.0, bytes_total = 0.0;
   std::array<double, kNumCommTags> share{}, exposed{};
   double share_total = 0.0, exposed_total = 0.0;
   const double wlen = static_cast<double>(w1 - w0);
@@ -221,9 +226,11 @@ LayoutResult measure(const Plan& plan, const spec::ScenarioSpec& s, int index, c
       exposed[tgi] += static_cast<double>(uncovered(ci, cb));
       all.insert(all.end(), ci.begin(), ci.end());
     }
-    const std::vector<Interval> ca = merge_clip(std::move(all), w0, w1);
+    const std::vector<Interval> ca = merge_clip(all, w0, w1);
     share_total += static_cast<double>(length(ca)) / wlen;
     exposed_total += static_cast<double>(uncovered(ca, cb));
+    all.insert(all.end(), cb.begin(), cb.end());
+    util_comm_sum += static_cast<double>(length(merge_clip(std::move(all), w0, w1))) / wlen;
   }
   const double nd = static_cast<double>(n);
   for (int tg = 0; tg < kNumCommTags; ++tg) {
@@ -246,9 +253,10 @@ LayoutResult measure(const Plan& plan, const spec::ScenarioSpec& s, int index, c
   if (s.workload.kind == spec::WorkloadKind::kDecode) m.tpot_ms = m.iteration_ms;
   if (s.workload.kind == spec::WorkloadKind::kPrefill) m.ttft_ms = m.iteration_ms;
   m.gpu_util_mean = util_sum / nd;
+  m.gpu_util_with_comm_mean = util_comm_sum / nd;
   const auto peak_it = gpu.peak_flops.find(s.model.dtype);
   const double peak = peak_it != gpu.peak_flops.end() ? peak_it->second.per_s() : 0.0;
-  m.mfu = peak > 0.0 ? model_flops / (window_s * peak * nd) : 0.0;
+  m.mfu = peak > 0.0 ? model_tensor_flops / (window_s * peak * nd) : 0.0;
   m.hbm_bw_util = bytes_total / (window_s * gpu.hbm_bandwidth.bytes_per_s() * nd);
   m.avg_power_w = energy_j / window_s / nd;
   m.energy_per_token_mj = tokens > 0.0 ? energy_j / tokens * 1e3 : 0.0;
@@ -262,15 +270,41 @@ LayoutResult measure(const Plan& plan, const spec::ScenarioSpec& s, int index, c
   r.experts.aux_loss = es.aux_loss;
   r.experts.dropped = es.dropped;
   r.experts.routed = es.routed;
+  {
+    double sum = 0.0, mx = 0.0;
+    int holders = 0;
+    for (double v : expert_rows) {
+      if (v <= 0.0) continue;
+      sum += v;
+      mx = std::max(mx, v);
+      ++holders;
+    }
+    r.experts.gpu_load_max_over_mean = holders > 0 ? mx / (sum / holders) : 0.0;
+  }
 
   if (record_timeline) {
-    // The last step's tasks, times relative to its first task's start.
+    // The last step's tasks, times relative to its first task's start. A
+    // training step has hundreds of micro-batches: keep the first
+    // kTimelineMicroBatches of them (the pattern repeats) and the step-level
+    // tasks (gradient reductions, optimizer, broadcasts).
+    constexpr int kTimelineMicroBatches = 4;
+    const bool training = s.workload.kind == spec::WorkloadKind::kTraining;
+    auto keep = [&](const Task& t) {
+      if (t.tag.step != last || t.kind == TaskKind::kMarker || !(t.end > t.start)) return false;
+      if (!training) return true;
+      if (t.kind == TaskKind::kCompute && t.cat == Cat::kOptimizer) return true;
+      if (t.kind == TaskKind::kCollective) {
+        const CommTag tg = prog.collectives()[t.collective].tag;
+        if (tg == CommTag::kGradSync || tg == CommTag::kParamBroadcast) return true;
+      }
+      return t.tag.micro_batch < kTimelineMicroBatches;
+    };
     std::int64_t ref = std::numeric_limits<std::int64_t>::max();
     for (const Task& t : prog.tasks()) {
-      if (t.tag.step == last && t.kind != TaskKind::kMarker && t.end > t.start) ref = std::min(ref, t.start.count_ps());
+      if (keep(t)) ref = std::min(ref, t.start.count_ps());
     }
     for (const Task& t : prog.tasks()) {
-      if (t.tag.step != last || t.kind == TaskKind::kMarker || !(t.end > t.start)) continue;
+      if (!keep(t)) continue;
       if (t.kind == TaskKind::kCompute) {
         std::int64_t o0 = t.start.count_ps();
         for (const PricedOp& op : prog.ops_of(t)) {

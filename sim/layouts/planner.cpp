@@ -230,7 +230,9 @@ class Builder {
       copy.assignment.shrink_to_fit();
       plan_.routing.push_back(std::move(copy));
     }
-    plan_.model_flops.push_back(model_flops_of_step());
+    const auto [all, tensor] = model_flops_of_step();
+    plan_.model_flops.push_back(all);
+    plan_.model_tensor_flops.push_back(tensor);
     plan_.tokens.push_back(static_cast<double>(training_ || prefill_ ? std::int64_t{w_.batch} * q_ : w_.batch));
     (void)step;
   }
@@ -247,15 +249,20 @@ class Builder {
     return rows;
   }
 
-  // FLOPs of one unsharded copy of this step's work (the MFU numerator).
-  double model_flops_of_step() const {
+  // FLOPs of one unsharded copy of this step's work: all, and the tensor-core
+  // part (without the CUDA-core softmax/norm/activation FLOPs: the MFU numerator).
+  std::pair<double, double> model_flops_of_step() const {
     const std::int64_t seqs = w_.batch;
     const std::int64_t tokens = seqs * q_;
-    double f = 0.0;
+    double f = 0.0, tf = 0.0;
+    auto add1 = [&](const Op& o) {
+      f += o.flops.count();
+      tf += std::max(0.0, o.flops.count() - o.vector_flops.count());
+    };
     auto add = [&](const std::vector<Op>& ops) {
-      for (const Op& o : ops) f += o.flops.count();
+      for (const Op& o : ops) add1(o);
       if (training_) {
-        for (const Op& o : backward_ops(ops)) f += o.flops.count();
+        for (const Op& o : backward_ops(ops)) add1(o);
       }
     };
     for (int L = 0; L < m_.num_layers; ++L) {
@@ -270,7 +277,7 @@ class Builder {
       }
     }
     add(lm_head_ops(seqs, 1));
-    return f;
+    return {f, tf};
   }
 
   workload::AttentionShard attention_shard(int tp, std::int64_t seqs) const {

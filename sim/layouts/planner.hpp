@@ -50,6 +50,7 @@ struct Plan {
   std::vector<int> gpus;                      // global ranks of the layout, in layout order
   std::vector<TaskId> step_done;              // per step: a marker after every final task
   std::vector<double> model_flops;            // per step: FLOPs of one unsharded copy of the work
+  std::vector<double> model_tensor_flops;     // per step: the tensor-core part of model_flops (MFU numerator)
   std::vector<double> tokens;                 // per step: tokens produced/processed (see METRICS.md)
   std::vector<GpuFootprint> footprint;        // indexed by global rank
   std::vector<workload::RoutingSample> routing;  // per (step, MoE layer), assignments cleared

@@ -78,6 +78,7 @@ nlohmann::json layout_json(const LayoutResult& l) {
                   {"iteration_ms", r6(m.iteration_ms)},
                   {"gpu_util_mean", r6(m.gpu_util_mean)},
                   {"gpu_util", util},
+                  {"gpu_util_with_comm_mean", r6(m.gpu_util_with_comm_mean)},
                   {"mfu", r6(m.mfu)},
                   {"hbm_bw_util", r6(m.hbm_bw_util)},
                   {"energy_per_token_mj", r6(m.energy_per_token_mj)},
@@ -112,7 +113,8 @@ nlohmann::json layout_json(const LayoutResult& l) {
   j["max_batch_that_fits"] = l.max_batch_that_fits;
   j["experts"] = {{"share_std", r6(l.experts.share_std)}, {"share_min", r6(l.experts.share_min)},
                   {"share_max", r6(l.experts.share_max)}, {"aux_loss", r6(l.experts.aux_loss)},
-                  {"dropped", l.experts.dropped},         {"routed", l.experts.routed}};
+                  {"dropped", l.experts.dropped},         {"routed", l.experts.routed},
+                  {"gpu_load_max_over_mean", r6(l.experts.gpu_load_max_over_mean)}};
   j["cost_sources"] = {{"roofline", l.cost_roofline}, {"profile", l.cost_profile}};
   j["events"] = l.events;
 

@@ -69,6 +69,7 @@ struct LayoutMetrics {
   double iteration_ms = 0.0;          // mean simulated iteration (decode step / prefill pass / training step)
   double gpu_util_mean = 0.0;         // time-busy utilization, mean over the layout's GPUs
   std::vector<double> gpu_util;       // per GPU of the layout, in layout order
+  double gpu_util_with_comm_mean = 0.0;  // compute or communication in flight (nvidia-smi-like)
   double mfu = 0.0;                   // model FLOPs / (iteration time · peak · GPUs)
   double hbm_bw_util = 0.0;           // HBM bytes / (iteration time · HBM bandwidth · GPUs)
   double energy_per_token_mj = 0.0;
@@ -90,6 +91,9 @@ struct ExpertLoad {
   double aux_loss = 0.0;
   std::int64_t dropped = 0;
   std::int64_t routed = 0;
+  // Layout-dependent: routed token-slots processed per expert-holding GPU, max
+  // over mean (1 = balanced; TP shards every expert, so 1 by construction).
+  double gpu_load_max_over_mean = 0.0;
 };
 
 enum class Stream : std::uint8_t { kCompute, kComm };
