@@ -84,12 +84,6 @@ inline network::NetworkParams ideal_network() {
   p.simple = zero;
   p.ll128 = zero;
   p.ll = zero;
-  // The network's partial recomputation (an optimization) loses flows in some
-  // many-to-many patterns (e.g. 4 GPUs on a 5 GB/s star, matrix rows
-  // {0,768,256,1920} {640,0,768,1920} {896,768,0,1280} {1152,640,640,0}: one
-  // flow never completes). Reported to the network module; these tests check
-  // the layouts with the exact full recomputation.
-  p.partial_recompute = false;
   return p;
 }
 
