@@ -488,6 +488,9 @@ class Builder {
     if (w_.recompute) f = run_all(g, b.att, Cat::kAttention, rt, f);
     f = run_all(g, backward_ops(b.att), Cat::kAttention, t, f);
     for (std::size_t r = 0; r < g.size(); ++r) note_last_bwd(g[r], L, f[r]);
+    // Layer 0's input gradient only feeds the vocab-parallel embedding's
+    // gradient, which each rank computes for its own shard: nothing to reduce.
+    if (L == 0) return f;
     return tp_reduce(g, tokens, t, f, l_.sequence_parallel);
   }
 
@@ -872,10 +875,11 @@ class Builder {
 
   // Input gradient of layer L's attention block: reduce-scatter when layer L-1 is
   // MoE (its combine produced slices; mirror of the forward all-gather), else
-  // all-reduce (mirror of a forward all-reduce input).
+  // all-reduce (mirror of a forward all-reduce input); none for layer 0.
   Frontier dg_bwd_input_reduce(const Disagg& d, int gi, int L, Range seqs, const TaskTag& t, const Frontier& f) {
     const auto& g = d.att[static_cast<std::size_t>(gi)];
-    const bool prev_moe = L > 0 && moe_[static_cast<std::size_t>(L - 1)];
+    if (L == 0) return f;   // the embedding gradient needs no reduction (see tp_backward_layer)
+    const bool prev_moe = moe_[static_cast<std::size_t>(L - 1)];
     return tp_single(g, prev_moe ? network::CollectiveKind::kReduceScatter : network::CollectiveKind::kAllReduce,
                      seqs.size() * q_, t, f);
   }

@@ -138,3 +138,60 @@ TEST_CASE("MA Separation with attention TP=2: reduce-scatter, slices, all-gather
   //   ops (20 us). 170 + 0.512 + 1.024 + 1.024 + 0.512 = 173.072 us.
   CHECK(tpot_us(s) == doctest::Approx(173.072).epsilon(kTol));
 }
+
+TEST_CASE("training, TP=2: forward, backward, reductions, optimizer; with dp=2 the gradient all-reduce") {
+  // One layer, 2 sequences of 4 tokens, micro_batch_size 1: two micro-batches of
+  // 4 tokens (512 B per all-reduce: 0.512 us on 2 GPUs). Ops per micro-batch:
+  //   forward: 6 attention + 4 router + 3 expert + 2 combine + 2 LM head = 17
+  //   backward (workload::backward_of: a GEMM or grouped GEMM gives 2 ops, the
+  //   rest 1): LM head 1 + 2 = 3; router 1+2+1+1 = 5, experts 2+1+2 = 5,
+  //   combine 1+1 = 2; attention: embedding 1, norm 1, qkv 2, attention 1,
+  //   o 2, residual 1 = 8; 23 in all.
+  //   all-reduces: 2 forward; backward after the LM head, the FFN block and the
+  //   attention block, except layer 0's input (nothing consumes it): 2 + 2 = 4.
+  // Then one optimizer op. Step: 2 · 40 ops · 10 us + 8 · 0.512 + 10 = 814.096 us.
+  spec::ScenarioSpec s = test::tiny_scenario(2, 1);
+  s.workload.kind = spec::WorkloadKind::kTraining;
+  s.workload.batch = 2;
+  s.workload.context_length = 4;
+  s.workload.micro_batch_size = 1;
+  s.workload.iterations = 2;
+  s.layouts = {test::tp_layout(2)};
+  FixedCost cost(SimTime::us(kC));
+  layouts::ScenarioResult r = test::run(s, cost);
+  CHECK(r.layouts[0].metrics.iteration_ms * 1e3 == doctest::Approx(814.096).epsilon(kTol));
+  CHECK(r.layouts[0].communication[static_cast<int>(layouts::CommTag::kGradSync)].calls == 0);
+
+  // dp = 2 on 4 GPUs (batch 4: each replica the same 2 micro-batches). Each
+  // GPU's layer-0 gradients: attention shard 2·64·2·16 + 2·64·1·16 = 6144,
+  // norms 128, router 64·4 = 256, experts 4 · 3·64·128 / 2 = 49152, embedding
+  // 256·64 / 2 = 8192: 63872 parameters = 127744 B, all-reduced between the two
+  // replicas' peers (2 GPUs: 127744 B / 1 GB/s = 127.744 us) once layer 0's last
+  // backward is done, so fully exposed before the optimizer. The LM head's
+  // gradients (256·64/2 + 64 = 8256 parameters, 16512 B) start right after the
+  // last LM-head backward and share GPU 0's link with that micro-batch's TP
+  // all-reduce (512 B): both get 0.5 GB/s until the TP flow ends, so that
+  // all-reduce takes 1.024 us instead of 0.512 (+0.512 on the critical path);
+  // the 16.5 us head reduction then hides behind the FFN backward.
+  // 814.096 + 0.512 + 127.744 = 942.352 us.
+  s = test::tiny_scenario(4, 1);
+  s.workload.kind = spec::WorkloadKind::kTraining;
+  s.workload.batch = 4;
+  s.workload.context_length = 4;
+  s.workload.micro_batch_size = 1;
+  s.workload.iterations = 2;
+  s.layouts = {test::tp_layout(2, 2)};
+  r = test::run(s, cost);
+  const layouts::LayoutResult& l = r.layouts[0];
+  CHECK(l.metrics.iteration_ms * 1e3 == doctest::Approx(942.352).epsilon(kTol));
+  const layouts::CommStats& g = l.communication[static_cast<int>(layouts::CommTag::kGradSync)];
+  // Two peer pairs (GPUs 0-2, 1-3) x (layer 0 + head); a 2-GPU all-reduce of S
+  // moves 2S: 2 · 2 · (127744 + 16512) = 577024 B.
+  CHECK(g.calls == 4);
+  CHECK(g.bytes == 577024);
+  // Exposed (in flight while the compute stream idles): the layer-0 reduction
+  // (127.744 us) on every GPU, plus the first 1.024 us of the head's, during
+  // which compute waits for the slowed TP all-reduce; the rest of the head's
+  // hides behind the FFN backward: 128.768 us.
+  CHECK(g.exposed_ms * 1e3 == doctest::Approx(128.768).epsilon(1e-6));
+}
