@@ -96,6 +96,13 @@ std::optional<spec::ScenarioSpec> parse_scenario(const json& doc, const std::str
   }
   if (auto ref = resolve(r, "topology", files, keep, diags)) {
     parts.topology = topology::parse_topology(*ref->node, ref->file, ref->pointer, diags);
+    // The structural rules (unique ids, link ends, dense GPU numbering, connected
+    // GPUs) are Topology::build's. Checked here, so a problem names the topology's
+    // own file and pointer; a caller that builds the valid spec again gets no
+    // second report.
+    if (parts.topology && !topology::Topology::build(*parts.topology, ref->file, ref->pointer, diags)) {
+      parts.topology.reset();
+    }
     where.record_tree("topology", *ref->node, ref->file, ref->pointer);
     where.set("topology", Location{file, r.pointer_of("topology")});
   }

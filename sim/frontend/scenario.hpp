@@ -1,7 +1,8 @@
 // Loading a scenario: the scenario file, the files it references (hardware,
 // topology, model or Hugging Face config, each a path relative to the file that
-// names it, or an object inlined in place), every parser, then cross-field
-// validation. Either a complete, valid ScenarioSpec comes back or nothing does
+// names it, or an object inlined in place), every parser, the topology graph's
+// structural rules (Topology::build, reported in the topology's own file), then
+// cross-field validation. Either a complete, valid ScenarioSpec comes back or nothing does
 // and `diags` holds every problem found (file, JSON Pointer, expected vs found).
 //
 //   io::Diagnostics d;

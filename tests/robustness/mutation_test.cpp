@@ -1,0 +1,269 @@
+// Robustness of the input front end: every shipped scenario, hardware file,
+// model (native and Hugging Face) and topology, mutated many seeded ways
+// (tests/robustness/mutate.hpp), then checked in-process through the entry point
+// `masim check` uses (frontend::check_file), alone and through a scenario that
+// references it. For every mutation:
+//   - nothing crashes and no exception escapes (check_file documents none);
+//   - ok is true exactly when there are no diagnostics;
+//   - every diagnostic names a readable file, has a message, and its JSON Pointer
+//     resolves in that file as mutated (or names a key missing from an object there);
+//   - a mutation that certainly breaks the input gives at least one diagnostic.
+// And "all problems at once": two independent breaking mutations give at least
+// two diagnostics.
+//
+// Scale: MASIM_ROBUSTNESS_MUTATIONS (per file, default 300) and
+// MASIM_ROBUSTNESS_SEED (default 20251129) in the environment.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/frontend/scenario.hpp"
+#include "tests/robustness/harness.hpp"
+#include "tests/robustness/mutate.hpp"
+
+using namespace masim;
+using namespace masim::robustness;
+
+namespace {
+
+std::uint64_t env_or(const char* name, std::uint64_t def) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : def;
+}
+
+std::uint64_t hash(const std::string& s) {  // FNV-1a: a per-file seed that does not depend on file order
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+struct Outcome {
+  bool ok = false;
+  io::Diagnostics diags;
+  std::string exception;  // non-empty when one escaped
+};
+
+Outcome check(Vfs& vfs, const std::string& vpath) {
+  Outcome o;
+  try {
+    o.ok = frontend::check_file(vpath, o.diags, vfs.source()).ok;
+  } catch (const std::exception& e) {
+    o.exception = std::string("exception: ") + e.what();
+  } catch (...) {
+    o.exception = "a non-standard exception";
+  }
+  return o;
+}
+
+// Failures by kind, with the first few examples of each.
+class Failures {
+ public:
+  void add(const std::string& kind, const std::string& example) {
+    auto& [count, examples] = by_kind_[kind];
+    ++count;
+    if (examples.size() < 4) examples.push_back(example);
+  }
+  void report() const {
+    for (const auto& [kind, entry] : by_kind_) {
+      std::string text = kind + ": " + std::to_string(entry.first) + " mutations; for example:\n";
+      for (const std::string& e : entry.second) text += e + "\n";
+      FAIL_CHECK(text);
+    }
+  }
+  bool empty() const { return by_kind_.empty(); }
+
+ private:
+  std::map<std::string, std::pair<int, std::vector<std::string>>> by_kind_;
+};
+
+std::string describe(const CorpusFile& f, const Mutation& m, const std::string& checked, const Outcome& o) {
+  std::string s = "  " + f.repo_path + " [" + to_string(m.op) + "] " + m.what + "\n  checked " + checked + ": " +
+                  std::to_string(o.diags.size()) + " diagnostics";
+  if (!o.exception.empty()) s += "; " + o.exception;
+  s += "\n";
+  for (std::size_t i = 0; i < o.diags.items().size() && i < 3; ++i) {
+    const io::Diagnostic& d = o.diags.items()[i];
+    s += "    " + d.file + ":" + (d.pointer.empty() ? "/" : d.pointer) + ": " + d.message + "\n";
+  }
+  return s;
+}
+
+// Bugs this test found in modules other engineers own, not fixed here: each has a
+// skipped test case below, ready to enable once fixed. A mutation that hits one
+// is counted and must still not crash; its diagnostics are not judged.
+std::string known_bug(const CorpusFile& f, const Mutation& m) {
+  // KB1, sim/topology/parse.cpp positive_bandwidth(): a generator bandwidth that
+  // overflows to infinity ("1e308 GB/s") is accepted; Topology::build then rejects
+  // every generated link, at pointers (/links/N/bandwidth) that do not exist in a
+  // generator-form file, saying "must be positive, found inf GB/s".
+  if (f.kind == DocKind::kTopology && m.what.find("/generator/") != std::string::npos &&
+      m.what.find("\"1e308 ") != std::string::npos) {
+    return "KB1";
+  }
+  return "";
+}
+
+// The checks every outcome must pass; `must_fail`: the mutation certainly broke the input.
+void judge(Vfs& vfs, const CorpusFile& f, const Mutation& m, const std::string& checked, const Outcome& o,
+           bool must_fail, Failures& fails) {
+  if (!o.exception.empty()) {
+    fails.add("an exception escaped check_file", describe(f, m, checked, o));
+    return;
+  }
+  if (!known_bug(f, m).empty()) return;
+  if (o.ok != o.diags.empty()) fails.add("ok disagrees with the diagnostics", describe(f, m, checked, o));
+  const std::string bad = diagnostic_problems(o.diags, vfs.source());
+  if (!bad.empty()) fails.add("malformed diagnostic", describe(f, m, checked, o) + bad);
+  if (must_fail && o.diags.empty()) fails.add("an invalid input was accepted", describe(f, m, checked, o));
+}
+
+}  // namespace
+
+TEST_CASE("robustness: every shipped input and every host scenario checks clean unmutated") {
+  Vfs vfs = Vfs::shipped();
+  // 3 hardware files, 6 models, 15 topologies, 5 scenarios (docs/INPUTS.md, topologies/README.md).
+  REQUIRE(vfs.corpus().size() >= 29);
+  for (const CorpusFile& f : vfs.corpus()) {
+    CAPTURE(f.repo_path);
+    const Outcome alone = check(vfs, Vfs::path(f.repo_path));
+    CHECK_MESSAGE(alone.ok, (alone.diags.format_lines() + alone.exception));
+    if (!f.host.empty()) {
+      const Outcome host = check(vfs, f.host);
+      CHECK_MESSAGE(host.ok, (host.diags.format_lines() + host.exception));
+    }
+  }
+}
+
+TEST_CASE("robustness: seeded mutations of every shipped input never crash and are reported well") {
+  Vfs vfs = Vfs::shipped();
+  const std::uint64_t per_file = env_or("MASIM_ROBUSTNESS_MUTATIONS", 300);
+  const std::uint64_t seed = env_or("MASIM_ROBUSTNESS_SEED", 20251129);
+  Failures fails;
+  std::array<int, kNumOps> applied{}, invalid{}, rejected{};
+  int total = 0;
+  std::map<std::string, int> bugs;
+  for (const CorpusFile& f : vfs.corpus()) {
+    const std::string vpath = Vfs::path(f.repo_path);
+    const std::string original = vfs.text(vpath);
+    const Mutator mutator(f.kind, original);
+    Rng rng(seed ^ hash(f.repo_path));
+    for (std::uint64_t n = 0; n < per_file; ++n) {
+      // Every op in turn (a random site each), so each file meets every kind of mutation.
+      const Mutation m = n < kNumOps ? mutator.apply(static_cast<Op>(n), rng) : mutator.random(rng);
+      if (!m.applied) continue;
+      ++total;
+      const int op = static_cast<int>(m.op);
+      ++applied[op];
+      if (const std::string bug = known_bug(f, m); !bug.empty()) ++bugs[bug];
+      const bool must_fail = m.expect == Expect::kInvalid;
+      invalid[op] += must_fail ? 1 : 0;
+      vfs.set(vpath, m.text);
+      const Outcome alone = check(vfs, vpath);
+      rejected[op] += alone.diags.empty() ? 0 : 1;
+      judge(vfs, f, m, "alone", alone, must_fail, fails);
+      if (!f.host.empty()) judge(vfs, f, m, "via " + f.host, check(vfs, f.host), must_fail, fails);
+      vfs.set(vpath, original);
+    }
+  }
+  std::string summary = "mutations: " + std::to_string(total) + " (op: applied / certainly invalid / rejected)";
+  for (int i = 0; i < kNumOps; ++i) {
+    summary += std::string("\n  ") + to_string(static_cast<Op>(i)) + ": " + std::to_string(applied[i]) + " / " +
+               std::to_string(invalid[i]) + " / " + std::to_string(rejected[i]);
+  }
+  for (const auto& [bug, count] : bugs) summary += "\n  known bug " + bug + " (not judged): " + std::to_string(count);
+  MESSAGE(summary);
+  // Every kind of mutation ran, and the oracle had invalid cases to judge.
+  for (int i = 0; i < kNumOps; ++i) CHECK_MESSAGE(applied[i] > 0, to_string(static_cast<Op>(i)));
+  CHECK(total >= static_cast<int>(vfs.corpus().size() * per_file * 9 / 10));
+  fails.report();
+}
+
+TEST_CASE("robustness: two independent problems are both reported (all problems at once)") {
+  Vfs vfs = Vfs::shipped();
+  const std::uint64_t seed = env_or("MASIM_ROBUSTNESS_SEED", 20251129);
+  // Keys whose loss changes what kind of file masim thinks it is (frontend::detect_kind),
+  // and an HF config's model_type (nothing else is judged without it).
+  const std::map<DocKind, std::vector<std::string>> kind_keys = {
+      {DocKind::kScenario, {"layouts", "workload"}},
+      {DocKind::kHardware, {"peak_flops", "hbm_bandwidth"}},
+      {DocKind::kModel, {"num_layers", "hidden_size"}},
+      {DocKind::kHfConfig, {"model_type", "hidden_size"}},
+      {DocKind::kTopology, {"generator", "vertices", "links"}}};
+  const Op local_ops[] = {Op::kRenameKey, Op::kChangeType, Op::kNumber, Op::kUnit, Op::kDuplicateRank, Op::kDanglingPath};
+  Failures fails;
+  int pairs = 0;
+  for (const CorpusFile& f : vfs.corpus()) {
+    const std::string vpath = Vfs::path(f.repo_path);
+    const std::string original = vfs.text(vpath);
+    const nlohmann::json root = nlohmann::json::parse(original);
+    const auto& avoid = kind_keys.at(f.kind);
+    auto usable = [&](const Mutation& m) {
+      return m.applied && m.expect == Expect::kInvalid && !m.top_key.empty() &&
+             std::find(avoid.begin(), avoid.end(), m.top_key) == avoid.end();
+    };
+    Rng rng(seed ^ hash(f.repo_path) ^ 0x5a5a);
+    int made = 0;
+    for (int attempt = 0; attempt < 200 && made < 6; ++attempt) {
+      const Mutation first = Mutator(f.kind, original).apply(local_ops[rng.below(std::size(local_ops))], rng);
+      if (!usable(first)) continue;
+      const Mutation second = Mutator(f.kind, first.text).apply(local_ops[rng.below(std::size(local_ops))], rng);
+      // A different member of the original (not, say, the key the first one renamed).
+      if (!usable(second) || second.top_key == first.top_key || !root.contains(second.top_key)) continue;
+      ++made;
+      Mutation both = second;
+      both.op = Op::kCompound;
+      both.what = first.what + "; " + second.what;
+      vfs.set(vpath, both.text);
+      const Outcome o = check(vfs, vpath);
+      vfs.set(vpath, original);
+      judge(vfs, f, both, "alone", o, true, fails);
+      if (o.exception.empty() && o.diags.size() < 2) {
+        fails.add("two independent problems, fewer than two diagnostics", describe(f, both, "alone", o));
+      }
+    }
+    pairs += made;
+  }
+  MESSAGE("pairs of independent problems: " << pairs);
+  CHECK(pairs >= static_cast<int>(vfs.corpus().size()) * 3);
+  fails.report();
+}
+
+TEST_CASE("robustness: a structural topology problem is reported in the topology's file, also through a scenario") {
+  // Found by the mutation test: Topology::build ran with the scenario's file name,
+  // so a duplicate vertex id in a topology file was reported as
+  // "<scenario>:/vertices/17/id", a pointer that does not exist in the scenario.
+  Vfs vfs = Vfs::shipped();
+  const std::string topo = Vfs::path("topologies/dgx-a100.json");
+  nlohmann::json doc = nlohmann::json::parse(vfs.text(topo));
+  doc["vertices"].push_back(doc["vertices"][9]);  // a second "n0.nic0", index 17
+  vfs.set(topo, doc.dump(2));
+  for (const std::string& checked : {topo, Vfs::path("scenarios/robustness/host-dgx-a100.json")}) {
+    CAPTURE(checked);
+    const Outcome o = check(vfs, checked);
+    REQUIRE(o.diags.size() == 1);
+    CHECK(o.diags.items()[0].file == topo);
+    CHECK(o.diags.items()[0].pointer == "/vertices/17/id");
+    CHECK(o.diags.items()[0].message == "duplicate vertex id \"n0.nic0\" (first defined at /vertices/9)");
+  }
+}
+
+TEST_CASE("known bug KB1: an infinite generator bandwidth is one problem at the generator's key" * doctest::skip()) {
+  // sim/topology (not fixed here; see known_bug()). Expected once fixed: one
+  // diagnostic at /generator/nvlink_per_gpu; today the generator accepts +inf and
+  // Topology::build reports 32 problems at /links/N/bandwidth, which do not exist.
+  Vfs vfs = Vfs::shipped();
+  const std::string topo = Vfs::path("topologies/hgx-h100-x2.json");
+  nlohmann::json doc = nlohmann::json::parse(vfs.text(topo));
+  doc["generator"]["nvlink_per_gpu"] = "1e308 GB/s";
+  vfs.set(topo, doc.dump(2));
+  const Outcome o = check(vfs, topo);
+  REQUIRE(o.diags.size() == 1);
+  CHECK(o.diags.items()[0].pointer == "/generator/nvlink_per_gpu");
+  CHECK(diagnostic_problems(o.diags, vfs.source()).empty());
+}
