@@ -971,6 +971,15 @@ class Builder {
       for (int i = 0; i < n; ++i) G.gpus.push_back(i);
     } else {
       G.gpus = l_.gpus;
+      std::vector<int> sorted = G.gpus;
+      std::sort(sorted.begin(), sorted.end());
+      for (std::size_t i = 0; i < sorted.size(); ++i) {
+        if (sorted[i] < 0 || sorted[i] >= num_gpus_) {
+          fail(s_, index_, "gpus", "GPU " + std::to_string(sorted[i]) + " is not in the topology (" +
+                                       std::to_string(num_gpus_) + " GPUs)");
+        }
+        if (i > 0 && sorted[i] == sorted[i - 1]) fail(s_, index_, "gpus", "GPU " + std::to_string(sorted[i]) + " is listed twice");
+      }
     }
     if (G.ep_style && m_.num_experts % G.inner != 0) {
       fail(s_, index_, "ep", "ep = " + std::to_string(G.inner) + " does not divide the model's " +

@@ -54,11 +54,9 @@ struct Plan {
   std::vector<double> tokens;                 // per step: tokens produced/processed (see METRICS.md)
   std::vector<GpuFootprint> footprint;        // indexed by global rank
   std::vector<workload::RoutingSample> routing;  // per (step, MoE layer), assignments cleared
-  std::vector<double> expert_gpu_load;        // routed token-slots per expert GPU, summed over steps
   Parallelism parallelism;
   std::string router_location;
   std::string layer_split;
-  std::string notes;                          // planner choices worth printing
   int steps = 0;
 
   Plan(const models::ComputeCostModel& cost, int num_gpus, const models::EnergyModel* energy)

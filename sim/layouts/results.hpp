@@ -141,7 +141,6 @@ struct ScenarioResult {
   std::int64_t context_length = 0;
   std::string cost_model;            // ComputeCostModel::describe()
   std::string network_model;         // Network::model()
-  std::string notes;                 // planner choices that apply to every layout
   std::vector<LayoutResult> layouts;
 };
 

@@ -212,3 +212,21 @@ TEST_CASE("results are byte-identical across runs for every workload") {
     CHECK(a.size() > 1000);
   }
 }
+
+TEST_CASE("planning errors point at the layout") {
+  spec::ScenarioSpec s = test::tiny_scenario(2, 1);
+  spec::LayoutSpec l = test::tp_layout(2);
+  l.gpus = {0, 5};
+  s.layouts = {l};
+  test::FixedCost cost(SimTime::us(1));
+  try {
+    (void)layouts::build_plan(s, 0, cost, 2);
+    FAIL("expected io::InputError");
+  } catch (const io::InputError& err) {
+    REQUIRE(err.diagnostics().size() == 1);
+    CHECK(err.diagnostics().items()[0].pointer == "/layouts/0/gpus");
+    CHECK(err.diagnostics().items()[0].message == "GPU 5 is not in the topology (2 GPUs)");
+  }
+  s.layouts = {test::tp_layout(4)};   // 4 GPUs on a 2-GPU topology
+  CHECK_THROWS_AS((void)layouts::build_plan(s, 0, cost, 2), io::InputError);
+}
