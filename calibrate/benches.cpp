@@ -366,9 +366,11 @@ class DecodeAttentionBench final : public Bench {
   int head_dim() const override { return d_; }
   std::string implementation() const override {
     if (variant_ == 1) return "kernels/cuda decode_attention, CUDA-core variant (split-K flash-decoding)";
-    if (variant_ == 2) return "kernels/cuda decode_attention, tensor-core variant (split-K flash-decoding, WMMA)";
+    if (variant_ == 2) return "kernels/cuda decode_attention, tensor-core variant (WMMA, 64-key tiles, 2 stages)";
+    if (variant_ == 3) return "kernels/cuda decode_attention, tensor-core variant (WMMA, 32-key tiles, 3 stages)";
     return "kernels/cuda decode_attention: split-K flash-decoding over a bf16 KV cache with online softmax and a "
-           "merge kernel; GQA groups of 3+ heads on tensor cores (WMMA), smaller groups on CUDA cores";
+           "merge kernel; GQA groups of 5+ heads on tensor cores (WMMA, 64-key tiles, 2 cp.async stages), smaller "
+           "groups on CUDA cores";
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 256), pow2(128, 4096), {1, 4, 8}};

@@ -52,8 +52,9 @@ int main(int argc, char** argv) {
   val_cmd->add_option("--replays", val.replays, "Graph replays timed")->check(CLI::Range(3, 10000));
   val_cmd->add_option("--grouped-mode", val.grouped_mode, "Expert GEMMs: auto, grouped (cublasGemmGroupedBatchedEx) or loop")
       ->check(CLI::IsMember({"auto", "grouped", "loop"}));
-  val_cmd->add_option("--attention-variant", val.attention_variant, "Decode attention: 0 auto, 1 CUDA cores, 2 tensor cores")
-      ->check(CLI::Range(0, 2));
+  val_cmd->add_option("--attention-variant", val.attention_variant,
+                      "Decode attention: 0 auto, 1 CUDA cores, 2 tensor cores (64-key tiles), 3 (32-key tiles)")
+      ->check(CLI::Range(0, 3));
 
   QualityOptions qual;
   auto* qual_cmd = app.add_subcommand("quality", "Kernel-quality figures (achieved rates, attention vs copy, grouped vs dense)");

@@ -78,10 +78,10 @@ int run_quality(const QualityOptions& opt) {
       opt.quick ? std::vector<std::vector<double>>{{256, 4096, 4}}
                 : std::vector<std::vector<double>>{{2048, 4096, 1}, {2048, 4096, 2}, {2048, 4096, 4}, {2048, 4096, 8},
                                                    {1024, 4096, 16}, {512, 16384, 8}, {256, 8192, 4}};
-  for (int variant : {0, 1, 2}) {
+  for (int variant : {0, 1, 2, 3}) {
     auto dec = make_decode_bench(128, variant);
     for (const auto& x : dec_shapes) {
-      if (variant != 0 && x[2] < 3 && variant == 2) continue;
+      if (variant >= 2 && x[2] < 3) continue;
       json r = run(*dec, x);
       r["variant"] = variant;
       if (r.contains("tb_per_s") && copy_tbs > 0) r["fraction_of_copy"] = r["tb_per_s"].get<double>() / copy_tbs;

@@ -404,7 +404,7 @@ int run_validate(const ValidateOptions& opt) {
   }
   report["grouped_gemm"] = {{"requested", opt.grouped_mode}, {"plans_loop", loops}, {"plans_grouped_batched", batched}};
   report["attention_variant"] =
-      kc::decode_attention_variant(NH, KV, D, opt.attention_variant) == 2 ? "tensor cores" : "CUDA cores";
+      kc::decode_attention_variant(NH, KV, D, opt.attention_variant) >= 2 ? "tensor cores" : "CUDA cores";
   std::printf("expert GEMM plans: %d grouped-batched, %d loop; attention on %s\n", batched, loops,
               report["attention_variant"].get<std::string>().c_str());
   json rows_j = json::array();

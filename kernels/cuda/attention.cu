@@ -318,12 +318,15 @@ int padded_group(int group) {
 namespace wmma_dec = nvcuda::wmma;
 
 constexpr int kTcRows = 16;   // query heads per block (one WMMA tile)
-constexpr int kTcKeys = 32;   // keys per pipeline stage
-constexpr int kTcStages = 3;  // cp.async stages in flight: two tiles load while one is used
+// Two configurations (keys per stage, cp.async stages), both measured on H200 at
+// group 8, batch·kv_heads 2048, context 4096: 64 keys × 2 stages (2 blocks/SM)
+// read the cache at 76% of the copy kernel's bandwidth, 32 keys × 3 stages
+// (3 blocks/SM) at 64% — the per-tile barriers cost more than the deeper
+// pipeline gains. Variant 2 is the first, variant 3 the second.
 
 constexpr std::size_t align128(std::size_t v) { return (v + 127) / 128 * 128; }
 
-template <int D>
+template <int D, int kTcKeys, int kTcStages>
 struct DecTcSmem {
   static constexpr int kLdh = D + 8;
   static constexpr int kLdS = kTcKeys + 4;
@@ -348,9 +351,9 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
-template <int D>
+template <int D, int kTcKeys, int kTcStages>
 __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(DecodeKernelArgs a) {
-  using L = DecTcSmem<D>;
+  using L = DecTcSmem<D, kTcKeys, kTcStages>;
   constexpr int P = D / 8;
   constexpr int kColsPerThread = kTcKeys / 8;   // softmax: 8 threads per head row
   extern __shared__ __align__(128) unsigned char smem[];
@@ -521,20 +524,20 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
   }
 }
 
-template <int D>
+template <int D, int TK, int ST>
 cudaError_t launch_decode_tc(const DecodeKernelArgs& k, int batch, cudaStream_t s) {
-  using L = DecTcSmem<D>;
+  using L = DecTcSmem<D, TK, ST>;
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
   cudaError_t e = cudaStreamIsCapturing(s, &capturing);
   if (e != cudaSuccess) return e;
   if (capturing == cudaStreamCaptureStatusNone) {
-    e = cudaFuncSetAttribute(decode_attention_tc_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    e = cudaFuncSetAttribute(decode_attention_tc_kernel<D, TK, ST>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(L::kBytes));
     if (e != cudaSuccess) return e;
   }
   dim3 grid(static_cast<unsigned>(k.splits), static_cast<unsigned>(k.kv_heads * k.subgroups),
             static_cast<unsigned>(batch));
-  decode_attention_tc_kernel<D><<<grid, kDecThreads, L::kBytes, s>>>(k);
+  decode_attention_tc_kernel<D, TK, ST><<<grid, kDecThreads, L::kBytes, s>>>(k);
   e = cudaGetLastError();
   if (e != cudaSuccess || k.splits == 1) return e;
   decode_combine_kernel<D><<<static_cast<unsigned>(static_cast<std::int64_t>(batch) * k.heads), D, 0, s>>>(
@@ -758,7 +761,7 @@ int decode_attention_variant(int heads, int kv_heads, int head_dim, int requeste
   const int group = kv_heads > 0 ? heads / kv_heads : 1;
   const bool tc_ok = head_dim == 64 || head_dim == 128;
   if (requested == 1 || !tc_ok) return 1;
-  if (requested == 2) return 2;
+  if (requested == 2 || requested == 3) return requested;
   // CUDA cores up to 4 heads per KV head (measured at 90% of copy bandwidth on H200
   // at group 4), tensor cores above (the CUDA-core kernel becomes FMA-bound).
   return group >= 5 ? 2 : 1;
@@ -768,7 +771,7 @@ int decode_attention_splits(int batch, int heads, int kv_heads, int context, int
                             int head_dim) {
   const int group = heads / kv_heads;
   const int v = decode_attention_variant(heads, kv_heads, head_dim, variant);
-  const int rows = v == 2 ? kTcRows : padded_group(group);
+  const int rows = v >= 2 ? kTcRows : padded_group(group);
   const int subgroups = (group + rows - 1) / rows;
   const std::int64_t blocks = static_cast<std::int64_t>(batch) * kv_heads * subgroups;
   // Aim for about four waves of blocks; never split below two tiles of keys.
@@ -791,7 +794,7 @@ cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
   }
   const int group = a.heads / a.kv_heads;
   const int variant = decode_attention_variant(a.heads, a.kv_heads, a.head_dim, a.variant);
-  const int gp = variant == 2 ? kTcRows : padded_group(group);
+  const int gp = variant >= 2 ? kTcRows : padded_group(group);
   int splits = a.splits;
   if (splits <= 0) {
     int device = 0;
@@ -828,7 +831,10 @@ cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
     k.part_ml = k.part_o + static_cast<std::size_t>(a.batch) * a.heads * splits * a.head_dim;
   }
   if (variant == 2) {
-    return a.head_dim == 64 ? launch_decode_tc<64>(k, a.batch, s) : launch_decode_tc<128>(k, a.batch, s);
+    return a.head_dim == 64 ? launch_decode_tc<64, 64, 2>(k, a.batch, s) : launch_decode_tc<128, 64, 2>(k, a.batch, s);
+  }
+  if (variant == 3) {
+    return a.head_dim == 64 ? launch_decode_tc<64, 32, 3>(k, a.batch, s) : launch_decode_tc<128, 32, 3>(k, a.batch, s);
   }
   switch (a.head_dim) {
     case 64: return dispatch_group<64>(k, a.batch, gp, s);

@@ -83,10 +83,11 @@ struct DecodeAttentionArgs {
   int splits = 0;                 // 0: decode_attention_splits()
   void* workspace = nullptr;      // decode_attention_workspace_bytes()
   // 0: automatic (tensor cores for GQA groups of 5 or more heads at head_dim 64/128,
-  // CUDA cores otherwise); 1: CUDA cores; 2: tensor cores.
+  // CUDA cores otherwise); 1: CUDA cores; 2: tensor cores, 64-key tiles, 2 stages;
+  // 3: tensor cores, 32-key tiles, 3 stages (slower on H200; kept for comparison).
   int variant = 0;
 };
-// The variant decode_attention runs for this shape (1 CUDA cores, 2 tensor cores).
+// The variant decode_attention runs for this shape (1 CUDA cores, 2 or 3 tensor cores).
 int decode_attention_variant(int heads, int kv_heads, int head_dim, int requested);
 // Context splits that give the GPU (`sm_count` multiprocessors) enough blocks.
 int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count, int variant = 0,
