@@ -11,6 +11,10 @@ cmake --preset default >/dev/null
 cmake --build --preset default
 out="${1:-out/seed-study}"
 build/default/masim run -o "$out" --report
+# The full reproduction of the seed study: every table with simulated value,
+# study value and delta, charts, honesty checks (about half a minute).
+build/default/masim report --paper -o "$out/paper"
 echo
-echo "results: $out/results.json"
-ls "$out"
+echo "results:            $out/results.json"
+echo "run report:         $out/report.html ($out/report.md)"
+echo "seed-study report:  $out/paper/report.html ($out/paper/report.md)"
