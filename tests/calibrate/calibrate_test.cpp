@@ -3,10 +3,16 @@
 // profile predictions, not roofline fallbacks).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <utility>
 
 #include "sim/frontend/scenario.hpp"
 #include "sim/models/model_params.hpp"
+#include "sim/profile/cost_model.hpp"
+#include "sim/profile/derive.hpp"
 #include "sim/profile/op_map.hpp"
 #include "sim/workload/layer_ops.hpp"
 
@@ -40,4 +46,100 @@ TEST_CASE("validation scenarios load and every decode op maps to a profile table
       CHECK(profile::table_query(op).has_value());
     }
   }
+}
+
+namespace {
+
+std::string repo(const std::string& rel) { return std::string(MASIM_SOURCE_DIR) + "/" + rel; }
+
+}  // namespace
+
+TEST_CASE("committed profiles load strictly and say what they are") {
+  io::Diagnostics d;
+  auto h200 = profile::load_profile(repo("calibrate/profiles/h200.json"), d);
+  REQUIRE_MESSAGE(h200, d.format_lines());
+  CHECK_FALSE(h200->derived);
+  CHECK(h200->provenance.gpu_name == "NVIDIA H200");
+  CHECK_FALSE(h200->provenance.gpu_uuid.empty());
+  CHECK_FALSE(h200->provenance.cublas_version.empty());
+  CHECK(h200->ceilings.copy_bytes_per_s > 1e12);   // a measured H200 copies at terabytes per second
+  CHECK(h200->ceilings.bf16_flops_per_s > 1e14);
+  for (const char* name : {"gemm_bf16", "grouped_gemm_bf16", "attention_decode_d128", "rmsnorm", "router_topk",
+                           "permute", "unpermute", "swiglu", "elementwise", "memcpy_d2d"}) {
+    const profile::OpTable* t = h200->find(name);
+    REQUIRE_MESSAGE(t, name);
+    // Every grid point was checked against the CPU reference: none may be recorded as wrong.
+    CHECK(std::count(t->status.begin(), t->status.end(), "wrong") == 0);
+  }
+  for (const char* path : {"calibrate/profiles/a100-sxm4-80gb.derived.json", "calibrate/profiles/h100-sxm.derived.json"}) {
+    io::Diagnostics dd;
+    auto p = profile::load_profile(repo(path), dd);
+    REQUIRE_MESSAGE(p, dd.format_lines());
+    CHECK(p->derived);
+    REQUIRE(p->derivation.has_value());
+    CHECK(p->derivation->source_gpu == "NVIDIA H200");
+  }
+}
+
+TEST_CASE("the derived profiles are what masim-profile derive makes from the measured one") {
+  // Byte-identical regeneration: the derivation is deterministic and the committed files are current.
+  io::Diagnostics d;
+  auto h200 = profile::load_profile(repo("calibrate/profiles/h200.json"), d);
+  REQUIRE(h200);
+  for (const auto& [key, file] : {std::pair<const char*, const char*>{"a100-sxm4-80gb", "a100-sxm4-80gb.derived.json"},
+                                  std::pair<const char*, const char*>{"h100-sxm", "h100-sxm.derived.json"}}) {
+    const profile::Profile q =
+        profile::derive_profile(*h200, "calibrate/profiles/h200.json", *profile::datasheet("h200"), *profile::datasheet(key));
+    std::ifstream in(repo(std::string("calibrate/profiles/") + file));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    CHECK_MESSAGE(profile::to_json_text(q) == ss.str(), file);
+  }
+}
+
+TEST_CASE("validation scenarios: every decode op is priced by the H200 profile") {
+  for (const char* name : {"qwen3-30b-a3b", "mixtral-8x7b", "qwen1.5-moe-a2.7b", "seed-moe-4l"}) {
+    io::Diagnostics d;
+    auto s = frontend::load_scenario(repo(std::string("calibrate/validation/") + name + ".json"), d);
+    REQUIRE_MESSAGE(s, d.format_lines());
+    auto cost = profile::make_cost_model(*s, d);
+    REQUIRE_MESSAGE(cost, d.format_lines());
+    const spec::ModelSpec& m = s->model;
+    const std::int64_t b = s->workload.batch;
+    std::vector<models::Op> ops =
+        workload::attention_block(m, 0, workload::AttentionShard{1, b, 1, s->workload.context_length, false});
+    for (auto more : {workload::router_block(m, 0, b),
+                      workload::expert_block(m, 0, workload::ExpertShard{1, std::vector<std::int64_t>(
+                                                                                 static_cast<std::size_t>(m.num_experts),
+                                                                                 b * m.top_k / m.num_experts + 1)}),
+                      workload::combine_block(m, 0, b)}) {
+      ops.insert(ops.end(), more.begin(), more.end());
+    }
+    for (const models::Op& op : ops) {
+      INFO(name << ": " << op.label);
+      CHECK(cost->cost(op).source == models::CostSource::kProfile);
+    }
+  }
+}
+
+TEST_CASE("the seed study's scenario runs with the derived A100 profile") {
+  io::Diagnostics d;
+  auto s = frontend::load_scenario(repo("scenarios/paper/seed_study.json"), d);
+  REQUIRE_MESSAGE(s, d.format_lines());
+  s->profile_path = repo("calibrate/profiles/a100-sxm4-80gb.derived.json");
+  auto cost = profile::make_cost_model(*s, d);
+  REQUIRE_MESSAGE(cost, d.format_lines());
+  CHECK(cost->describe().find("derived from NVIDIA H200") != std::string::npos);
+  // The seed model's decode ops on one attention-TP=2 shard: priced from the profile.
+  const spec::ModelSpec& m = s->model;
+  for (const models::Op& op : workload::attention_block(m, 0, workload::AttentionShard{2, 48, 1, 2048, false})) {
+    INFO(op.label);
+    CHECK(cost->cost(op).source == models::CostSource::kProfile);
+  }
+  // And the H200 profile is refused for this A100 scenario.
+  s->profile_path = repo("calibrate/profiles/h200.json");
+  io::Diagnostics bad;
+  CHECK_FALSE(profile::make_cost_model(*s, bad));
+  CHECK(bad.format_lines().find("profile is for \"NVIDIA H200\", hardware says \"NVIDIA A100-SXM4-80GB\"") !=
+        std::string::npos);
 }
