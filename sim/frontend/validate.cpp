@@ -1,5 +1,8 @@
 #include "sim/frontend/validate.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -40,6 +43,23 @@ int topology_gpus(const spec::TopologySpec& t) {
   int n = 0;
   for (const auto& v : t.vertices) n += v.kind == spec::VertexKind::kGpu ? 1 : 0;
   return n;
+}
+
+// gpu_count() exactly, in 64 bits: the parser caps every degree at 2^20 and a
+// layout multiplies at most three of them, so this cannot overflow (gpu_count()
+// saturates at INT_MAX, which would misstate an absurd layout's size).
+std::int64_t exact_gpu_count(const spec::LayoutSpec& l) {
+  const std::int64_t tp = l.tp, pp = l.pp, ep = l.ep, dp = l.dp;
+  switch (l.kind) {
+    case spec::LayoutKind::kTensor: return tp * dp;
+    case spec::LayoutKind::kPipeline:
+      return pp * (l.stage_parallelism == spec::StageParallelism::kNone ? 1 : tp * ep) * dp;
+    case spec::LayoutKind::kTensorPipeline: return tp * pp * dp;
+    case spec::LayoutKind::kExpert: return ep * dp;
+    case spec::LayoutKind::kMaSeparation:
+      return static_cast<std::int64_t>(l.ma.attention_gpus.size() + l.ma.expert_gpus.size());
+  }
+  return 0;
 }
 
 // "tp 8 × dp 2" etc.: how gpu_count() is made up, for messages.
@@ -147,11 +167,14 @@ void check_ranks(const Reporter& rep, const std::vector<int>& ranks, const std::
 
 int data_parallel_degree(const spec::LayoutSpec& l) {
   switch (l.kind) {
-    case spec::LayoutKind::kExpert: return l.ep * l.dp;
+    // Degrees are up to 2^20 each: products in 64 bits (an absurd ep x dp is
+    // reported as exceeding the topology; here it only saturates).
+    case spec::LayoutKind::kExpert:
+      return static_cast<int>(std::min<std::int64_t>(std::int64_t{l.ep} * l.dp, std::numeric_limits<int>::max()));
     case spec::LayoutKind::kMaSeparation: {
-      const int per_group = l.ma.attention_tp * l.ma.attention_replicas;
-      const int a = static_cast<int>(l.ma.attention_gpus.size());
-      return per_group > 0 && a % per_group == 0 ? a / per_group : 0;
+      const std::int64_t per_group = std::int64_t{l.ma.attention_tp} * l.ma.attention_replicas;
+      const auto a = static_cast<std::int64_t>(l.ma.attention_gpus.size());
+      return per_group > 0 && a % per_group == 0 ? static_cast<int>(a / per_group) : 0;
     }
     default: return l.dp;
   }
@@ -193,14 +216,14 @@ void validate_scenario(const ScenarioParts& p, const SourceMap& where, io::Diagn
       rep.at(L + ".name", "expected a unique layout name, found \"" + l.name + "\" again (first at " +
                               rep.pointer(it->second) + ")");
     }
-    const int count = l.gpu_count();
+    const std::int64_t count = exact_gpu_count(l);
     if (p.topology && count > topo_gpus) {
       rep.at(L, "expected a layout of at most " + str(topo_gpus) + " GPUs (topology \"" + p.topology->name +
                     "\"), found one of " + str(count) + " GPUs (" + gpu_count_terms(l) + ")");
     }
     const bool ma = l.kind == spec::LayoutKind::kMaSeparation;
     if (!ma && !l.gpus.empty()) {
-      if (static_cast<int>(l.gpus.size()) != count) {
+      if (static_cast<std::int64_t>(l.gpus.size()) != count) {
         rep.at(L + ".gpus", "expected " + str(count) + " GPU ranks (" + gpu_count_terms(l) + "), found " +
                                 str(static_cast<std::int64_t>(l.gpus.size())));
       }
@@ -212,7 +235,7 @@ void validate_scenario(const ScenarioParts& p, const SourceMap& where, io::Diagn
       check_ranks(rep, l.ma.attention_gpus, L + ".ma.attention_gpus", p.topology ? topo_gpus : 0, seen, "");
       check_ranks(rep, l.ma.expert_gpus, L + ".ma.expert_gpus", p.topology ? topo_gpus : 0, seen, "attention_gpus");
       const int a = static_cast<int>(l.ma.attention_gpus.size());
-      const int per_group = l.ma.attention_tp * l.ma.attention_replicas;
+      const std::int64_t per_group = std::int64_t{l.ma.attention_tp} * l.ma.attention_replicas;  // up to 2^40
       if (a % per_group != 0) {
         rep.at(L + ".ma.attention_gpus",
                "expected a multiple of attention_tp × attention_replicas = " + str(l.ma.attention_tp) + " × " +

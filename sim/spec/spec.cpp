@@ -1,5 +1,9 @@
 #include "sim/spec/spec.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
 namespace masim::spec {
 
 const char* to_string(DType t) {
@@ -85,14 +89,26 @@ const char* to_string(StageParallelism k) {
   return "?";
 }
 
+namespace {
+// a * b for degrees (>= 1) read from input files, saturating at INT_MAX: an absurd
+// layout (tp 2^20 x dp 2^20) then counts as "more GPUs than any topology" instead
+// of overflowing.
+int sat_mul(std::int64_t a, std::int64_t b) {
+  constexpr std::int64_t kMax = std::numeric_limits<int>::max();
+  const std::int64_t p = std::min(a, kMax) * std::min(b, kMax);  // < 2^62: no overflow
+  return static_cast<int>(std::min(p, kMax));
+}
+}  // namespace
+
 int LayoutSpec::gpu_count() const {
   switch (kind) {
-    case LayoutKind::kTensor: return tp * dp;
-    case LayoutKind::kPipeline: return pp * (stage_parallelism == StageParallelism::kNone ? 1 : tp * ep) * dp;
-    case LayoutKind::kTensorPipeline: return tp * pp * dp;
-    case LayoutKind::kExpert: return ep * dp;
+    case LayoutKind::kTensor: return sat_mul(tp, dp);
+    case LayoutKind::kPipeline:
+      return sat_mul(sat_mul(pp, stage_parallelism == StageParallelism::kNone ? 1 : sat_mul(tp, ep)), dp);
+    case LayoutKind::kTensorPipeline: return sat_mul(sat_mul(tp, pp), dp);
+    case LayoutKind::kExpert: return sat_mul(ep, dp);
     case LayoutKind::kMaSeparation:
-      return static_cast<int>(ma.attention_gpus.size() + ma.expert_gpus.size());
+      return sat_mul(1, static_cast<std::int64_t>(ma.attention_gpus.size() + ma.expert_gpus.size()));
   }
   return 0;
 }

@@ -174,7 +174,7 @@ struct LayoutSpec {
   bool sequence_parallel = false;      // TP: reduce-scatter + all-gather instead of all-reduce
   std::vector<int> gpus;               // explicit GPU ranks; empty = first N
   MaSpec ma;
-  int gpu_count() const;               // GPUs the layout occupies
+  int gpu_count() const;               // GPUs the layout occupies (saturates at INT_MAX)
 };
 
 // ---------------------------------------------------------------- scenario

@@ -37,6 +37,7 @@ const char* to_string(Op op) {
     case Op::kDuplicateRank: return "duplicate_rank";
     case Op::kDanglingPath: return "dangling_path";
     case Op::kHugePair: return "huge_pair";
+    case Op::kAddKey: return "add_key";
     case Op::kTruncate: return "truncate";
     case Op::kCompound: return "compound";
   }
@@ -586,6 +587,88 @@ Mutation Mutator::apply_to(Op op, Rng& rng, const json& doc) const {
       return finish(*s, std::move(d),
                     "huge " + ptr_string(s->ptr / keys[i]) + " and " + ptr_string(s->ptr / keys[j]) + " = 1048576",
                     Expect::kUnknown);
+    }
+    case Op::kAddKey: {
+      // The optional keys of each kind of object (docs/INPUTS.md), by where the object is.
+      auto optional_keys = [&](const std::vector<std::string>& t) -> std::vector<std::string> {
+        const std::size_t n = t.size();
+        switch (kind_) {
+          case DocKind::kScenario:
+            if (n == 0) return {"seed", "description", "choices"};
+            if (n == 1 && t[0] == "workload") {
+              return {"iterations", "micro_batch_size", "recompute", "optimizer_bytes_per_param", "routing"};
+            }
+            if (n == 2 && t[0] == "workload" && t[1] == "routing") {
+              return {"zipf_exponent", "dirichlet_alpha", "trace", "capacity_factor"};
+            }
+            if (n == 2 && t[0] == "layouts") {
+              return {"tp", "pp", "ep", "dp", "micro_batches", "stage_parallelism", "sequence_parallel", "gpus"};
+            }
+            if (n == 3 && t[0] == "layouts" && t[2] == "ma") {
+              return {"attention_tp", "attention_replicas", "expert_tp", "hot_expert_replicas", "micro_batches"};
+            }
+            return {};
+          case DocKind::kHardware:
+            if (n == 0) return {"id", "kernel_launch_overhead", "matmul_efficiency", "memory_efficiency", "sources"};
+            if (n == 1 && t[0] == "peak_flops") return {"fp32", "tf32", "bf16", "fp16", "fp8"};
+            return {};
+          case DocKind::kModel:
+            if (n == 0) {
+              return {"num_kv_heads", "head_dim", "attention", "mla", "num_shared_experts", "shared_expert_ffn_size",
+                      "dense_ffn_size", "moe_layer", "first_dense_layers", "moe_layer_frequency", "tie_embeddings",
+                      "dtype", "name", "source"};
+            }
+            return {};
+          case DocKind::kHfConfig:
+            if (n == 0) {
+              return {"num_key_value_heads", "head_dim", "tie_word_embeddings", "torch_dtype", "dtype",
+                      "decoder_sparse_step", "mlp_only_layers", "q_lora_rank"};
+            }
+            return {};
+          case DocKind::kTopology:
+            if (n == 0) return {"description", "gpu_model", "sources"};
+            if (n == 1 && t[0] == "generator") {
+              return {"gpus_per_node", "nvlink_per_gpu", "nvlink_latency", "nics_per_node", "nic_bandwidth",
+                      "nic_latency", "pcie_bandwidth", "pcie_latency", "switch_latency", "oversubscription",
+                      "leaf_radix"};
+            }
+            if (n == 2 && t[0] == "vertices") return {"node", "local_index"};
+            if (n == 2 && t[0] == "links") return {"kind"};
+            return {};
+        }
+        return {};
+      };
+      struct Slot {
+        Ptr object;
+        std::vector<std::string> tokens;
+        std::string key;
+      };
+      std::vector<Slot> slots;
+      auto consider = [&](const Ptr& p, const std::vector<std::string>& t) {
+        const json& o = doc[p];
+        if (!o.is_object()) return;
+        for (const std::string& k : optional_keys(t)) {
+          if (!o.contains(k)) slots.push_back(Slot{p, t, k});
+        }
+      };
+      consider(Ptr(), {});
+      for (const Site& x : sites_) {
+        if (!x.doc_key) consider(x.ptr, x.tokens);
+      }
+      if (slots.empty()) return m;
+      const Slot& slot = slots[rng.below(slots.size())];
+      static const std::vector<json> values = {
+          json(1 << 20), json(4096), json(2), json(1), json(0), json(-1), json(1e308), json(0.5), json("x"),
+          json(true), json::array(), json::object(), json("1 GB/s"), json("1 us"), json(nullptr)};
+      const json nv = values[rng.below(values.size())];
+      json d = doc;
+      d[slot.object][slot.key] = nv;
+      m.applied = true;
+      m.text = d.dump(2);
+      m.what = "add " + ptr_string(slot.object / slot.key) + " = " + nv.dump();
+      m.expect = Expect::kUnknown;
+      m.top_key = slot.tokens.empty() ? slot.key : slot.tokens.front();
+      return m;
     }
     case Op::kTruncate: {
       // Any strict prefix of one JSON object is incomplete: the closing brace is gone.

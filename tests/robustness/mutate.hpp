@@ -5,8 +5,8 @@
 // deleted or renamed to a near-typo, a value of another JSON type, numbers set to
 // 0 / negative / huge / 1e308 / integer extremes / NaN-like strings, unit strings
 // with a unit of another dimension, arrays emptied or extended, GPU ranks
-// duplicated, file references left dangling, two degrees set huge at once, the
-// text truncated, or several of these at once.
+// duplicated, file references left dangling, two degrees set huge at once, an
+// optional key added with an odd value, the text truncated, or several at once.
 //
 // Each mutation says whether it certainly makes the document invalid
 // (Expect::kInvalid: masim must report at least one problem) or may leave it
@@ -46,11 +46,12 @@ enum class Op {
   kDuplicateRank,  // a GPU rank list repeats a rank (or an expert GPU joins the attention group)
   kDanglingPath,   // a file reference names a file that does not exist
   kHugePair,       // two integers of one object both become 2^20 (overflow hunting)
+  kAddKey,         // an optional key the object does not have gets an odd value (2^20, 0, -1, "x", ...)
   kTruncate,       // the text is cut short
   kCompound,       // two or three of the above, one after another
 };
 const char* to_string(Op op);
-inline constexpr int kNumOps = 12;
+inline constexpr int kNumOps = 13;  // kTruncate and kCompound stay last
 
 struct Mutation {
   Op op = Op::kDeleteKey;

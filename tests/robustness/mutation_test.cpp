@@ -11,7 +11,7 @@
 // And "all problems at once": two independent breaking mutations give at least
 // two diagnostics.
 //
-// Scale: MASIM_ROBUSTNESS_MUTATIONS (per file, default 300) and
+// Scale: MASIM_ROBUSTNESS_MUTATIONS (per file, default 300; 40 under AddressSanitizer) and
 // MASIM_ROBUSTNESS_SEED (default 20251129) in the environment.
 #include <doctest/doctest.h>
 
@@ -31,6 +31,13 @@ using namespace masim;
 using namespace masim::robustness;
 
 namespace {
+
+// Under AddressSanitizer (the asan preset, Debug) every check is ~50x slower.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::uint64_t kDefaultMutations = 40;
+#else
+constexpr std::uint64_t kDefaultMutations = 300;
+#endif
 
 std::uint64_t env_or(const char* name, std::uint64_t def) {
   const char* v = std::getenv(name);
@@ -142,7 +149,7 @@ TEST_CASE("robustness: every shipped input and every host scenario checks clean 
 
 TEST_CASE("robustness: seeded mutations of every shipped input never crash and are reported well") {
   Vfs vfs = Vfs::shipped();
-  const std::uint64_t per_file = env_or("MASIM_ROBUSTNESS_MUTATIONS", 300);
+  const std::uint64_t per_file = env_or("MASIM_ROBUSTNESS_MUTATIONS", kDefaultMutations);
   const std::uint64_t seed = env_or("MASIM_ROBUSTNESS_SEED", 20251129);
   Failures fails;
   std::array<int, kNumOps> applied{}, invalid{}, rejected{};
@@ -266,4 +273,44 @@ TEST_CASE("known bug KB1: an infinite generator bandwidth is one problem at the 
   REQUIRE(o.diags.size() == 1);
   CHECK(o.diags.items()[0].pointer == "/generator/nvlink_per_gpu");
   CHECK(diagnostic_problems(o.diags, vfs.source()).empty());
+}
+
+TEST_CASE("robustness: the largest degrees the parser accepts, several in one layout, are reported, not overflowed") {
+  // Each degree may be up to 2^20 (docs/INPUTS.md); products of two or three of
+  // them overflow a 32-bit int. Found by reading validate.cpp after the mutation
+  // test's huge_pair op: attention_tp x attention_replicas = 2^32 wrapped to 0 and
+  // "attention GPUs % 0" divided by zero; tp x pp x dp and ep x dp overflowed.
+  const int big = 1 << 20;
+  const std::vector<nlohmann::json> layouts = {
+      {{"name", "x"}, {"kind", "ma_separation"},
+       {"ma", {{"attention_gpus", {0, 1}}, {"expert_gpus", {2}}, {"attention_tp", big}, {"attention_replicas", 4096}}}},
+      {{"name", "x"}, {"kind", "ma_separation"},
+       {"ma", {{"attention_gpus", {0, 1}}, {"expert_gpus", {2}}, {"attention_tp", big}, {"attention_replicas", big}}}},
+      {{"name", "x"}, {"kind", "tp_pp"}, {"tp", big}, {"pp", big}, {"dp", big}},
+      {{"name", "x"}, {"kind", "tp_pp"}, {"tp", 4096}, {"pp", 1}, {"dp", big}},
+      {{"name", "x"}, {"kind", "ep"}, {"ep", big}, {"dp", big}},
+      {{"name", "x"}, {"kind", "ep"}, {"ep", 4096}, {"dp", big}},
+      {{"name", "x"}, {"kind", "pp"}, {"pp", big}, {"stage_parallelism", "tp"}, {"tp", big}, {"dp", big}},
+      {{"name", "x"}, {"kind", "tp"}, {"tp", 65536}, {"dp", 65536}},
+  };
+  Vfs vfs = Vfs::shipped();
+  const std::string path = Vfs::path("scenarios/paper/seed_study.json");
+  const std::string original = vfs.text(path);
+  for (const nlohmann::json& l : layouts) {
+    CAPTURE(l.dump());
+    nlohmann::json doc = nlohmann::json::parse(original);
+    doc["layouts"] = nlohmann::json::array({l});
+    vfs.set(path, doc.dump(2));
+    const Outcome o = check(vfs, path);
+    CHECK(o.exception.empty());
+    CHECK_FALSE(o.ok);
+    CHECK(diagnostic_problems(o.diags, vfs.source()).empty());
+    // The layout is too big for the 16-GPU topology, and says so.
+    bool exceeds = false;
+    for (const io::Diagnostic& d : o.diags.items()) {
+      if (d.pointer == "/layouts/0" && d.message.rfind("expected a layout of at most 16 GPUs", 0) == 0) exceeds = true;
+    }
+    const bool ma = l["kind"] == "ma_separation";  // 3 GPUs: fits; its group rule fails instead
+    CHECK_MESSAGE(exceeds != ma, o.diags.format_lines());
+  }
 }
