@@ -29,7 +29,9 @@ class SourceMap {
   // Location of `key`, or of its nearest recorded ancestor ("a.b.c" -> "a.b" -> "a").
   // An unknown key with no recorded ancestor gives an empty Location.
   Location find(const std::string& key) const;
-  // Records `node` at `prefix` and every member / element below it.
+  // Records `node` at `prefix` and every member / element below it, down to
+  // kMaxRecordDepth levels (deeper values report at their nearest recorded ancestor).
+  static constexpr int kMaxRecordDepth = 32;
   void record_tree(const std::string& prefix, const nlohmann::json& node, const std::string& file,
                    const std::string& pointer);
 

@@ -314,3 +314,48 @@ TEST_CASE("robustness: the largest degrees the parser accepts, several in one la
     CHECK_MESSAGE(exceeds != ma, o.diags.format_lines());
   }
 }
+
+TEST_CASE("robustness: values nested 100,000 deep anywhere are reported or ignored, never a stack overflow") {
+  // Found while writing the fuzz target: SourceMap::record_tree walked every value
+  // recursively, so a layout holding [[[...]]] 200,000 deep crashed masim check
+  // (SIGSEGV). The JSON parser itself is iterative. The documents are built as
+  // text: copying such a json value would recurse in the test too.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  struct Case {
+    std::string file;       // repository path of the file that gets the deep value
+    std::string anchor;     // text after which `"key": deep,` is inserted
+    std::string key;        // one the object does not have yet (a JSON object keeps the last of two)
+    std::string checked;    // what to check (virtual path)
+  };
+  const std::vector<Case> cases = {
+      {"scenarios/paper/seed_study.json", "{\"name\": \"TP=8\",", "gpus", "scenarios/paper/seed_study.json"},
+      {"scenarios/paper/seed_study.json", "{\"name\": \"TP=8\",", "_note", "scenarios/paper/seed_study.json"},
+      {"scenarios/paper/seed_study.json", "\"workload\": {", "_note", "scenarios/paper/seed_study.json"},
+      {"scenarios/paper/seed_study.json", "\"ma\": {", "attention_gpus_", "scenarios/paper/seed_study.json"},
+      {"scenarios/hardware/a100-sxm4-80gb.json", "\"schema\": 1,", "id", "scenarios/robustness/host-a100-sxm4-80gb.json"},
+      {"scenarios/models/seed-moe-4l.json", "\"schema\": 1,", "moe_layer", "scenarios/robustness/host-seed-moe-4l.json"},
+      {"scenarios/models/mixtral-8x7b.config.json", "{", "rope_scaling", "scenarios/robustness/host-mixtral-8x7b.config.json"},
+      {"topologies/dgx-a100.json", "{\"id\": \"n0.gpu0\",", "_note", "scenarios/robustness/host-dgx-a100.json"},
+      {"topologies/dgx-a100-x2.json", "\"generator\": {", "rails", "scenarios/paper/seed_study.json"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.file);
+    CAPTURE(c.key);
+    Vfs vfs = Vfs::shipped();
+    const std::string vpath = Vfs::path(c.file);
+    std::string text = vfs.text(vpath);
+    const auto at = text.find(c.anchor);
+    REQUIRE(at != std::string::npos);
+    text.insert(at + c.anchor.size(), " \"" + c.key + "\": " + deep + ",");
+    vfs.set(vpath, text);
+    for (const std::string& checked : {vpath, Vfs::path(c.checked)}) {
+      const Outcome o = check(vfs, checked);
+      CHECK(o.exception.empty());
+      CHECK(o.ok == o.diags.empty());
+      CHECK(diagnostic_problems(o.diags, vfs.source()).empty());
+      // A documentation key or an HF key masim does not read is fine; anything else is a problem.
+      const bool ignored = c.key == "_note" || c.key == "rope_scaling";
+      CHECK(o.ok == ignored);
+    }
+  }
+}
