@@ -58,6 +58,10 @@ void positive_bandwidth(JsonReader& r, const std::string& key, Bandwidth& out) {
     r.error(key, "bandwidth must be positive, found " + r.raw(key)->dump());
     return;
   }
+  if (!(*v >= kMinLinkBandwidth && *v <= kMaxLinkBandwidth)) {
+    r.error(key, "bandwidth must be in [1 MB/s, 1 PB/s], found " + r.raw(key)->dump());
+    return;
+  }
   out = Bandwidth::bytes_per_s(*v);
 }
 void latency(JsonReader& r, const std::string& key, SimTime& out) {

@@ -264,6 +264,10 @@ std::optional<Topology> Topology::build(const spec::TopologySpec& spec, const st
       diags.error(file, io::pointer_join(here, "bandwidth"),
                   "link bandwidth must be positive, found " + fmt_g(l.bandwidth.gb_per_s()) + " GB/s");
       ok = false;
+    } else if (l.bandwidth.bytes_per_s() < kMinLinkBandwidth || l.bandwidth.bytes_per_s() > kMaxLinkBandwidth) {
+      diags.error(file, io::pointer_join(here, "bandwidth"),
+                  "link bandwidth must be in [1 MB/s, 1 PB/s], found " + fmt_g(l.bandwidth.gb_per_s()) + " GB/s");
+      ok = false;
     }
     if (l.latency.count_ps() < 0 || l.latency.count_ps() > kMaxLinkLatencyPs) {
       diags.error(file, io::pointer_join(here, "latency"),

@@ -26,6 +26,12 @@
 
 namespace masim::topology {
 
+// Accepted link bandwidth per direction, bytes/s. Below 1 MB/s a large flow's
+// completion time would overflow the engine's int64 picoseconds; above 1 PB/s no
+// link exists. Both ends keep every simulated time finite and exact.
+inline constexpr double kMinLinkBandwidth = 1e6;
+inline constexpr double kMaxLinkBandwidth = 1e15;
+
 using VertexId = std::uint32_t;
 using LinkId = std::uint32_t;  // a directed link
 

@@ -75,6 +75,17 @@ TEST_CASE("validation: each rule gives its message with file and JSON Pointer") 
     CHECK(d.items()[1].pointer == "/links/1/bandwidth");
     CHECK(d.items()[1].message == "link bandwidth must be positive, found -5 GB/s");
   }
+  SUBCASE("bandwidth outside [1 MB/s, 1 PB/s]") {
+    // 1 B/s would let a 1 GiB flow end after 1.07e21 ps, past int64's 9.2e18.
+    io::Diagnostics d;
+    CHECK_FALSE(build_text(small(kV, R"({"a": "g0", "b": "sw", "bandwidth": "1 B/s", "latency": "1 us"},
+                                        {"a": "g1", "b": "sw", "bandwidth": "2000 TB/s", "latency": "1 us"})"),
+                           d));
+    REQUIRE(d.size() == 2);
+    CHECK(d.items()[0].pointer == "/links/0/bandwidth");
+    CHECK(d.items()[0].message == "link bandwidth must be in [1 MB/s, 1 PB/s], found 1e-09 GB/s");
+    CHECK(d.items()[1].pointer == "/links/1/bandwidth");
+  }
   SUBCASE("disconnected GPU") {
     io::Diagnostics d;
     CHECK_FALSE(build_text(small(kV + R"(, {"id": "g2", "kind": "gpu", "local_index": 2})", kL), d));
