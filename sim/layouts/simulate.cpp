@@ -4,6 +4,7 @@
 // Network, so results do not depend on layout order.
 #include "sim/layouts/simulate.hpp"
 
+#include <sstream>
 #include <utility>
 
 #include "sim/engine/engine.hpp"
@@ -12,6 +13,7 @@
 #include "sim/layouts/measure.hpp"
 #include "sim/layouts/planner.hpp"
 #include "sim/layouts/results.hpp"
+#include "sim/models/memory.hpp"
 #include "sim/models/power.hpp"
 #include "sim/network/network.hpp"
 
@@ -36,6 +38,30 @@ ScenarioResult simulate(const spec::ScenarioSpec& s, const topology::Topology& t
   std::vector<MemoryReport> memory;
   io::Diagnostics diags;
   plans.reserve(s.layouts.size());
+  // Before planning (which samples every token's experts, so its cost grows with
+  // the batch): a layout whose KV cache alone cannot fit even when spread evenly
+  // over all of its GPUs is refused at once. This bound never refuses a layout
+  // that the full memory model below would accept.
+  if (opts.enforce_memory && s.workload.kind != spec::WorkloadKind::kTraining) {
+    const double kv_per_sequence =
+        models::kv_cache_bytes(s.model, s.model.num_layers, s.model.num_kv_heads, 1, s.workload.context_length)
+            .as_double();
+    const double capacity = s.hardware.gpu.hbm_capacity.as_double();
+    for (std::size_t i = 0; i < s.layouts.size(); ++i) {
+      const double gpus = static_cast<double>(s.layouts[i].gpu_count());
+      const double need = kv_per_sequence * static_cast<double>(s.workload.batch) / gpus;
+      if (gpus > 0 && need > capacity) {
+        std::ostringstream msg;
+        msg.setf(std::ios::fixed);
+        msg.precision(1);
+        msg << "the KV cache of " << s.workload.batch << " sequences of " << s.workload.context_length
+            << " tokens needs at least " << need / 1073741824.0 << " GiB per GPU even spread evenly over the layout's "
+            << s.layouts[i].gpu_count() << " GPUs; each has " << capacity / 1073741824.0 << " GiB";
+        diags.error(s.file, io::pointer_join("/layouts", i), msg.str());
+      }
+    }
+    if (!diags.empty()) throw io::InputError(std::move(diags));
+  }
   for (std::size_t i = 0; i < s.layouts.size(); ++i) {
     plans.push_back(build_plan(s, static_cast<int>(i), cost, topo.num_gpus(), &energy));
     memory.push_back(memory_of(plans.back(), s));

@@ -41,3 +41,20 @@ TEST_CASE("MA Separation at batch 768: a flow whose end moves away and back comp
     CHECK(l.metrics.gpu_util_mean <= 1.0);
   }
 }
+
+TEST_CASE("the largest documented batch is refused at once, before routing is sampled") {
+  // batch 2^30 at context 2048 on the seed model: KV per sequence = 2 (K, V) x 4 layers
+  // x 8 KV heads x 128 x 2 B x 2048 = 32 MiB, so 2^30 sequences need 32 PiB, 2 PiB
+  // per GPU over 16 GPUs: far over 80 GB. Before the bound, planning sampled
+  // 2^30 x top-2 expert assignments per layer first and exhausted memory.
+  bool refused = false;
+  try {
+    run_seed_study_with("batch", 1 << 30);
+  } catch (const io::InputError& e) {
+    refused = true;
+    REQUIRE(e.diagnostics().size() == 4);  // one per layout, all at once
+    CHECK(e.diagnostics().items()[0].pointer == "/layouts/0");
+    CHECK(e.diagnostics().items()[0].message.find("2097152.0 GiB per GPU") != std::string::npos);
+  }
+  CHECK(refused);
+}
