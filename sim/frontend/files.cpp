@@ -33,7 +33,9 @@ FileSource::ReadResult FileSource::read(const std::string& path) const {
   std::error_code ec;
   const fs::path p(path);
   if (fs::exists(p, ec)) {
-    if (fs::is_directory(p, ec)) {
+    // Regular files only: a directory, a device (/dev/zero never ends) or a FIFO
+    // (blocks) is unreadable, not read.
+    if (!fs::is_regular_file(p, ec)) {
       r.status = Status::kUnreadable;
       return r;
     }

@@ -32,6 +32,8 @@ class FileSource {
   // Disk first; a path not on disk is looked up among `embedded` (by normalized path).
   explicit FileSource(std::span<const EmbeddedFile> embedded) : embedded_(embedded) {}
 
+  // kUnreadable: exists but is not a regular file (a directory, a device, a FIFO)
+  // or cannot be opened.
   enum class Status { kOk, kNotFound, kUnreadable };
   struct ReadResult {
     Status status = Status::kNotFound;

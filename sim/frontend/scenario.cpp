@@ -31,7 +31,7 @@ std::optional<json> read_json(const FileSource& files, const std::string& path, 
     return std::nullopt;
   }
   if (rr.status == FileSource::Status::kUnreadable) {
-    diags.error(ref_file, ref_pointer, "cannot read file \"" + as_written + "\" (a directory, or no permission)");
+    diags.error(ref_file, ref_pointer, "cannot read file \"" + as_written + "\" (not a regular file, or no permission)");
     return std::nullopt;
   }
   return io::parse_json_text(rr.text, path, diags);
@@ -130,8 +130,10 @@ std::optional<spec::ScenarioSpec> parse_scenario(const json& doc, const std::str
     const std::string path = resolve_reference(file, *prof);
     const FileSource::ReadResult rr = files.read(path);
     if (rr.status != FileSource::Status::kOk) {
-      std::string msg = std::string(rr.status == FileSource::Status::kNotFound ? "file not found" : "cannot read file") +
-                        ": \"" + *prof + "\"";
+      // The same words as for the other references (read_json above).
+      std::string msg = rr.status == FileSource::Status::kNotFound
+                            ? "file not found: \"" + *prof + "\""
+                            : "cannot read file \"" + *prof + "\" (not a regular file, or no permission)";
       if (*prof != path) msg += " (resolved to " + path + ")";
       r.error("profile", msg);
     }

@@ -40,6 +40,29 @@ std::optional<json> parse_json_text(const std::string& text, const std::string& 
     diags.error(file, "", "invalid JSON at line " + std::to_string(line) + ", column " +
                               std::to_string(col) + ": " + what);
     return std::nullopt;
+  } catch (const json::exception& e) {
+    // A number outside the range of a double ("1e400": out_of_range.406) has no
+    // byte offset; the position is that of the first occurrence of its text.
+    std::string what = e.what();
+    const auto close = what.rfind('\'');
+    const auto open = close == std::string::npos || close == 0 ? std::string::npos : what.rfind('\'', close - 1);
+    std::string where;
+    if (open != std::string::npos) {
+      const std::string token = what.substr(open + 1, close - open - 1);
+      const std::size_t at = token.empty() ? std::string::npos : text.find(token);
+      if (at != std::string::npos) {
+        std::size_t line = 1, col = 1;
+        for (std::size_t i = 0; i < at; ++i) {
+          if (text[i] == '\n') { ++line; col = 1; } else { ++col; }
+        }
+        where = " at line " + std::to_string(line) + ", column " + std::to_string(col);
+      }
+    }
+    const auto pos = what.find("] ");
+    if (pos != std::string::npos) what = what.substr(pos + 2);
+    if (what.find("number overflow") != std::string::npos) what += " (outside the range of a double)";
+    diags.error(file, "", "invalid JSON" + where + ": " + what);
+    return std::nullopt;
   }
 }
 

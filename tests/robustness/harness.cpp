@@ -132,6 +132,11 @@ void Vfs::set(const std::string& vpath, std::string text) {
   table_stale_ = true;
 }
 
+void Vfs::erase(const std::string& vpath) {
+  files_.erase(vpath);
+  table_stale_ = true;
+}
+
 void Vfs::write_to(const std::string& dir) const {
   for (const auto& [p, t] : files_) {
     const fs::path out = fs::path(dir) / p;

@@ -49,6 +49,7 @@ class Vfs {
   const std::string& text(const std::string& vpath) const;
   bool contains(const std::string& vpath) const { return files_.count(vpath) != 0; }
   void set(const std::string& vpath, std::string text);
+  void erase(const std::string& vpath);
   const std::map<std::string, std::string>& files() const { return files_; }
   // Writes every file under `dir` (dir/masim-robustness-vfs/...).
   void write_to(const std::string& dir) const;

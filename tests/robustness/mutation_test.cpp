@@ -15,6 +15,7 @@
 // MASIM_ROBUSTNESS_SEED (default 20251129) in the environment.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <map>
@@ -357,5 +358,56 @@ TEST_CASE("robustness: values nested 100,000 deep anywhere are reported or ignor
       const bool ignored = c.key == "_note" || c.key == "rope_scaling";
       CHECK(o.ok == ignored);
     }
+  }
+}
+
+TEST_CASE("robustness: references to a device, a directory or a FIFO are reported, never read") {
+  // Found by reading FileSource::read: "hardware": "/dev/zero" was read until the
+  // memory ran out (std::bad_alloc, exit 1), and a FIFO would block forever.
+  Vfs vfs = Vfs::shipped();
+  const std::string path = Vfs::path("scenarios/paper/seed_study.json");
+  const nlohmann::json original = nlohmann::json::parse(vfs.text(path));
+  const std::string dir = source_path("topologies");
+  struct Case {
+    const char* key;
+    std::string target;
+  };
+  for (const Case& c : {Case{"hardware", "/dev/zero"}, Case{"model", "/dev/null"}, Case{"topology", dir},
+                        Case{"profile", "/dev/zero"}}) {
+    CAPTURE(c.key);
+    nlohmann::json doc = original;
+    doc[c.key] = c.target;
+    vfs.set(path, doc.dump(2));
+    const Outcome o = check(vfs, path);
+    CHECK(o.exception.empty());
+    REQUIRE(o.diags.size() == 1);
+    CHECK(o.diags.items()[0].file == path);
+    CHECK(o.diags.items()[0].pointer == std::string("/") + c.key);
+    CHECK(o.diags.items()[0].message.rfind("cannot read file \"" + c.target + "\"", 0) == 0);
+  }
+}
+
+TEST_CASE("robustness: a number beyond the range of a double is invalid JSON, not an internal error") {
+  // Found by the fuzz target: nlohmann::json throws out_of_range (406), not
+  // parse_error, for "1e400"; it escaped check_file and masim check exited 1.
+  Vfs vfs = Vfs::shipped();
+  const std::string scenario = Vfs::path("scenarios/paper/seed_study.json");
+  const std::string model = Vfs::path("scenarios/models/seed-moe-4l.json");
+  std::string text = vfs.text(model);
+  const auto at = text.find("\"num_layers\": 4");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 15, "\"num_layers\": 1e400");
+  vfs.set(model, text);
+  for (const std::string& checked : {model, scenario}) {
+    CAPTURE(checked);
+    const Outcome o = check(vfs, checked);
+    CHECK(o.exception.empty());
+    REQUIRE(o.diags.size() == 1);
+    CHECK(o.diags.items()[0].file == model);
+    CHECK(o.diags.items()[0].pointer.empty());
+    const std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + at, '\n'));
+    CHECK(o.diags.items()[0].message ==
+          "invalid JSON at line " + std::to_string(line) +
+              ", column 17: number overflow parsing '1e400' (outside the range of a double)");
   }
 }
