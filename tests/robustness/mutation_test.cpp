@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -85,6 +86,11 @@ class Failures {
     }
   }
   bool empty() const { return by_kind_.empty(); }
+  std::size_t count() const {
+    std::size_t n = 0;
+    for (const auto& [kind, entry] : by_kind_) n += static_cast<std::size_t>(entry.first);
+    return n;
+  }
 
  private:
   std::map<std::string, std::pair<int, std::vector<std::string>>> by_kind_;
@@ -102,33 +108,28 @@ std::string describe(const CorpusFile& f, const Mutation& m, const std::string& 
   return s;
 }
 
-// Bugs this test found in modules other engineers own, not fixed here: each has a
-// skipped test case below, ready to enable once fixed. A mutation that hits one
-// is counted and must still not crash; its diagnostics are not judged.
-std::string known_bug(const CorpusFile& f, const Mutation& m) {
-  // KB1, sim/topology/parse.cpp positive_bandwidth(): a generator bandwidth that
-  // overflows to infinity ("1e308 GB/s") is accepted; Topology::build then rejects
-  // every generated link, at pointers (/links/N/bandwidth) that do not exist in a
-  // generator-form file, saying "must be positive, found inf GB/s".
-  if (f.kind == DocKind::kTopology && m.what.find("/generator/") != std::string::npos &&
-      m.what.find("\"1e308 ") != std::string::npos) {
-    return "KB1";
-  }
-  return "";
+// With MASIM_ROBUSTNESS_DUMP=DIR, every failing mutated file is written to
+// DIR/<file name>.<hash>.json, a reproducer for masim check.
+void dump_reproducer(const CorpusFile& f, const Mutation& m) {
+  const char* dir = std::getenv("MASIM_ROBUSTNESS_DUMP");
+  if (dir == nullptr || *dir == '\0') return;
+  const std::string name = f.repo_path.substr(f.repo_path.rfind('/') + 1);
+  std::ofstream(std::string(dir) + "/" + name + "." + std::to_string(hash(m.text) % 1000000007) + ".json") << m.text;
 }
 
 // The checks every outcome must pass; `must_fail`: the mutation certainly broke the input.
 void judge(Vfs& vfs, const CorpusFile& f, const Mutation& m, const std::string& checked, const Outcome& o,
            bool must_fail, Failures& fails) {
+  const std::size_t failures_before = fails.count();
   if (!o.exception.empty()) {
     fails.add("an exception escaped check_file", describe(f, m, checked, o));
     return;
   }
-  if (!known_bug(f, m).empty()) return;
   if (o.ok != o.diags.empty()) fails.add("ok disagrees with the diagnostics", describe(f, m, checked, o));
   const std::string bad = diagnostic_problems(o.diags, vfs.source());
   if (!bad.empty()) fails.add("malformed diagnostic", describe(f, m, checked, o) + bad);
   if (must_fail && o.diags.empty()) fails.add("an invalid input was accepted", describe(f, m, checked, o));
+  if (fails.count() != failures_before) dump_reproducer(f, m);
 }
 
 }  // namespace
@@ -155,7 +156,6 @@ TEST_CASE("robustness: seeded mutations of every shipped input never crash and a
   Failures fails;
   std::array<int, kNumOps> applied{}, invalid{}, rejected{};
   int total = 0;
-  std::map<std::string, int> bugs;
   for (const CorpusFile& f : vfs.corpus()) {
     const std::string vpath = Vfs::path(f.repo_path);
     const std::string original = vfs.text(vpath);
@@ -168,7 +168,6 @@ TEST_CASE("robustness: seeded mutations of every shipped input never crash and a
       ++total;
       const int op = static_cast<int>(m.op);
       ++applied[op];
-      if (const std::string bug = known_bug(f, m); !bug.empty()) ++bugs[bug];
       const bool must_fail = m.expect == Expect::kInvalid;
       invalid[op] += must_fail ? 1 : 0;
       vfs.set(vpath, m.text);
@@ -184,7 +183,6 @@ TEST_CASE("robustness: seeded mutations of every shipped input never crash and a
     summary += std::string("\n  ") + to_string(static_cast<Op>(i)) + ": " + std::to_string(applied[i]) + " / " +
                std::to_string(invalid[i]) + " / " + std::to_string(rejected[i]);
   }
-  for (const auto& [bug, count] : bugs) summary += "\n  known bug " + bug + " (not judged): " + std::to_string(count);
   MESSAGE(summary);
   // Every kind of mutation ran, and the oracle had invalid cases to judge.
   for (int i = 0; i < kNumOps; ++i) CHECK_MESSAGE(applied[i] > 0, to_string(static_cast<Op>(i)));
@@ -229,8 +227,8 @@ TEST_CASE("robustness: two independent problems are both reported (all problems 
       both.what = first.what + "; " + second.what;
       vfs.set(vpath, both.text);
       const Outcome o = check(vfs, vpath);
+      judge(vfs, f, both, "alone", o, true, fails);  // pointers resolve in the mutated file
       vfs.set(vpath, original);
-      judge(vfs, f, both, "alone", o, true, fails);
       if (o.exception.empty() && o.diags.size() < 2) {
         fails.add("two independent problems, fewer than two diagnostics", describe(f, both, "alone", o));
       }
@@ -261,10 +259,11 @@ TEST_CASE("robustness: a structural topology problem is reported in the topology
   }
 }
 
-TEST_CASE("known bug KB1: an infinite generator bandwidth is one problem at the generator's key" * doctest::skip()) {
-  // sim/topology (not fixed here; see known_bug()). Expected once fixed: one
-  // diagnostic at /generator/nvlink_per_gpu; today the generator accepts +inf and
-  // Topology::build reports 32 problems at /links/N/bandwidth, which do not exist.
+TEST_CASE("robustness: an infinite generator bandwidth is one problem at the generator's key") {
+  // Found by the mutation test ("1e308 GB/s" overflows to +inf): the generator
+  // accepted it and Topology::build reported 32 problems at /links/N/bandwidth,
+  // pointers that do not exist in a generator-form file. Fixed in sim/topology
+  // (29526a3: bandwidths in [1 MB/s, 1 PB/s]).
   Vfs vfs = Vfs::shipped();
   const std::string topo = Vfs::path("topologies/hgx-h100-x2.json");
   nlohmann::json doc = nlohmann::json::parse(vfs.text(topo));

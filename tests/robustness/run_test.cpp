@@ -142,27 +142,6 @@ void judge_run(const Run& r, const fs::path& out_dir, const std::string& what) {
   CHECK_MESSAGE(!fs::exists(out_dir), "a failed run left " << out_dir.string() << " behind");
 }
 
-// Bugs this test found in modules other engineers own (see the skipped test
-// cases below and the hardening report); such mutations are counted, not run.
-std::string known_run_bug(const CorpusFile& f, const Mutation& m) {
-  // KB2, sim/network/network.cpp (completion time) with sim/topology/parse.cpp (no
-  // lower bound on bandwidth): a tiny positive link bandwidth ("1e-300 GB/s", even
-  // "1 B/s") makes a flow's completion time overflow int64 picoseconds; the engine
-  // aborts with "event scheduled in the past" (exit 134).
-  if (f.kind == DocKind::kTopology && m.what.find("= \"1e-300 ") != std::string::npos &&
-      m.what.find("/s\"") != std::string::npos) {
-    return "KB2";
-  }
-  // KB3, sim/layouts/planner.cpp + sim/workload/routing.hpp: planning samples every
-  // token's experts (batch x top_k per layer) before the memory check, so a batch
-  // of 2^20 takes 8 s to be refused and 2^30 (the documented maximum) exhausts the
-  // machine's memory instead of exiting 2.
-  if (m.what.find("/workload/batch") != std::string::npos && m.what.find("1048576") != std::string::npos) {
-    return "KB3";
-  }
-  return "";
-}
-
 std::uint64_t hash(const std::string& s) {
   std::uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
@@ -176,7 +155,6 @@ TEST_CASE("robustness: masim run on valid and invalid mutations succeeds or exit
   Vfs vfs = Vfs::shipped();
   vfs.write_to(scratch.dir().string());
   int runs = 0, ok_runs = 0, bad_runs = 0;
-  std::map<std::string, int> bugs;
   for (const CorpusFile& f : vfs.corpus()) {
     // training.json takes seconds per run; the determinism suite runs it.
     if (f.repo_path == "scenarios/paper/training.json") continue;
@@ -191,10 +169,6 @@ TEST_CASE("robustness: masim run on valid and invalid mutations succeeds or exit
     for (int attempt = 0; attempt < 80 && valid_left + invalid_left > 0; ++attempt) {
       const Mutation m = mutator.random(rng);
       if (!m.applied || m.op == Op::kTruncate) continue;
-      if (const std::string bug = known_run_bug(f, m); !bug.empty()) {
-        ++bugs[bug];
-        continue;
-      }
       vfs.set(vpath, m.text);
       io::Diagnostics d;
       frontend::check_file(target, d, vfs.source());
@@ -222,18 +196,16 @@ TEST_CASE("robustness: masim run on valid and invalid mutations succeeds or exit
       }
     }
   }
-  std::string skipped;
-  for (const auto& [bug, count] : bugs) skipped += "; known bug " + bug + " (not run): " + std::to_string(count);
-  MESSAGE("masim run: " << runs << " runs, " << ok_runs << " simulated, " << bad_runs << " refused (exit 2)" << skipped);
+  MESSAGE("masim run: " << runs << " runs, " << ok_runs << " simulated, " << bad_runs << " refused (exit 2)");
   CHECK(runs >= 60);
   CHECK(ok_runs >= 20);
 }
 
-TEST_CASE("known bug KB2: a tiny link bandwidth is an input problem, not an abort" * doctest::skip()) {
-  // Documented as valid ("bandwidth > 0"), "1 B/s" on the seed study's inter-node
-  // NICs aborts masim run (exit 134, "event scheduled in the past"): a flow's
-  // completion time overflows int64 picoseconds (sim/network/network.cpp). Expected
-  // once fixed: exit 2 with a diagnostic at /generator/nic_bandwidth, or a run.
+TEST_CASE("robustness: a tiny link bandwidth is an input problem, not an abort") {
+  // Found by the run test: "1 B/s" on the seed study's inter-node NICs (then
+  // documented as valid, "> 0") aborted masim run (exit 134, "event scheduled in
+  // the past"): a flow's end time overflowed int64 picoseconds. Fixed in
+  // sim/topology (29526a3: bandwidths in [1 MB/s, 1 PB/s]).
   Scratch scratch("kb2");
   Vfs vfs = Vfs::shipped();
   const std::string topo = Vfs::path("topologies/dgx-a100-x2.json");
@@ -244,13 +216,15 @@ TEST_CASE("known bug KB2: a tiny link bandwidth is an input problem, not an abor
   const Run r = run_masim("run " + quote(Vfs::path("scenarios/paper/seed_study.json")) + " -o out", scratch.dir(),
                           scratch.dir(), 60);
   judge_run(r, scratch.dir() / "out", "seed study with 1 B/s NICs");
+  CHECK(r.rc == 2);
+  CHECK(r.err.find(":/generator/nic_bandwidth: ") != std::string::npos);
 }
 
-TEST_CASE("known bug KB3: the largest documented batch is refused quickly, within bounded memory" * doctest::skip()) {
-  // batch 2^30 is in the documented range [1, 2^30]; the seed study then cannot fit
-  // (KV cache), but masim run first samples 2^30 x top_k expert assignments per
-  // layer: measured 178 s and 24 GB before the kernel killed it (RelAssert).
-  // Expected once fixed: exit 2 naming the memory shortfall, in about a second.
+TEST_CASE("robustness: the largest documented batch is refused quickly, within bounded memory") {
+  // Found by the run test: batch 2^30 is in the documented range [1, 2^30]; the
+  // seed study then cannot fit (KV cache), but masim run first sampled 2^30 x top_k
+  // expert assignments per layer: 178 s and 24 GB before the kernel killed it.
+  // Fixed in sim/layouts (2045b86: the KV check comes before routing).
   Scratch scratch("kb3");
   Vfs vfs = Vfs::shipped();
   const std::string path = Vfs::path("scenarios/paper/seed_study.json");
