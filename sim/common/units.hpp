@@ -50,7 +50,12 @@ class SimTime {
 
  private:
   constexpr explicit SimTime(std::int64_t v) : ps_(v) {}
+  // Rounds to the nearest picosecond, saturating at the int64 range (a cast of
+  // an out-of-range double is undefined behaviour).
   static constexpr std::int64_t round_ps(double v) {
+    constexpr double kLimit = 9.2e18;
+    if (!(v < kLimit)) return std::numeric_limits<std::int64_t>::max();
+    if (!(v > -kLimit)) return std::numeric_limits<std::int64_t>::min();
     return static_cast<std::int64_t>(v < 0 ? v - 0.5 : v + 0.5);
   }
   std::int64_t ps_ = 0;

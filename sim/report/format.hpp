@@ -2,11 +2,11 @@
 // separators and signed deltas, always in the "C" locale so that output is
 // byte-identical everywhere.
 //
-//   format_fixed(2.8412, 2)       -> "2.84"
-//   format_grouped(135200.4)      -> "135,200"
+//   format_fixed(3.1416, 2)       -> "3.14"
+//   format_grouped(123456.4)      -> "123,456"
 //   format_sig(0.000123456, 3)    -> "0.000123"
-//   format_delta_pct(2.91, 2.84)  -> "+2.5%"
-//   format_delta_pp(71.2, 68.4)   -> "+2.8 pp"
+//   format_delta_pct(2.05, 2.00)  -> "+2.5%"
+//   format_delta_pp(70.0, 67.2)   -> "+2.8 pp"
 #pragma once
 
 #include <string>

@@ -178,7 +178,10 @@ std::optional<spec::TopologySpec> parse_topology(const nlohmann::json& doc, cons
           lk.bandwidth = Bandwidth::bytes_per_s(*bw);
         }
         if (auto lat = l.quantity("latency", Dimension::kTime, Required::kYes, -kInf, kInf)) {
-          lk.latency = SimTime::seconds(*lat);
+          // Clamped before the conversion to integer picoseconds (which would
+          // overflow for huge values); anything outside [0, 1 ms] is reported by
+          // Topology::build, so the clamp never hides a problem.
+          lk.latency = SimTime::seconds(std::clamp(*lat, -1.0, 1.0));
         }
         lk.kind = link_kind_of(l.choice_or("kind", "other", link_kinds()));
         l.finish();

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <vector>
 
 #include "sim/common/rng.hpp"
@@ -123,4 +124,11 @@ TEST_CASE("SimTime is exact integer picoseconds") {
   CHECK(SimTime::ns(0.001).count_ps() == 1);
   CHECK(masim::transfer_time(masim::Bytes{1 << 20}, masim::Bandwidth::gb_per_s(600)).count_ps() ==
         1'747'627);  // 1048576 / 6e11 s = 1.7476266 us, rounded up
+}
+
+TEST_CASE("SimTime conversions saturate instead of overflowing") {
+  // 1e300 s is 1e312 ps, far past int64's 9.22e18: the cast alone would be undefined.
+  CHECK(SimTime::seconds(1e300) == SimTime::max());
+  CHECK(SimTime::seconds(-1e300).count_ps() == std::numeric_limits<std::int64_t>::min());
+  CHECK(SimTime::seconds(1.0).count_ps() == 1'000'000'000'000);
 }
