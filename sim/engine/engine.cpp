@@ -9,6 +9,10 @@ constexpr std::uint64_t kSeqMask = (std::uint64_t{1} << 56) - 1;
 constexpr std::size_t kArity = 4;
 }  // namespace
 
+std::uint64_t Engine::next_order(Priority priority) {
+  return (std::uint64_t{static_cast<std::uint8_t>(priority)} << 56) | (seq_++ & kSeqMask);
+}
+
 Engine::Engine() {
   slot_generation_.push_back(0);  // slot 0 means "not cancellable"
 }
@@ -22,7 +26,7 @@ HandlerId Engine::add_handler(EventHandler* handler) {
 void Engine::schedule(SimTime at, HandlerId handler, std::uint64_t payload, Priority priority) {
   MASIM_ASSERT(at >= now_, "event scheduled in the past");
   MASIM_ASSERT(handler < handlers_.size(), "unknown event handler");
-  push(Event{at.count_ps(), (std::uint64_t{static_cast<std::uint8_t>(priority)} << 56) | (seq_++ & kSeqMask),
+  push(Event{at.count_ps(), next_order(priority),
              payload, handler, 0});
 }
 
@@ -39,7 +43,7 @@ EventHandle Engine::schedule_cancellable(SimTime at, HandlerId handler, std::uin
     slot_generation_.push_back(0);
   }
   const std::uint32_t gen = ++slot_generation_[slot];  // now odd: live
-  push(Event{at.count_ps(), (std::uint64_t{static_cast<std::uint8_t>(priority)} << 56) | (seq_++ & kSeqMask),
+  push(Event{at.count_ps(), next_order(priority),
              payload, handler, slot});
   return EventHandle{slot, gen};
 }
@@ -91,9 +95,8 @@ bool Engine::step() {
   while (!heap_.empty()) {
     const Event e = pop();
     if (e.slot != 0) {
-      std::uint32_t& gen = slot_generation_[e.slot];
-      const bool live = (gen & 1u) != 0;
-      if (live) ++gen;  // consumed: even again
+      const bool live = slot_live(e.slot);
+      if (live) ++slot_generation_[e.slot];  // consumed: even again
       free_slots_.push_back(e.slot);
       if (!live) continue;
     }
@@ -113,7 +116,7 @@ void Engine::run() {
 void Engine::run_until(SimTime until) {
   while (!heap_.empty() && heap_.front().time_ps <= until.count_ps()) {
     const Event& front = heap_.front();
-    if (front.slot != 0 && (slot_generation_[front.slot] & 1u) == 0) {
+    if (front.slot != 0 && !slot_live(front.slot)) {
       free_slots_.push_back(front.slot);  // cancelled: drop without running
       pop();
       continue;

@@ -110,6 +110,9 @@ class Engine {
   }
   void push(const Event& e);
   Event pop();
+  std::uint64_t next_order(Priority priority);
+  // A cancellable event's slot is live while its generation is odd.
+  bool slot_live(std::uint32_t slot) const { return (slot_generation_[slot] & 1u) != 0; }
 
   std::vector<Event> heap_;
   std::vector<EventHandler*> handlers_;
