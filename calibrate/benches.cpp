@@ -163,6 +163,10 @@ class GemmBench final : public Bench {
     for (double v : pow2_half(256, 16384)) n.push_back(v);
     return {pow2_half(1, 8192), n, pow2_half(256, 16384)};
   }
+  // Rows and columns in units of 64, the M of Hopper's warpgroup MMA (wgmma.m64nNk16,
+  // PTX ISA 8.0) and the smallest CTA tile edge of cuBLAS's sm90 kernels' tiles
+  // (64/128/256): a shape between multiples pays for the next one.
+  std::vector<double> quanta() const override { return {64, 64, 1}; }
   // Weights are read cold in a real step (every layer has its own); the
   // activations were just written by the previous kernel: rotate only W.
   std::size_t set_bytes(const std::vector<double>& x) const override {
@@ -274,6 +278,8 @@ class GroupedGemmBench final : public Bench {
     if (quick) return {pow2(1, 64), pow2(1, 256), {1024, 4096}, {1024, 4096}};
     return {pow2(1, 256), pow2(1, 512), pow2(256, 16384), pow2(256, 16384)};
   }
+  // As GemmBench: rows per group and columns in units of 64.
+  std::vector<double> quanta() const override { return {1, 64, 64, 1}; }
   // Above 4 TFLOP a point takes seconds to time; such prefill-sized expert GEMMs
   // are priced by roofline-bounded extrapolation or the roofline instead.
   bool over_compute_cap(const std::vector<double>& x) const override {
@@ -376,8 +382,20 @@ class DecodeAttentionBench final : public Bench {
     if (quick) return {pow2(1, 256), pow2(128, 4096), {1, 4, 8}};
     // Groups: 1-2 and 3-4 share CUDA-core kernels (padded to powers of two), 5-16 one
     // tensor-core tile, so these seven values cover every group up to 16 exactly or flatly.
-    return {pow2(1, 4096), pow2_half(128, 32768), {1, 2, 3, 4, 5, 8, 16}};
+    // Batch × KV heads at 1.5× steps up to 1536 (where whole waves of resident blocks
+    // start and end), contexts at every 128 keys up to 1024 (where the split count moves).
+    std::vector<double> streams = pow2_half(1, 1536);
+    streams.push_back(2048);
+    streams.push_back(4096);
+    std::vector<double> ctx;
+    for (double c = 128; c <= 1024; c += 64) {
+      if (c <= 512 || std::fmod(c, 128) == 0) ctx.push_back(c);
+    }
+    for (double c : pow2_half(1536, 32768)) ctx.push_back(c);
+    return {streams, ctx, {1, 2, 3, 4, 5, 8, 16}};
   }
+  // 64-key tiles: a context is processed as a whole number of tiles.
+  std::vector<double> quanta() const override { return {1, 64, 1}; }
   // The KV cache is read cold (every layer has its own); q and the output are hot.
   std::size_t set_bytes(const std::vector<double>& x) const override {
     return 2 * static_cast<std::size_t>(2 * I(x[0]) * I(x[1]) * d_);
@@ -509,6 +527,8 @@ class PrefillAttentionBench final : public Bench {
     if (quick) return {pow2(1, 64), pow2(64, 2048)};
     return {pow2(1, 1024), pow2(64, 8192)};
   }
+  // 64-query × 64-key tiles: a sequence runs as a whole number of tiles.
+  std::vector<double> quanta() const override { return {1, 64}; }
   // Every tensor is an activation the previous kernel just wrote (L2-resident in a
   // real step when it fits): no rotation.
   std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
@@ -800,7 +820,7 @@ class PermuteBench final : public Bench {
   std::string table() const override { return "permute"; }
   models::OpKind kind() const override { return models::OpKind::kPermute; }
   std::string implementation() const override {
-    return "kernels/cuda moe_permute (offsets scan + block per token-slot gather), 64 experts";
+    return "kernels/cuda moe_permute (one block ranks slots per expert in slot order, deterministic; then a block per token-slot copies its row), 64 experts";
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {1024, 4096}, {1, 2, 8}};
@@ -862,15 +882,12 @@ class PermuteBench final : public Bench {
       }
     }
     const auto slot = download(slot_[0], t_ * k_);
-    std::vector<bool> used(slot.size(), false);
+    // Deterministic placement: exactly the reference's stable plan (slot order within an expert).
     for (std::size_t s = 0; s < slot.size(); ++s) {
-      const int e = route_[s];
-      const std::int32_t r = slot[s];
-      if (r < off[static_cast<std::size_t>(e)] || r >= off[static_cast<std::size_t>(e) + 1] ||
-          used[static_cast<std::size_t>(r)]) {
-        return CheckResult{false, 1, "slot rows are not a permutation grouped by expert"};
+      if (slot[s] != plan_.slot_row[s]) {
+        return CheckResult{false, 1, "slot " + std::to_string(s) + " got row " + std::to_string(slot[s]) +
+                                         ", the stable plan row " + std::to_string(plan_.slot_row[s])};
       }
-      used[static_cast<std::size_t>(r)] = true;
     }
     Rng rng(seed_ ^ 0x9E77ull);
     std::vector<double> got, want;

@@ -4,8 +4,11 @@
 //                        -o calibrate/profiles/a100-sxm4-80gb.derived.json
 //   masim-profile summary calibrate/profiles/h200.json      # per table: points, rates, fit errors
 //   masim-profile check FILE...                             # strict validation, exit 2 on problems
+//   masim-profile refit IN -o OUT --quantum attention_decode_d128.context=64 ...
+//                        # sets tables' quanta (sim/profile/fit.hpp) and recomputes their fit errors
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -88,6 +91,12 @@ int main(int argc, char** argv) {
   sum->add_option("files", files, "Profiles")->required()->check(CLI::ExistingFile);
   auto* chk = app.add_subcommand("check", "Strict validation of profile files");
   chk->add_option("files", files, "Profiles")->required();
+  std::string refit_in;
+  std::vector<std::string> quanta;
+  auto* refit = app.add_subcommand("refit", "Set tables' quanta (TABLE.AXIS=Q) and recompute their fit errors");
+  refit->add_option("profile", refit_in, "Profile to read")->required()->check(CLI::ExistingFile);
+  refit->add_option("-o,--out", out, "Profile to write")->required();
+  refit->add_option("--quantum", quanta, "TABLE.AXIS=Q (Q >= 1; 1 removes it)");
   CLI11_PARSE(app, argc, argv);
   try {
     if (*derive) {
@@ -107,6 +116,42 @@ int main(int argc, char** argv) {
       const profile::Profile q = profile::derive_profile(*p, from, *ds, *dt);
       profile::write_profile(q, out);
       std::printf("wrote %s (%zu op tables)\n", out.c_str(), q.ops.size());
+      return 0;
+    }
+    if (*refit) {
+      io::Diagnostics d;
+      auto p = profile::load_profile(refit_in, d);
+      if (!p) {
+        std::fprintf(stderr, "%s", d.format("nothing was written").c_str());
+        return 2;
+      }
+      int bad = 0;
+      for (const std::string& spec : quanta) {
+        const auto dot = spec.find('.');
+        const auto eq = spec.find('=', dot == std::string::npos ? 0 : dot);
+        profile::OpTable* t = dot == std::string::npos ? nullptr : p->find(spec.substr(0, dot));
+        std::size_t axis = t ? t->axes.size() : 0;
+        if (t && eq != std::string::npos) {
+          const std::string name = spec.substr(dot + 1, eq - dot - 1);
+          for (std::size_t a = 0; a < t->axes.size(); ++a) {
+            if (t->axes[a] == name) axis = a;
+          }
+        }
+        char* end = nullptr;
+        const double q = eq == std::string::npos ? 0 : std::strtod(spec.c_str() + eq + 1, &end);
+        if (!t || axis == t->axes.size() || !(q >= 1) || q != std::floor(q) || (end && *end != '\0')) {
+          std::fprintf(stderr, "--quantum %s: expected TABLE.AXIS=Q with a table and axis of %s and an integer Q >= 1\n",
+                       spec.c_str(), refit_in.c_str());
+          ++bad;
+          continue;
+        }
+        if (t->quanta.size() != t->axes.size()) t->quanta.assign(t->axes.size(), 1.0);
+        t->quanta[axis] = q;
+      }
+      if (bad) return 2;
+      for (profile::OpTable& t : p->ops) profile::refresh_errors(t, p->ceilings);
+      profile::write_profile(*p, out);
+      summary(*p, out);
       return 0;
     }
     int rc = 0;

@@ -278,6 +278,7 @@ int run_calibration(const RunOptions& opt) {
     t.implementation = b->implementation();
     t.axes = profile::canonical_axes(b->kind());
     t.grid = g.axes;
+    t.quanta = b->quanta();
     std::map<std::string, int> counts;
     auto run_one = [&](const std::vector<double>& x, bool holdout) -> json {
       point_seed = kernels::mix64(point_seed + 1);

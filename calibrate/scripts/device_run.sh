@@ -5,7 +5,8 @@
 # under $OUT (at most 8 files come back).
 #
 #   calibrate/scripts/device_run.sh [--budget-s 560] [--commit SHA] STAGE...
-#   stages: env quality run resume validate validate-all
+#   stages: env smoke quality run resume validate validate-all
+# SEED (default 1) seeds the run's inputs and its off-grid holdout shapes.
 #
 # `run` starts a full calibration (profile $OUT/h200.json, journal beside it);
 # `resume` continues one from .carry/journal/h200.json.journal.jsonl.
@@ -58,6 +59,10 @@ for stage in "${STAGES[@]}"; do
   L=$(left)
   if [ "$L" -lt 30 ]; then say "no time left for $stage"; continue; fi
   case "$stage" in
+    smoke)
+      say "smoke (quick grids: permute, decode attention)"
+      timeout 60 $BIN run --quick --holdout 2 --no-collectives --only permute,unpermute,attention_decode_d128,attention_decode_d64 \
+        -o /tmp/smoke.json 2>&1 | grep -vE "^\[ *[0-9]+/"; echo "smoke exit ${PIPESTATUS[0]}" ;;
     quality)
       say "quality (limit $(( L < 120 ? L : 120 ))s)"
       timeout $(( L < 120 ? L : 120 )) $BIN quality -o "$OUT/quality.json"; echo "quality exit $?" ;;
@@ -68,14 +73,14 @@ for stage in "${STAGES[@]}"; do
         cp .carry/journal/h200.json.journal.jsonl "$OUT/h200.json.journal.jsonl"; EXTRA=--resume
       fi
       say "calibration $stage (deadline ${R}s)"
-      timeout $(( R + 60 )) $BIN run -o "$OUT/h200.json" $EXTRA --deadline-s "$R" --git-commit "$COMMIT"
+      timeout $(( R + 60 )) $BIN run -o "$OUT/h200.json" $EXTRA --deadline-s "$R" --git-commit "$COMMIT" --seed "${SEED:-1}"
       RC=$?
       echo "run exit $RC"
       if [ "$RC" = 3 ] && [ -n "$EXTRA" ]; then
         # Another GPU than the journal's: measure everything here.
         L=$(left); R=$(( L - ${RESERVE_S:-150} )); [ "$R" -lt 60 ] && R=$(( L - 20 ))
         say "journal is from another GPU: full calibration (deadline ${R}s)"
-        timeout $(( R + 60 )) $BIN run -o "$OUT/h200.json" --deadline-s "$R" --git-commit "$COMMIT"
+        timeout $(( R + 60 )) $BIN run -o "$OUT/h200.json" --deadline-s "$R" --git-commit "$COMMIT" --seed "${SEED:-1}"
         echo "run exit $?"
       fi ;;
     validate|validate-all)

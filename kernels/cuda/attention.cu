@@ -318,6 +318,7 @@ int padded_group(int group) {
 namespace wmma_dec = nvcuda::wmma;
 
 constexpr int kTcRows = 16;   // query heads per block (one WMMA tile)
+constexpr float kRescaleSlack = 8.0f;  // log2 units: p <= 256 before the reference max moves
 // Two configurations (keys per stage, cp.async stages), both measured on H200 at
 // group 8, batch·kv_heads 2048, context 4096: 64 keys × 2 stages (2 blocks/SM)
 // read the cache at 76% of the copy kernel's bandwidth, 32 keys × 3 stages
@@ -417,6 +418,9 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
   };
 
   for (int t = 0; t < kTcStages - 1; ++t) issue(t);
+  wmma_dec::fragment<wmma_dec::accumulator, 16, 16, 16, float> of[D / 4 / 16];
+#pragma unroll
+  for (int f = 0; f < D / 4 / 16; ++f) wmma_dec::fill_fragment(of[f], 0.0f);
   const int row = tid >> 3;
   const int part = tid & 7;
   for (int t = 0; t < tiles; ++t) {
@@ -452,8 +456,11 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
       }
 #pragma unroll
       for (int o = 1; o < 8; o <<= 1) mx = fmaxf(mx, __shfl_xor_sync(kFullMask, mx, o));
+      // Lazy rescaling: the reference max moves only when a score exceeds it by
+      // more than kRescaleSlack (log2 units), so most tiles leave O untouched;
+      // p <= 2^kRescaleSlack stays well inside bf16 and fp32 range.
       const float m_old = sM[row];
-      const float m_new = fmaxf(m_old, mx);
+      const float m_new = mx > m_old + kRescaleSlack ? mx : m_old;
       float sum = 0.0f;
 #pragma unroll
       for (int c = 0; c < kColsPerThread; ++c) {
@@ -472,32 +479,52 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
     }
     __syncthreads();
     {
-      // O[16 × D] += P · V: warp w owns columns w·D/4 .. (w+1)·D/4.
+      // O[16 × D] += P · V: warp w owns columns w·D/4 .. (w+1)·D/4, held in
+      // accumulator fragments across tiles; they pass through shared memory only
+      // when some row's reference max moved (alpha != 1).
       constexpr int kCols = D / 4;
-      for (int i = lane; i < kTcRows * kCols; i += 32) {
-        const int r = i / kCols;
-        const int c = warp * kCols + i % kCols;
-        sO[r * L::kLdO + c] *= sA[r];
-      }
-      __syncwarp();
+      bool rescale = false;
 #pragma unroll
-      for (int f = 0; f < kCols / 16; ++f) {
-        wmma_dec::fragment<wmma_dec::accumulator, 16, 16, 16, float> of;
-        float* o_ptr = sO + warp * kCols + f * 16;
-        wmma_dec::load_matrix_sync(of, o_ptr, L::kLdO, wmma_dec::mem_row_major);
+      for (int r = 0; r < kTcRows; ++r) rescale |= sA[r] != 1.0f;
+      if (rescale) {
 #pragma unroll
-        for (int kk = 0; kk < kTcKeys / 16; ++kk) {
-          wmma_dec::fragment<wmma_dec::matrix_a, 16, 16, 16, __nv_bfloat16, wmma_dec::row_major> pf;
-          wmma_dec::fragment<wmma_dec::matrix_b, 16, 16, 16, __nv_bfloat16, wmma_dec::row_major> vf;
-          wmma_dec::load_matrix_sync(pf, sP + kk * 16, L::kLdP);
-          wmma_dec::load_matrix_sync(vf, cV + kk * 16 * L::kLdh + warp * kCols + f * 16, L::kLdh);
-          wmma_dec::mma_sync(of, pf, vf, of);
+        for (int f = 0; f < kCols / 16; ++f) {
+          wmma_dec::store_matrix_sync(sO + warp * kCols + f * 16, of[f], L::kLdO, wmma_dec::mem_row_major);
         }
-        wmma_dec::store_matrix_sync(o_ptr, of, L::kLdO, wmma_dec::mem_row_major);
+        __syncwarp();
+        for (int i = lane; i < kTcRows * kCols; i += 32) {
+          const int r = i / kCols;
+          const int c = warp * kCols + i % kCols;
+          sO[r * L::kLdO + c] *= sA[r];
+        }
+        __syncwarp();
+#pragma unroll
+        for (int f = 0; f < kCols / 16; ++f) {
+          wmma_dec::load_matrix_sync(of[f], sO + warp * kCols + f * 16, L::kLdO, wmma_dec::mem_row_major);
+        }
+      }
+#pragma unroll
+      for (int kk = 0; kk < kTcKeys / 16; ++kk) {
+        wmma_dec::fragment<wmma_dec::matrix_a, 16, 16, 16, __nv_bfloat16, wmma_dec::row_major> pf;
+        wmma_dec::load_matrix_sync(pf, sP + kk * 16, L::kLdP);
+#pragma unroll
+        for (int f = 0; f < kCols / 16; ++f) {
+          wmma_dec::fragment<wmma_dec::matrix_b, 16, 16, 16, __nv_bfloat16, wmma_dec::row_major> vf;
+          wmma_dec::load_matrix_sync(vf, cV + kk * 16 * L::kLdh + warp * kCols + f * 16, L::kLdh);
+          wmma_dec::mma_sync(of[f], pf, vf, of[f]);
+        }
       }
     }
     __syncthreads();
   }
+  {
+    constexpr int kCols = D / 4;
+#pragma unroll
+    for (int f = 0; f < kCols / 16; ++f) {
+      wmma_dec::store_matrix_sync(sO + warp * kCols + f * 16, of[f], L::kLdO, wmma_dec::mem_row_major);
+    }
+  }
+  __syncthreads();
   cp_async_wait<0>();
 
   if (a.splits == 1) {
@@ -767,6 +794,46 @@ int decode_attention_variant(int heads, int kv_heads, int head_dim, int requeste
   return group >= 5 ? 2 : 1;
 }
 
+int decode_attention_blocks_per_sm(int variant, int head_dim, int group) {
+  // Resident blocks per multiprocessor of the kernel this shape runs, from the
+  // occupancy calculator (cached; 2 when no device answers).
+  static int cache[4][3][4] = {};
+  const int v = std::clamp(variant, 1, 3);
+  const int d = head_dim == 64 ? 0 : (head_dim == 128 ? 1 : 2);
+  const int gp = padded_group(group);
+  const int gi = v >= 2 ? 0 : (gp == 1 ? 0 : gp == 2 ? 1 : gp == 4 ? 2 : 3);
+  int& slot = cache[v][d][gi];
+  if (slot > 0) return slot;
+  const void* fn = nullptr;
+  std::size_t smem = 0;
+  if (v == 2) {
+    fn = head_dim == 64 ? reinterpret_cast<const void*>(decode_attention_tc_kernel<64, 64, 2>)
+                        : reinterpret_cast<const void*>(decode_attention_tc_kernel<128, 64, 2>);
+    smem = head_dim == 64 ? DecTcSmem<64, 64, 2>::kBytes : DecTcSmem<128, 64, 2>::kBytes;
+  } else if (v == 3) {
+    fn = head_dim == 64 ? reinterpret_cast<const void*>(decode_attention_tc_kernel<64, 32, 3>)
+                        : reinterpret_cast<const void*>(decode_attention_tc_kernel<128, 32, 3>);
+    smem = head_dim == 64 ? DecTcSmem<64, 32, 3>::kBytes : DecTcSmem<128, 32, 3>::kBytes;
+  } else {
+    const void* table[3][4] = {
+        {reinterpret_cast<const void*>(decode_attention_kernel<64, 1>), reinterpret_cast<const void*>(decode_attention_kernel<64, 2>),
+         reinterpret_cast<const void*>(decode_attention_kernel<64, 4>), reinterpret_cast<const void*>(decode_attention_kernel<64, 8>)},
+        {reinterpret_cast<const void*>(decode_attention_kernel<128, 1>), reinterpret_cast<const void*>(decode_attention_kernel<128, 2>),
+         reinterpret_cast<const void*>(decode_attention_kernel<128, 4>), reinterpret_cast<const void*>(decode_attention_kernel<128, 8>)},
+        {reinterpret_cast<const void*>(decode_attention_kernel<256, 1>), reinterpret_cast<const void*>(decode_attention_kernel<256, 2>),
+         reinterpret_cast<const void*>(decode_attention_kernel<256, 4>), reinterpret_cast<const void*>(decode_attention_kernel<256, 8>)}};
+    fn = table[d][gi];
+  }
+  int blocks = 0;
+  if (smem > 0) cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, fn, kDecThreads, smem) != cudaSuccess || blocks < 1) {
+    cudaGetLastError();
+    return 2;
+  }
+  slot = blocks;
+  return blocks;
+}
+
 int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count, int variant,
                             int head_dim) {
   const int group = heads / kv_heads;
@@ -774,12 +841,28 @@ int decode_attention_splits(int batch, int heads, int kv_heads, int context, int
   const int rows = v >= 2 ? kTcRows : padded_group(group);
   const int subgroups = (group + rows - 1) / rows;
   const std::int64_t blocks = static_cast<std::int64_t>(batch) * kv_heads * subgroups;
-  // Aim for about four waves of blocks; never split below two tiles of keys.
-  const std::int64_t target = 4LL * sm_count;
-  std::int64_t splits = (target + blocks - 1) / blocks;
+  const std::int64_t resident = static_cast<std::int64_t>(std::max(sm_count, 1)) *
+                                decode_attention_blocks_per_sm(v, head_dim, group);
+  // The critical path in tile-times: waves of resident blocks × tiles per block,
+  // plus about one tile-time for the merge kernel when the context is split.
+  // Each split keeps at least two tiles of keys; ties go to fewer splits.
   const std::int64_t max_splits = std::max<std::int64_t>(1, context / (2 * kTileKeys));
-  splits = std::clamp<std::int64_t>(splits, 1, max_splits);
-  return static_cast<int>(splits);
+  std::int64_t best = 1;
+  double best_cost = 0;
+  for (std::int64_t sp = 1; sp <= max_splits; ++sp) {
+    std::int64_t chunk = (context + sp - 1) / sp;
+    chunk = (chunk + kTileKeys - 1) / kTileKeys * kTileKeys;
+    const std::int64_t real = (context + chunk - 1) / chunk;
+    if (real != sp) continue;  // same chunk as a smaller split count
+    const std::int64_t waves = (blocks * sp + resident - 1) / resident;
+    const double cost = static_cast<double>(waves * (chunk / kTileKeys)) + (sp > 1 ? 1.0 : 0.0);
+    if (sp == 1 || cost < best_cost) {
+      best = sp;
+      best_cost = cost;
+    }
+    if (waves > 1 && blocks * sp >= 8 * resident) break;  // deep in the bandwidth-bound regime
+  }
+  return static_cast<int>(best);
 }
 
 std::size_t decode_attention_workspace_bytes(int batch, int heads, int head_dim, int splits) {

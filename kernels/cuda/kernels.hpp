@@ -43,8 +43,9 @@ cudaError_t router_topk(const float* logits, std::int64_t tokens, int experts, i
                         std::int32_t* idx, float* weights, std::int32_t* counts, cudaStream_t s);
 
 // Permute tokens into expert order: offsets[e] = Σ_{e'<e} counts[e'] (experts+1
-// entries), slot s = t·k+j gets a row in [offsets[e], offsets[e+1]) (order within
-// an expert is unspecified), rows[slot_row[s]] = x[t]. `cursors`: experts ints of scratch.
+// entries), slot s = t·k+j gets row offsets[e] + (slots before s routed to e), so
+// rows within an expert are in slot order and a replay places them identically;
+// rows[slot_row[s]] = x[t]. experts <= 256. `cursors` is unused (kept for callers).
 cudaError_t moe_permute(const Bf16* x, const std::int32_t* idx, const std::int32_t* counts,
                         std::int64_t tokens, int width, int top_k, int experts, std::int32_t* offsets,
                         std::int32_t* cursors, std::int32_t* slot_row, Bf16* rows, cudaStream_t s);
@@ -89,7 +90,10 @@ struct DecodeAttentionArgs {
 };
 // The variant decode_attention runs for this shape (1 CUDA cores, 2 or 3 tensor cores).
 int decode_attention_variant(int heads, int kv_heads, int head_dim, int requested);
-// Context splits that give the GPU (`sm_count` multiprocessors) enough blocks.
+// Context splits: the count (each split at least two 64-key tiles) that minimizes
+// waves of resident blocks × tiles per block, plus one tile-time for the merge
+// when split; resident blocks from the occupancy calculator for the kernel used.
+int decode_attention_blocks_per_sm(int variant, int head_dim, int group);
 int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count, int variant = 0,
                             int head_dim = 128);
 std::size_t decode_attention_workspace_bytes(int batch, int heads, int head_dim, int splits);

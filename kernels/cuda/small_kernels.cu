@@ -145,42 +145,65 @@ __global__ void router_topk_kernel(const float* logits, std::int64_t tokens, int
   }
 }
 
-// One block: exclusive scan of counts into offsets (experts + 1 entries) and zeroed cursors.
-__global__ void __launch_bounds__(1024) moe_offsets_kernel(const std::int32_t* counts, int experts,
-                                                           std::int32_t* offsets, std::int32_t* cursors) {
-  __shared__ std::int32_t s[1025];
-  for (int e = threadIdx.x; e < experts; e += blockDim.x) {
-    s[e] = counts[e];
-    cursors[e] = 0;
-  }
-  __syncthreads();
-  if (threadIdx.x == 0) {
+// One block of 1024 threads: exclusive scan of counts into offsets (experts + 1
+// entries), then each slot's row: offsets[e] + the number of earlier slots routed
+// to e. Slots are ranked 1024 at a time: within a warp by __match_any_sync, across
+// warps by per-warp counts in shared memory, across batches by a running cursor,
+// so the placement is the same on every run (no atomics).
+constexpr int kRankThreads = 1024;
+constexpr int kRankWarps = kRankThreads / 32;
+constexpr int kRankMaxExperts = 256;
+
+__global__ void __launch_bounds__(kRankThreads) moe_rows_kernel(const std::int32_t* idx, const std::int32_t* counts,
+                                                                std::int64_t slots, int experts,
+                                                                std::int32_t* offsets, std::int32_t* slot_row) {
+  __shared__ std::int32_t base[kRankMaxExperts + 1];
+  __shared__ std::uint16_t wcnt[kRankWarps][kRankMaxExperts];
+  const int tid = threadIdx.x;
+  const int warp = tid >> 5;
+  const int lane = tid & 31;
+  if (tid == 0) {
     std::int32_t run = 0;
     for (int e = 0; e < experts; ++e) {
-      const std::int32_t c = s[e];
-      s[e] = run;
-      run += c;
+      base[e] = run;
+      run += counts[e];
     }
-    s[experts] = run;
+    base[experts] = run;
   }
   __syncthreads();
-  for (int e = threadIdx.x; e <= experts; e += blockDim.x) offsets[e] = s[e];
+  for (int e = tid; e <= experts; e += kRankThreads) offsets[e] = base[e];
+  const unsigned below = (1u << lane) - 1u;
+  for (std::int64_t first = 0; first < slots; first += kRankThreads) {
+    for (int i = tid; i < kRankWarps * kRankMaxExperts; i += kRankThreads) (&wcnt[0][0])[i] = 0;
+    __syncthreads();
+    const std::int64_t slot = first + tid;
+    const bool live = slot < slots;
+    const int e = live ? idx[slot] : -1 - lane;  // dead lanes match nobody
+    const unsigned same = __match_any_sync(detail::kFullMask, e);
+    const int rank = __popc(same & below);
+    if (live && rank == 0) wcnt[warp][e] = static_cast<std::uint16_t>(__popc(same));
+    __syncthreads();
+    if (live) {
+      std::int32_t row = base[e] + rank;
+      for (int w = 0; w < warp; ++w) row += wcnt[w][e];
+      slot_row[slot] = row;
+    }
+    __syncthreads();
+    for (int x = tid; x < experts; x += kRankThreads) {
+      std::int32_t add = 0;
+      for (int w = 0; w < kRankWarps; ++w) add += wcnt[w][x];
+      base[x] += add;
+    }
+    __syncthreads();
+  }
 }
 
-// One block per token-slot: claim a row of its expert, copy the token's row there.
-__global__ void __launch_bounds__(128) moe_permute_kernel(const uint4* x, const std::int32_t* idx,
-                                                         const std::int32_t* offsets, std::int32_t* cursors,
-                                                         int top_k, int vecs, std::int32_t* slot_row,
-                                                         uint4* rows) {
+// One block per token-slot: copy the token's row to the slot's row.
+__global__ void __launch_bounds__(128) moe_permute_kernel(const uint4* x, const std::int32_t* slot_row, int top_k,
+                                                         int vecs, uint4* rows) {
   const std::int64_t slot = blockIdx.x;
   const std::int64_t token = slot / top_k;
-  __shared__ std::int32_t row;
-  if (threadIdx.x == 0) {
-    const int e = idx[slot];
-    row = offsets[e] + atomicAdd(&cursors[e], 1);
-    slot_row[slot] = row;
-  }
-  __syncthreads();
+  const std::int32_t row = slot_row[slot];
   const uint4* src = x + token * vecs;
   uint4* dst = rows + static_cast<std::int64_t>(row) * vecs;
   for (int i = threadIdx.x; i < vecs; i += blockDim.x) dst[i] = src[i];
@@ -338,16 +361,16 @@ cudaError_t router_topk(const float* logits, std::int64_t tokens, int experts, i
 
 cudaError_t moe_permute(const Bf16* x, const std::int32_t* idx, const std::int32_t* counts,
                         std::int64_t tokens, int width, int top_k, int experts, std::int32_t* offsets,
-                        std::int32_t* cursors, std::int32_t* slot_row, Bf16* rows, cudaStream_t s) {
-  if (width % 8 != 0 || experts > 1024) return cudaErrorInvalidValue;
-  moe_offsets_kernel<<<1, 1024, 0, s>>>(counts, experts, offsets, cursors);
+                        std::int32_t* /*cursors*/, std::int32_t* slot_row, Bf16* rows, cudaStream_t s) {
+  if (width % 8 != 0 || experts < 1 || experts > kRankMaxExperts || top_k < 1) return cudaErrorInvalidValue;
+  const std::int64_t slots = tokens * top_k;
+  moe_rows_kernel<<<1, kRankThreads, 0, s>>>(idx, counts, std::max<std::int64_t>(slots, 0), experts, offsets,
+                                             slot_row);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return e;
-  const std::int64_t slots = tokens * top_k;
   if (slots <= 0) return cudaSuccess;
-  moe_permute_kernel<<<static_cast<unsigned>(slots), 128, 0, s>>>(reinterpret_cast<const uint4*>(x), idx, offsets,
-                                                                  cursors, top_k, width / 8, slot_row,
-                                                                  reinterpret_cast<uint4*>(rows));
+  moe_permute_kernel<<<static_cast<unsigned>(slots), 128, 0, s>>>(reinterpret_cast<const uint4*>(x), slot_row, top_k,
+                                                                  width / 8, reinterpret_cast<uint4*>(rows));
   return cudaGetLastError();
 }
 

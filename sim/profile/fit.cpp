@@ -34,9 +34,22 @@ double TableModel::roof(const std::vector<double>& x) const {
   return roofline_seconds(representative_op(t_, x), rates_);
 }
 
-std::optional<double> TableModel::predict_us(const std::vector<double>& x) const {
+std::vector<double> TableModel::quantized(const std::vector<double>& x) const {
+  std::vector<double> q = x;
+  for (std::size_t a = 0; a < q.size(); ++a) {
+    const double step = t_.quantum(a);
+    if (!(step > 1) || !(q[a] > step)) continue;  // below one quantum the kernel picks smaller tiles
+    const std::vector<double>& g = t_.grid[a];
+    if (std::binary_search(g.begin(), g.end(), q[a])) continue;  // measured as it is
+    q[a] = std::ceil(q[a] / step - 1e-9) * step;
+  }
+  return q;
+}
+
+std::optional<double> TableModel::predict_us(const std::vector<double>& query) const {
   const std::size_t dims = t_.axes.size();
-  MASIM_ASSERT(x.size() == dims, "query rank differs from the table's axes");
+  MASIM_ASSERT(query.size() == dims, "query rank differs from the table's axes");
+  const std::vector<double> x = quantized(query);
   std::vector<std::size_t> lo(dims);
   std::vector<double> w(dims);       // weight of the upper corner
   std::vector<double> clamped(dims);

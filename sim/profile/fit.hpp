@@ -2,6 +2,12 @@
 // log space, roofline-bounded extrapolation beyond the grid, and the model's own
 // leave-one-out error.
 //
+// A query is first rounded up to the table's quanta along each axis (the work
+// granularity of the kernel: 64-key tiles, 64-row query blocks), so a shape
+// between two tile multiples is priced as the padded shape it runs as. Values at
+// or below one quantum (where kernels choose smaller tiles) and values on the
+// grid (measured as they are) are not moved.
+//
 // Inside the grid: multilinear interpolation of log(time) over log(axis values).
 // A power law t ∝ m·n·k (a GEMM in its compute-bound regime, a copy in its
 // bandwidth-bound one) is linear in these coordinates, so it is reproduced exactly.
@@ -52,6 +58,7 @@ class TableModel {
 
  private:
   double roof(const std::vector<double>& x) const;
+  std::vector<double> quantized(const std::vector<double>& x) const;
   const OpTable& t_;
   Rates rates_;
 };

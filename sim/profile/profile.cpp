@@ -182,6 +182,13 @@ std::optional<OpTable> parse_table(const json& node, const std::string& file, co
     }
     g->finish();
   }
+  if (auto q = r.object("quanta", Required::kNo); q && q->valid()) {
+    t.quanta.assign(t.axes.size(), 1.0);
+    for (std::size_t a = 0; a < t.axes.size(); ++a) {
+      if (auto v = q->integer(t.axes[a], Required::kNo, 1, 1 << 20)) t.quanta[a] = static_cast<double>(*v);
+    }
+    q->finish();
+  }
   auto times = read_numbers(r, "time_us", Required::kYes, true, 0.0);
   if (times) t.time_us = *times;
   const std::size_t expected = t.grid.size() == t.axes.size() ? t.points() : 0;
@@ -351,6 +358,11 @@ json table_json(const OpTable& t) {
   json g = json::object();
   for (std::size_t a = 0; a < t.axes.size() && a < t.grid.size(); ++a) g[t.axes[a]] = numbers(t.grid[a]);
   j["grid"] = g;
+  json q = json::object();
+  for (std::size_t a = 0; a < t.axes.size() && a < t.quanta.size(); ++a) {
+    if (t.quanta[a] > 1) q[t.axes[a]] = static_cast<std::int64_t>(t.quanta[a]);
+  }
+  if (!q.empty()) j["quanta"] = q;
   j["time_us"] = numbers(rounded(t.time_us, 5));
   if (!t.time_min_us.empty()) j["time_min_us"] = numbers(rounded(t.time_min_us, 5));
   if (!t.time_p90_us.empty()) j["time_p90_us"] = numbers(rounded(t.time_p90_us, 5));
@@ -422,6 +434,8 @@ std::size_t OpTable::flat_index(const std::vector<std::size_t>& idx) const {
   for (std::size_t a = 0; a < grid.size(); ++a) f = f * grid[a].size() + idx[a];
   return f;
 }
+
+double OpTable::quantum(std::size_t a) const { return a < quanta.size() && quanta[a] > 1 ? quanta[a] : 1.0; }
 
 std::vector<std::size_t> OpTable::unflatten(std::size_t flat) const {
   std::vector<std::size_t> idx(grid.size());

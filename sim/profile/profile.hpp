@@ -85,6 +85,10 @@ struct OpTable {
   std::string implementation;            // what ran ("cublasGemmEx", "kernels/cuda rmsnorm")
   std::vector<std::string> axes;
   std::vector<std::vector<double>> grid; // one strictly increasing list per axis
+  // Work granularity per axis (empty, or one value >= 1 per axis): the kernel
+  // pays for ceil(x / q) * q along the axis (a tile of 64 keys, a CTA edge), so a
+  // query is rounded up to a multiple of q before it is interpolated. 1: none.
+  std::vector<double> quanta;
   std::vector<double> time_us;           // median per point
   std::vector<double> time_min_us;       // optional (empty or one per point)
   std::vector<double> time_p90_us;
@@ -101,6 +105,8 @@ struct OpTable {
   std::size_t flat_index(const std::vector<std::size_t>& idx) const;
   std::vector<std::size_t> unflatten(std::size_t flat) const;
   std::vector<double> point(std::size_t flat) const;
+  // The quantum of axis `a` (1 when none is recorded).
+  double quantum(std::size_t a) const;
 };
 
 struct CollectiveTable {
