@@ -375,13 +375,13 @@ class DecodeAttentionBench final : public Bench {
     if (variant_ == 2) return "kernels/cuda decode_attention, tensor-core variant (WMMA, 64-key tiles, 2 stages)";
     if (variant_ == 3) return "kernels/cuda decode_attention, tensor-core variant (WMMA, 32-key tiles, 3 stages)";
     return "kernels/cuda decode_attention: split-K flash-decoding over a bf16 KV cache with online softmax and a "
-           "merge kernel; GQA groups of 5+ heads on tensor cores (WMMA, 64-key tiles, 2 cp.async stages), smaller "
-           "groups on CUDA cores";
+           "merge kernel; GQA groups of 3+ heads on tensor cores (WMMA, 64-key tiles, 2 cp.async stages, O in "
+           "fragments, lazy rescaling), 1-2 heads on CUDA cores; splits chosen by waves x tiles";
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 256), pow2(128, 4096), {1, 4, 8}};
-    // Groups: 1-2 and 3-4 share CUDA-core kernels (padded to powers of two), 5-16 one
-    // tensor-core tile, so these seven values cover every group up to 16 exactly or flatly.
+    // Groups: 1 and 2 run CUDA-core kernels, 3-16 one tensor-core tile of 16 rows, so
+    // these seven values cover every group up to 16 exactly or flatly.
     // Batch × KV heads at 1.5× steps up to 1536 (where whole waves of resident blocks
     // start and end), contexts at every 128 keys up to 1024 (where the split count moves).
     std::vector<double> streams = pow2_half(1, 1536);
@@ -391,7 +391,9 @@ class DecodeAttentionBench final : public Bench {
     for (double c = 128; c <= 1024; c += 64) {
       if (c <= 512 || std::fmod(c, 128) == 0) ctx.push_back(c);
     }
-    for (double c : pow2_half(1536, 32768)) ctx.push_back(c);
+    for (double c : pow2_half(1024, 32768)) {
+      if (c > 1024) ctx.push_back(c);
+    }
     return {streams, ctx, {1, 2, 3, 4, 5, 8, 16}};
   }
   // 64-key tiles: a context is processed as a whole number of tiles.

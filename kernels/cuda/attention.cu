@@ -108,9 +108,8 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_kernel(DecodeKer
   __shared__ float s_m[GP];
   __shared__ float s_l[GP];
   __shared__ float s_alpha[GP];
-  __shared__ float s_out[GP][D];
+  __shared__ float s_red[kDecWarps][GP][D];   // per-warp partial outputs, summed in warp order
 
-  for (int i = threadIdx.x; i < GP * D; i += kDecThreads) (&s_out[0][0])[i] = 0.0f;
   if (threadIdx.x < GP) {
     s_m[threadIdx.x] = -INFINITY;
     s_l[threadIdx.x] = 0.0f;
@@ -233,10 +232,17 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_kernel(DecodeKer
 #pragma unroll
     for (int j = 0; j < GP; ++j) {
 #pragma unroll
-      for (int i = 0; i < 8; ++i) atomicAdd(&s_out[j][part * 8 + i], acc[j][i]);
+      for (int i = 0; i < 8; ++i) s_red[warp][j][part * 8 + i] = acc[j][i];
     }
   }
   __syncthreads();
+  // Fixed summation order (no float atomics): a replay gives the same bits.
+  auto out_at = [&](int j, int d) {
+    float v = s_red[0][j][d];
+#pragma unroll
+    for (int w = 1; w < kDecWarps; ++w) v += s_red[w][j][d];
+    return v;
+  };
 
   if (a.splits == 1) {
     // Normalize and write bf16 directly: threads cover (head, 8-dim vector).
@@ -246,7 +252,7 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_kernel(DecodeKer
       const float inv = 1.0f / s_l[j];
       float f[8];
 #pragma unroll
-      for (int i = 0; i < 8; ++i) f[i] = s_out[j][pv * 8 + i] * inv;
+      for (int i = 0; i < 8; ++i) f[i] = out_at(j, pv * 8 + i) * inv;
       a.out[b * a.out_stride_vec + static_cast<std::int64_t>(h0 + j) * P + pv] = detail::pack8(f);
     }
   } else {
@@ -254,7 +260,7 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_kernel(DecodeKer
       const int j = t / D;
       const int d = t % D;
       const std::int64_t row = (static_cast<std::int64_t>(b) * a.heads + h0 + j) * a.splits + split;
-      a.part_o[row * D + d] = s_out[j][d];
+      a.part_o[row * D + d] = out_at(j, d);
       if (d == 0) {
         a.part_ml[row * 2] = s_m[j];
         a.part_ml[row * 2 + 1] = s_l[j];
@@ -789,9 +795,10 @@ int decode_attention_variant(int heads, int kv_heads, int head_dim, int requeste
   const bool tc_ok = head_dim == 64 || head_dim == 128;
   if (requested == 1 || !tc_ok) return 1;
   if (requested == 2 || requested == 3) return requested;
-  // CUDA cores up to 4 heads per KV head (measured at 90% of copy bandwidth on H200
-  // at group 4), tensor cores above (the CUDA-core kernel becomes FMA-bound).
-  return group >= 5 ? 2 : 1;
+  // CUDA cores for 1-2 heads per KV head (above 100% of the copy kernel's bandwidth
+  // on H200), tensor cores from 3 (at group 4 on H200: 98% of copy against 88% for
+  // the CUDA-core kernel, which becomes FMA-bound as the group grows).
+  return group >= 3 ? 2 : 1;
 }
 
 int decode_attention_blocks_per_sm(int variant, int head_dim, int group) {

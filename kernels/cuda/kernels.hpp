@@ -83,7 +83,7 @@ struct DecodeAttentionArgs {
   float scale = 0.0f;             // 0: 1/sqrt(head_dim)
   int splits = 0;                 // 0: decode_attention_splits()
   void* workspace = nullptr;      // decode_attention_workspace_bytes()
-  // 0: automatic (tensor cores for GQA groups of 5 or more heads at head_dim 64/128,
+  // 0: automatic (tensor cores for GQA groups of 3 or more heads at head_dim 64/128,
   // CUDA cores otherwise); 1: CUDA cores; 2: tensor cores, 64-key tiles, 2 stages;
   // 3: tensor cores, 32-key tiles, 3 stages (slower on H200; kept for comparison).
   int variant = 0;

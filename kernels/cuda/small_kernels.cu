@@ -36,9 +36,10 @@ __global__ void fill_fp8_kernel(Fp8* p, std::int64_t n, std::uint64_t seed, floa
   }
 }
 
-// One block of 256 threads per row: sum of squares, then scale. The second pass
-// re-reads the row (an L1/L2 hit for widths up to tens of thousands).
-__global__ void __launch_bounds__(256) rmsnorm_kernel(const uint4* x, const uint4* w, uint4* y, int vecs,
+// One block per row, one thread per 16-byte vector up to 1024 threads (a single
+// pass for widths up to 8192, so the time grows smoothly with the width): sum of
+// squares, then scale. The second pass re-reads the row (an L1/L2 hit).
+__global__ void __launch_bounds__(1024) rmsnorm_kernel(const uint4* x, const uint4* w, uint4* y, int vecs,
                                                      float inv_width, float eps) {
   const std::int64_t row = blockIdx.x;
   const uint4* xr = x + row * vecs;
@@ -49,7 +50,7 @@ __global__ void __launch_bounds__(256) rmsnorm_kernel(const uint4* x, const uint
 #pragma unroll
     for (int j = 0; j < 8; ++j) ss += f[j] * f[j];
   }
-  __shared__ float partial[8];
+  __shared__ float partial[32];
   ss = detail::warp_sum(ss);
   if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = ss;
   __syncthreads();
@@ -199,7 +200,7 @@ __global__ void __launch_bounds__(kRankThreads) moe_rows_kernel(const std::int32
 }
 
 // One block per token-slot: copy the token's row to the slot's row.
-__global__ void __launch_bounds__(128) moe_permute_kernel(const uint4* x, const std::int32_t* slot_row, int top_k,
+__global__ void __launch_bounds__(512) moe_permute_kernel(const uint4* x, const std::int32_t* slot_row, int top_k,
                                                          int vecs, uint4* rows) {
   const std::int64_t slot = blockIdx.x;
   const std::int64_t token = slot / top_k;
@@ -210,7 +211,7 @@ __global__ void __launch_bounds__(128) moe_permute_kernel(const uint4* x, const 
 }
 
 // One block per token: fp32 weighted sum of its top_k rows.
-__global__ void __launch_bounds__(128) moe_unpermute_kernel(const uint4* rows, const std::int32_t* slot_row,
+__global__ void __launch_bounds__(512) moe_unpermute_kernel(const uint4* rows, const std::int32_t* slot_row,
                                                            const float* weights, int top_k, int vecs,
                                                            uint4* out) {
   const std::int64_t token = blockIdx.x;
@@ -293,6 +294,10 @@ __global__ void count_nonfinite_f32_kernel(const float* p, std::int64_t n, unsig
   if (c) atomicAdd(count, c);
 }
 
+// Threads of a block that walks one row of `vecs` 16-byte vectors: one per vector
+// up to 512 (a single pass for widths up to 4096), whole warps.
+int row_threads(int vecs) { return std::clamp((vecs + 31) / 32 * 32, 32, 512); }
+
 // Enough blocks to fill the GPU several times over for grid-stride loops.
 unsigned stride_blocks(std::int64_t work, int threads) { return detail::blocks_for(work, threads, 132 * 32); }
 
@@ -339,7 +344,7 @@ cudaError_t rmsnorm(const Bf16* x, const Bf16* w, Bf16* y, std::int64_t tokens, 
                     cudaStream_t s) {
   if (width % 8 != 0 || tokens <= 0) return cudaErrorInvalidValue;
   const int vecs = width / 8;
-  const int threads = vecs >= 256 ? 256 : (vecs >= 128 ? 128 : (vecs >= 64 ? 64 : 32));
+  const int threads = std::min(1024, (vecs + 31) / 32 * 32);
   rmsnorm_kernel<<<static_cast<unsigned>(tokens), threads, 0, s>>>(
       reinterpret_cast<const uint4*>(x), reinterpret_cast<const uint4*>(w), reinterpret_cast<uint4*>(y), vecs,
       1.0f / static_cast<float>(width), eps);
@@ -369,7 +374,7 @@ cudaError_t moe_permute(const Bf16* x, const std::int32_t* idx, const std::int32
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return e;
   if (slots <= 0) return cudaSuccess;
-  moe_permute_kernel<<<static_cast<unsigned>(slots), 128, 0, s>>>(reinterpret_cast<const uint4*>(x), slot_row, top_k,
+  moe_permute_kernel<<<static_cast<unsigned>(slots), row_threads(width / 8), 0, s>>>(reinterpret_cast<const uint4*>(x), slot_row, top_k,
                                                                   width / 8, reinterpret_cast<uint4*>(rows));
   return cudaGetLastError();
 }
@@ -378,7 +383,7 @@ cudaError_t moe_unpermute(const Bf16* rows, const std::int32_t* slot_row, const 
                           std::int64_t tokens, int width, int top_k, Bf16* out, cudaStream_t s) {
   if (width % 8 != 0 || top_k > kMaxTopK) return cudaErrorInvalidValue;
   if (tokens <= 0) return cudaSuccess;
-  moe_unpermute_kernel<<<static_cast<unsigned>(tokens), 128, 0, s>>>(
+  moe_unpermute_kernel<<<static_cast<unsigned>(tokens), row_threads(width / 8), 0, s>>>(
       reinterpret_cast<const uint4*>(rows), slot_row, weights, top_k, width / 8, reinterpret_cast<uint4*>(out));
   return cudaGetLastError();
 }
