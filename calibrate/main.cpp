@@ -38,6 +38,11 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--memory-cap-gib", run.memory_cap_gib, "Largest buffer footprint per point")
       ->check(CLI::Range(1.0, 1000.0));
   run_cmd->add_option("--seed", run.seed, "Seed of inputs and holdout shapes");
+  run_cmd->add_option("--model-draws", run.model_draws,
+                      "Batch/context draws per model for the model-shape holdout (0: none)")
+      ->check(CLI::Range(0, 10000));
+  run_cmd->add_option("--model-scenarios", run.model_scenarios, "Scenarios of the model-shape holdout")
+      ->check(CLI::ExistingFile);
   run_cmd->add_option("--git-commit", run.git_commit, "Commit of the sources (recorded in the profile)");
   run_cmd->add_option("--window-ms", run.timing.window_ms, "Replay time per point")->check(CLI::Range(1.0, 10000.0));
   run_cmd->add_flag("!--no-collectives", run.collectives, "Skip the NCCL collectives");

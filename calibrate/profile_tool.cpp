@@ -9,11 +9,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "calibrate/model_shapes.hpp"
 #include "sim/io/diagnostics.hpp"
 #include "sim/profile/derive.hpp"
 #include "sim/profile/fit.hpp"
@@ -30,8 +32,9 @@ int summary(const profile::Profile& p, const std::string& path) {
   std::printf("ceilings: copy %.3f TB/s, bf16 GEMM %.1f TFLOP/s, fp8 GEMM %.1f TFLOP/s\n",
               p.ceilings.copy_bytes_per_s * 1e-12, p.ceilings.bf16_flops_per_s * 1e-12,
               p.ceilings.fp8_flops_per_s * 1e-12);
-  std::printf("%-24s %6s %6s %9s %9s %9s %9s %7s %9s %9s %10s %9s\n", "table", "points", "valid", "loo_med%",
-              "loo_p95%", "ext_med%", "hold_n", "hold_med%", "hold_p95%", "best_TF/s", "best_TB/s", "power_W");
+  std::printf("%-24s %6s %6s %9s %9s %9s %9s %7s %9s %7s %8s %8s %9s %10s %9s\n", "table", "points", "valid",
+              "loo_med%", "loo_p95%", "ext_med%", "hold_n", "hold_med%", "hold_p95%", "model_n", "model_med%",
+              "model_p95%", "best_TF/s", "best_TB/s", "power_W");
   for (const profile::OpTable& t : p.ops) {
     int valid = 0;
     double best_tf = 0, best_tb = 0, pw = 0;
@@ -48,21 +51,33 @@ int summary(const profile::Profile& p, const std::string& path) {
         ++pn;
       }
     }
-    std::printf("%-24s %6zu %6d %9.2f %9.2f %9.2f %9d %7.2f %9.2f %9.1f %10.3f %9.0f\n", t.name.c_str(), t.points(),
-                valid, t.loo_interpolation.median_abs_pct, t.loo_interpolation.p95_abs_pct,
+    std::printf("%-24s %6zu %6d %9.2f %9.2f %9.2f %9d %7.2f %9.2f %7d %8.2f %8.2f %9.1f %10.3f %9.0f\n",
+                t.name.c_str(), t.points(), valid, t.loo_interpolation.median_abs_pct, t.loo_interpolation.p95_abs_pct,
                 t.loo_extrapolation.median_abs_pct, t.holdout_error.points, t.holdout_error.median_abs_pct,
-                t.holdout_error.p95_abs_pct, best_tf, best_tb, pn ? pw : 0.0);
+                t.holdout_error.p95_abs_pct, t.model_holdout_error.points, t.model_holdout_error.median_abs_pct,
+                t.model_holdout_error.p95_abs_pct, best_tf, best_tb, pn ? pw : 0.0);
   }
-  // All holdout errors pooled.
-  std::vector<double> all;
-  for (const profile::OpTable& t : p.ops) {
-    for (const profile::HoldoutPoint& h : t.holdout) {
-      if (h.time_us > 0 && h.model_us > 0) all.push_back(100.0 * (h.model_us - h.time_us) / h.time_us);
+  // All holdout errors pooled (points without a prediction are counted apart).
+  auto pooled = [&](const char* what, std::vector<profile::HoldoutPoint> profile::OpTable::*list) {
+    std::vector<double> all;
+    int unpriced = 0;
+    for (const profile::OpTable& t : p.ops) {
+      for (const profile::HoldoutPoint& h : t.*list) {
+        if (h.time_us > 0 && h.model_us > 0) {
+          all.push_back(100.0 * (h.model_us - h.time_us) / h.time_us);
+        } else if (h.time_us > 0) {
+          ++unpriced;
+        }
+      }
     }
-  }
-  const profile::ErrorSummary s = profile::summarize(all);
-  std::printf("all tables, off-grid shapes: %d points, median |error| %.2f%%, p95 %.2f%%, max %.2f%%\n", s.points,
-              s.median_abs_pct, s.p95_abs_pct, s.max_abs_pct);
+    if (all.empty() && unpriced == 0) return;
+    const profile::ErrorSummary s = profile::summarize(all);
+    std::printf("all tables, %s: %d points, median |error| %.2f%%, p95 %.2f%%, max %.2f%%; %d without a table "
+                "prediction (roofline)\n",
+                what, s.points, s.median_abs_pct, s.p95_abs_pct, s.max_abs_pct, unpriced);
+  };
+  pooled("off-grid shapes", &profile::OpTable::holdout);
+  pooled("model shapes", &profile::OpTable::model_holdout);
   for (const profile::CollectiveTable& c : p.collectives) {
     double best = 0;
     for (double b : c.busbw_gb_per_s) best = std::max(best, std::isfinite(b) ? b : 0.0);
@@ -91,6 +106,15 @@ int main(int argc, char** argv) {
   sum->add_option("files", files, "Profiles")->required()->check(CLI::ExistingFile);
   auto* chk = app.add_subcommand("check", "Strict validation of profile files");
   chk->add_option("files", files, "Profiles")->required();
+  std::vector<std::string> shape_scenarios;
+  int shape_draws = 8;
+  std::uint64_t shape_seed = 1;
+  std::string shape_profile;
+  auto* shapes = app.add_subcommand("shapes", "Print the model-shape holdout masim-calibrate run would measure");
+  shapes->add_option("scenarios", shape_scenarios, "Scenarios (default: calibrate/validation's four)");
+  shapes->add_option("--draws", shape_draws, "Batch/context draws per model")->check(CLI::Range(1, 10000));
+  shapes->add_option("--seed", shape_seed, "Seed");
+  shapes->add_option("--profile", shape_profile, "Mark shapes on this profile's grids")->check(CLI::ExistingFile);
   std::string refit_in;
   std::vector<std::string> quanta;
   auto* refit = app.add_subcommand("refit", "Set tables' quanta (TABLE.AXIS=Q) and recompute their fit errors");
@@ -116,6 +140,29 @@ int main(int argc, char** argv) {
       const profile::Profile q = profile::derive_profile(*p, from, *ds, *dt);
       profile::write_profile(q, out);
       std::printf("wrote %s (%zu op tables)\n", out.c_str(), q.ops.size());
+      return 0;
+    }
+    if (*shapes) {
+      io::Diagnostics d;
+      const auto scenario_files = shape_scenarios.empty() ? calibrate::default_model_scenarios() : shape_scenarios;
+      const auto models = calibrate::load_models(scenario_files, d);
+      std::optional<profile::Profile> prof;
+      if (!shape_profile.empty()) prof = profile::load_profile(shape_profile, d);
+      if (!d.empty() || (!shape_profile.empty() && !prof)) {
+        std::fprintf(stderr, "%s", d.format("no shapes").c_str());
+        return 2;
+      }
+      int on_grid = 0;
+      const auto list = calibrate::model_shapes(models, shape_draws, shape_seed);
+      for (const calibrate::ModelShape& m : list) {
+        std::string x;
+        for (double v : m.x) x += (x.empty() ? "" : ",") + std::to_string(static_cast<long long>(v));
+        const profile::OpTable* t = prof ? prof->find(m.table) : nullptr;
+        const bool grid = t != nullptr && calibrate::on_grid(*t, m.x);
+        on_grid += grid ? 1 : 0;
+        std::printf("%-24s [%s]%s  %s\n", m.table.c_str(), x.c_str(), grid ? " (grid point)" : "", m.source.c_str());
+      }
+      std::printf("%zu shapes, %d on the grid\n", list.size(), on_grid);
       return 0;
     }
     if (*refit) {

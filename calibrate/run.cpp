@@ -14,6 +14,7 @@
 
 #include "calibrate/benches.hpp"
 #include "calibrate/collectives.hpp"
+#include "calibrate/model_shapes.hpp"
 #include "kernels/cuda/check.hpp"
 #include "kernels/reference/numeric.hpp"
 #include "sim/io/diagnostics.hpp"
@@ -29,8 +30,17 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string point_key(const std::string& table, bool holdout, const std::vector<double>& x) {
-  return table + (holdout ? "|h|" : "|g|") + json(x).dump();
+// Which list a point belongs to: the grid, the random holdout or the model holdout.
+enum class PointKind { kGrid, kHoldout, kModel };
+
+std::string point_key(const std::string& table, PointKind kind, const std::vector<double>& x) {
+  const char* tag = kind == PointKind::kGrid ? "|g|" : (kind == PointKind::kHoldout ? "|h|" : "|m|");
+  return table + tag + json(x).dump();
+}
+
+PointKind kind_of(const json& record) {
+  if (record.value("model", false)) return PointKind::kModel;
+  return record.value("holdout", false) ? PointKind::kHoldout : PointKind::kGrid;
 }
 
 std::string describe_point(const Bench& b, const std::vector<double>& x) {
@@ -174,10 +184,13 @@ std::string summary_line(const Bench& b, const profile::OpTable& t, const std::m
   std::ostringstream s;
   s << b.table() << ": " << t.points() << " grid points";
   for (const auto& [status, n] : counts) s << ", " << n << " " << status;
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "; leave-one-out median %.2f%% p95 %.2f%%; holdout (%d) median %.2f%% p95 %.2f%%",
+  char buf[300];
+  std::snprintf(buf, sizeof buf,
+                "; leave-one-out median %.2f%% p95 %.2f%%; holdout (%d) median %.2f%% p95 %.2f%%; model shapes (%d) "
+                "median %.2f%% p95 %.2f%%",
                 t.loo_interpolation.median_abs_pct, t.loo_interpolation.p95_abs_pct, t.holdout_error.points,
-                t.holdout_error.median_abs_pct, t.holdout_error.p95_abs_pct);
+                t.holdout_error.median_abs_pct, t.holdout_error.p95_abs_pct, t.model_holdout_error.points,
+                t.model_holdout_error.median_abs_pct, t.model_holdout_error.p95_abs_pct);
   return s.str() + buf;
 }
 
@@ -217,7 +230,7 @@ int run_calibration(const RunOptions& opt) {
         }
         continue;
       }
-      done[point_key(j.value("table", ""), j.value("holdout", false), j["x"].get<std::vector<double>>())] = j;
+      done[point_key(j.value("table", ""), kind_of(j), j["x"].get<std::vector<double>>())] = j;
     }
     std::printf("resuming: %zu points already in %s\n", done.size(), journal_path.c_str());
   }
@@ -263,6 +276,23 @@ int run_calibration(const RunOptions& opt) {
     for (int i = 0; i < opt.holdout; ++i) h.push_back(b->random_point(rng, opt.quick));
     total += Grid{b->grid(opt.quick)}.points() + h.size();
   }
+  // The model holdout: off-grid shapes of the validation models' decode steps.
+  std::map<std::string, std::vector<ModelShape>> model_holdouts;
+  if (opt.model_draws > 0) {
+    io::Diagnostics md;
+    const auto files = opt.model_scenarios.empty() ? default_model_scenarios() : opt.model_scenarios;
+    const auto models = load_models(files, md);
+    if (!md.empty()) std::printf("%s", md.format("model holdout: some scenarios were not loaded").c_str());
+    for (ModelShape& m : model_shapes(models, opt.model_draws, opt.seed)) {
+      const auto it = std::find_if(selected.begin(), selected.end(), [&](const Bench* b) { return b->table() == m.table; });
+      if (it == selected.end()) continue;
+      profile::OpTable probe;
+      probe.grid = (*it)->grid(opt.quick);
+      if (on_grid(probe, m.x)) continue;  // a grid point is not a holdout
+      model_holdouts[m.table].push_back(std::move(m));
+      ++total;
+    }
+  }
   Progress progress(total);
   const auto started = std::chrono::steady_clock::now();
   bool out_of_time = false;
@@ -280,9 +310,10 @@ int run_calibration(const RunOptions& opt) {
     t.grid = g.axes;
     t.quanta = b->quanta();
     std::map<std::string, int> counts;
-    auto run_one = [&](const std::vector<double>& x, bool holdout) -> json {
+    auto run_one = [&](const std::vector<double>& x, PointKind kind) -> json {
+      const bool holdout = kind != PointKind::kGrid;
       point_seed = kernels::mix64(point_seed + 1);
-      const std::string key = point_key(b->table(), holdout, x);
+      const std::string key = point_key(b->table(), kind, x);
       auto it = done.find(key);
       if (it != done.end()) {
         progress.skip();
@@ -298,6 +329,7 @@ int run_calibration(const RunOptions& opt) {
                     {"detail", "deadline"}};
       }
       json r = measure_point(dev, *b, x, holdout, opt.memory_cap_gib, opt.timing, point_seed);
+      if (kind == PointKind::kModel) r["model"] = true;
       journal << r.dump() << "\n";
       journal.flush();
       const std::string status = r.value("status", "?");
@@ -316,7 +348,7 @@ int run_calibration(const RunOptions& opt) {
       return r;
     };
     for (std::size_t f = 0; f < g.points(); ++f) {
-      const json r = run_one(g.at(f), false);
+      const json r = run_one(g.at(f), PointKind::kGrid);
       const std::string status = r.value("status", "error");
       ++counts[status];
       if (status == "wrong") ++wrong;
@@ -329,13 +361,23 @@ int run_calibration(const RunOptions& opt) {
       t.status.push_back(status);
     }
     for (const auto& x : holdouts[b->table()]) {
-      const json r = run_one(x, true);
+      const json r = run_one(x, PointKind::kHoldout);
       if (r.value("status", "") == "wrong") ++wrong;
       if (r.value("status", "") != "ok") continue;
       profile::HoldoutPoint h;
       h.at = x;
       h.time_us = num(r, "time_us");
       t.holdout.push_back(h);
+    }
+    for (const ModelShape& m : model_holdouts[b->table()]) {
+      const json r = run_one(m.x, PointKind::kModel);
+      if (r.value("status", "") == "wrong") ++wrong;
+      if (r.value("status", "") != "ok") continue;
+      profile::HoldoutPoint h;
+      h.at = m.x;
+      h.time_us = num(r, "time_us");
+      h.source = m.source;
+      t.model_holdout.push_back(h);
     }
     prof.ops.push_back(std::move(t));
     progress.line(b->table() + ": done");

@@ -21,6 +21,8 @@ struct RunOptions {
   bool quick = false;               // small grids (smoke test)
   std::vector<std::string> only;    // tables to measure (empty: all)
   int holdout = 24;                 // off-grid shapes per table
+  int model_draws = 16;             // batch/context draws per validation model for the model holdout (0: none)
+  std::vector<std::string> model_scenarios;  // empty: calibrate/validation's four
   double memory_cap_gib = 24;       // largest buffer footprint per point
   std::uint64_t seed = 1;
   std::string git_commit;

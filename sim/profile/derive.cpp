@@ -127,6 +127,7 @@ Profile derive_profile(const Profile& measured, const std::string& measured_path
       if (!n.time_p90_us.empty()) n.time_p90_us[f] = convert(t.time_p90_us[f], x);
     }
     for (HoldoutPoint& h : n.holdout) h.time_us = convert(h.time_us, h.at);
+    for (HoldoutPoint& h : n.model_holdout) h.time_us = convert(h.time_us, h.at);
     refresh_errors(n, out.ceilings);
     out.ops.push_back(std::move(n));
   }

@@ -165,13 +165,17 @@ void refresh_errors(OpTable& t, const Ceilings& c) {
   const TableModel m(t, c);
   t.loo_interpolation = summarize(m.loo_interpolation_errors());
   t.loo_extrapolation = summarize(m.loo_extrapolation_errors());
-  std::vector<double> errs;
-  for (HoldoutPoint& h : t.holdout) {
-    const auto pred = m.predict_us(h.at);
-    h.model_us = pred.value_or(0.0);
-    if (pred && h.time_us > 0) errs.push_back(100.0 * (*pred - h.time_us) / h.time_us);
-  }
-  t.holdout_error = summarize(errs);
+  auto predict_all = [&](std::vector<HoldoutPoint>& points) {
+    std::vector<double> errs;
+    for (HoldoutPoint& h : points) {
+      const auto pred = m.predict_us(h.at);
+      h.model_us = pred.value_or(0.0);
+      if (pred && h.time_us > 0) errs.push_back(100.0 * (*pred - h.time_us) / h.time_us);
+    }
+    return summarize(errs);
+  };
+  t.holdout_error = predict_all(t.holdout);
+  t.model_holdout_error = predict_all(t.model_holdout);
 }
 
 }  // namespace masim::profile

@@ -225,9 +225,12 @@ std::optional<OpTable> parse_table(const json& node, const std::string& file, co
   read_summary(r, "loo_interpolation", t.loo_interpolation);
   read_summary(r, "loo_extrapolation", t.loo_extrapolation);
   read_summary(r, "holdout_error", t.holdout_error);
-  if (const json* h = r.array("holdout", Required::kNo)) {
+  read_summary(r, "model_holdout_error", t.model_holdout_error);
+  auto read_holdout = [&](const char* key, std::vector<HoldoutPoint>& out) {
+    const json* h = r.array(key, Required::kNo);
+    if (h == nullptr) return;
     for (std::size_t i = 0; i < h->size(); ++i) {
-      io::JsonReader hr((*h)[i], file, io::pointer_join(r.pointer_of("holdout"), i), diags);
+      io::JsonReader hr((*h)[i], file, io::pointer_join(r.pointer_of(key), i), diags);
       if (!hr.valid()) continue;
       HoldoutPoint p;
       if (auto at = read_numbers(hr, "at", Required::kYes, false, 0.0)) {
@@ -236,10 +239,13 @@ std::optional<OpTable> parse_table(const json& node, const std::string& file, co
       }
       p.time_us = hr.number("time_us", Required::kYes, 0, 1e12).value_or(0);
       p.model_us = hr.number_or("model_us", 0, 0, 1e12);
+      p.source = hr.string_or("source", "");
       hr.finish();
-      t.holdout.push_back(std::move(p));
+      out.push_back(std::move(p));
     }
-  }
+  };
+  read_holdout("holdout", t.holdout);
+  read_holdout("model_holdout", t.model_holdout);
   r.finish();
   if (diags.size() != before) return std::nullopt;
   return t;
@@ -371,15 +377,22 @@ json table_json(const OpTable& t) {
   if (!t.status.empty()) j["status"] = t.status;
   j["loo_interpolation"] = summary_json(t.loo_interpolation);
   j["loo_extrapolation"] = summary_json(t.loo_extrapolation);
-  if (!t.holdout.empty()) {
+  auto holdout_json = [](const std::vector<HoldoutPoint>& points) {
     json h = json::array();
-    for (const HoldoutPoint& p : t.holdout) {
-      h.push_back(json{{"at", numbers(p.at)},
-                       {"time_us", round_sig(p.time_us, 5)},
-                       {"model_us", round_sig(p.model_us, 5)}});
+    for (const HoldoutPoint& p : points) {
+      json e{{"at", numbers(p.at)}, {"time_us", round_sig(p.time_us, 5)}, {"model_us", round_sig(p.model_us, 5)}};
+      if (!p.source.empty()) e["source"] = p.source;
+      h.push_back(std::move(e));
     }
-    j["holdout"] = h;
+    return h;
+  };
+  if (!t.holdout.empty()) {
+    j["holdout"] = holdout_json(t.holdout);
     j["holdout_error"] = summary_json(t.holdout_error);
+  }
+  if (!t.model_holdout.empty()) {
+    j["model_holdout"] = holdout_json(t.model_holdout);
+    j["model_holdout_error"] = summary_json(t.model_holdout_error);
   }
   return j;
 }

@@ -72,6 +72,7 @@ struct HoldoutPoint {
   std::vector<double> at;   // axis values, in the table's axis order
   double time_us = 0;       // measured median
   double model_us = 0;      // the table's prediction (fit without this point)
+  std::string source;       // model holdouts: which model, batch, context and op
 };
 
 // One op family measured on a tensor-product grid. time_us is row-major over
@@ -97,8 +98,10 @@ struct OpTable {
   std::vector<std::string> status;       // "ok", "wrong", "unsupported", "skipped", "error"
   ErrorSummary loo_interpolation;        // leave-one-out, interior points
   ErrorSummary loo_extrapolation;        // leave-one-out, upper boundary points
-  std::vector<HoldoutPoint> holdout;     // off-grid measurements
+  std::vector<HoldoutPoint> holdout;     // off-grid measurements (random shapes in the grid's box)
   ErrorSummary holdout_error;
+  std::vector<HoldoutPoint> model_holdout;  // off-grid shapes of real models' decode steps
+  ErrorSummary model_holdout_error;
 
   std::size_t points() const;
   // Row-major index of the grid point with per-axis indices `idx`.
