@@ -10,6 +10,10 @@
 namespace masim::calibrate {
 
 namespace {
+constexpr double kMinEnergyWindowS = 0.5;
+}  // namespace
+
+namespace {
 
 struct Events {
   explicit Events(std::size_t n) : ev(n) {
@@ -119,7 +123,11 @@ Timing measure(Device& dev, const std::function<void(int)>& launch, bool captura
   t.graph = exec != nullptr;
   const double wall_s = std::chrono::duration<double>(w1 - w0).count();
   t.power_w = std::numeric_limits<double>::quiet_NaN();
-  if (e0 && e1 && *e1 > *e0 && wall_s > 0) {
+  // NVML's energy counter advances in steps (tens of milliseconds), so over a
+  // window of a few milliseconds its difference is 0 or a whole step (it gave
+  // "power" above 40 kW on H200); it is used only over long windows, else the
+  // board's power reading (NVML averages it over about a second).
+  if (e0 && e1 && *e1 > *e0 && wall_s >= kMinEnergyWindowS) {
     t.power_w = static_cast<double>(*e1 - *e0) * 1e-3 / wall_s;
   } else if (auto p = dev.nvml().power_w()) {
     t.power_w = *p;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -121,6 +122,10 @@ int main(int argc, char** argv) {
   refit->add_option("profile", refit_in, "Profile to read")->required()->check(CLI::ExistingFile);
   refit->add_option("-o,--out", out, "Profile to write")->required();
   refit->add_option("--quantum", quanta, "TABLE.AXIS=Q (Q >= 1; 1 removes it)");
+  double max_power_w = 0;
+  refit->add_option("--max-power-w", max_power_w,
+                    "Drop power_w values above this board limit (readings that cannot be real)")
+      ->check(CLI::Range(1.0, 100000.0));
   CLI11_PARSE(app, argc, argv);
   try {
     if (*derive) {
@@ -196,6 +201,25 @@ int main(int argc, char** argv) {
         t->quanta[axis] = q;
       }
       if (bad) return 2;
+      if (max_power_w > 0) {
+        std::size_t dropped = 0;
+        for (profile::OpTable& t : p->ops) {
+          for (double& w : t.power_w) {
+            if (std::isfinite(w) && w > max_power_w) {
+              w = std::numeric_limits<double>::quiet_NaN();
+              ++dropped;
+            }
+          }
+        }
+        if (dropped > 0) {
+          char note[200];
+          std::snprintf(note, sizeof note,
+                        "%zu power_w values above the %.0f W board limit were dropped (NVML energy-counter steps over "
+                        "short windows; masim-calibrate no longer uses the counter below 0.5 s)",
+                        dropped, max_power_w);
+          p->notes.push_back(note);
+        }
+      }
       for (profile::OpTable& t : p->ops) profile::refresh_errors(t, p->ceilings);
       profile::write_profile(*p, out);
       summary(*p, out);

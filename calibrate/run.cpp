@@ -421,7 +421,7 @@ int run_calibration(const RunOptions& opt) {
     }
   }
   prof.notes.push_back("times are medians over CUDA-graph replays of back-to-back launches with inputs rotated "
-                       "against L2 (calibrate/harness.hpp); power_w is NVML board power over each point's window");
+                       "against L2 (calibrate/harness.hpp); power_w is NVML board power: the energy counter over windows of at least 0.5 s, else the board power reading (averaged by NVML over about a second)");
   profile::write_profile(prof, opt.out);
   if (out_of_time) prof.notes.push_back("incomplete: the run stopped at its deadline; resume it to finish");
   std::printf("wrote %s (%zu op tables, %zu collective tables); %d wrong results%s\n", opt.out.c_str(),

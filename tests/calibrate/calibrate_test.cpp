@@ -7,8 +7,11 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <set>
 #include <utility>
+#include <vector>
 
+#include "calibrate/model_shapes.hpp"
 #include "sim/frontend/scenario.hpp"
 #include "sim/models/model_params.hpp"
 #include "sim/profile/cost_model.hpp"
@@ -142,4 +145,54 @@ TEST_CASE("the seed study's scenario runs with the derived A100 profile") {
   CHECK_FALSE(profile::make_cost_model(*s, bad));
   CHECK(bad.format_lines().find("profile is for \"NVIDIA H200\", hardware says \"NVIDIA A100-SXM4-80GB\"") !=
         std::string::npos);
+}
+
+TEST_CASE("model-shape holdout: the validation models' ops at random batch and context, deterministic") {
+  io::Diagnostics d;
+  std::vector<std::string> files;
+  for (const std::string& f : calibrate::default_model_scenarios()) files.push_back(repo(f));
+  const auto models = calibrate::load_models(files, d);
+  REQUIRE_MESSAGE(models.size() == 4, d.format_lines());
+  CHECK(models[0].name == "qwen3-30b-a3b");
+  const auto a = calibrate::model_shapes(models, 6, 4);
+  const auto b = calibrate::model_shapes(models, 6, 4);
+  const auto c = calibrate::model_shapes(models, 6, 5);
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].table == b[i].table);
+    CHECK(a[i].x == b[i].x);
+    CHECK(a[i].source == b[i].source);
+  }
+  bool differs = a.size() != c.size();
+  for (std::size_t i = 0; !differs && i < a.size(); ++i) differs = a[i].x != c[i].x;
+  CHECK(differs);
+  std::set<std::string> tables;
+  std::set<std::pair<std::string, std::vector<double>>> unique;
+  for (const auto& s : a) {
+    tables.insert(s.table);
+    CHECK(unique.insert({s.table, s.x}).second);  // deduplicated
+    // "<model> b=<batch> c=<context> <op>", batch in 8..256 and context in 512..4096.
+    std::istringstream in(s.source);
+    std::string model, bs, cs, op;
+    in >> model >> bs >> cs >> op;
+    REQUIRE(bs.rfind("b=", 0) == 0);
+    REQUIRE(cs.rfind("c=", 0) == 0);
+    const int batch = std::stoi(bs.substr(2));
+    const int context = std::stoi(cs.substr(2));
+    CHECK(batch >= 8);
+    CHECK(batch <= 256);
+    CHECK(context >= 512);
+    CHECK(context <= 4096);
+    CHECK_FALSE(op.empty());
+  }
+  for (const char* t : {"gemm_bf16", "attention_decode_d128", "grouped_gemm_bf16", "rmsnorm", "router_topk",
+                        "permute", "unpermute", "swiglu", "elementwise"}) {
+    CHECK_MESSAGE(tables.count(t) == 1, t);
+  }
+  // on_grid: every axis on its grid values.
+  profile::OpTable t;
+  t.grid = {{1, 2, 4}, {64, 128}};
+  CHECK(calibrate::on_grid(t, {2, 128}));
+  CHECK_FALSE(calibrate::on_grid(t, {3, 128}));
+  CHECK_FALSE(calibrate::on_grid(t, {2}));
 }

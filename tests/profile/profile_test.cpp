@@ -253,3 +253,89 @@ TEST_CASE("derivation scales the part above the latency floor by the roofline ra
   io::Diagnostics d;
   CHECK(parse_profile(nlohmann::json::parse(to_json_text(a)), "a.json", d));
 }
+
+// A decode-attention-like table whose time is a staircase of 64-key tiles:
+// t = 2 + tiles(context) µs, measured at contexts that are whole tiles.
+OpTable tiled_table() {
+  OpTable t;
+  t.name = "rmsnorm";
+  t.kind = models::OpKind::kRmsNorm;
+  t.axes = {"tokens", "width"};
+  t.grid = {{128, 192, 256, 512}, {1024}};
+  for (std::size_t f = 0; f < t.points(); ++f) t.time_us.push_back(2.0 + t.point(f)[0] / 64.0);
+  return t;
+}
+
+TEST_CASE("quanta: a query between tile multiples is priced as the padded shape") {
+  OpTable t = tiled_table();
+  const Ceilings c = compute_bound();
+  // Without a quantum, 164 sits between 128 (4 µs) and 192 (5 µs) in log space.
+  const double plain = *TableModel(t, c).predict_us({164, 1024});
+  CHECK(plain > 4.0);
+  CHECK(plain < 5.0);
+  t.quanta = {64, 1};
+  const TableModel m(t, c);
+  CHECK(t.quantum(0) == 64);
+  CHECK(t.quantum(1) == 1);
+  CHECK(*m.predict_us({164, 1024}) == doctest::Approx(5.0));   // runs as 3 tiles = 192
+  CHECK(*m.predict_us({192, 1024}) == doctest::Approx(5.0));   // on the grid: unchanged
+  CHECK(*m.predict_us({193, 1024}) == doctest::Approx(6.0).epsilon(0.05));  // 256 = 4 tiles: t(256) = 6
+  // Grid values that are not multiples stay as measured, and values at or below one
+  // quantum are not rounded up (kernels pick smaller tiles there).
+  t.grid[0] = {32, 96, 128, 192};
+  t.time_us = {1, 2, 3, 4};
+  const TableModel m2(t, c);
+  CHECK(*m2.predict_us({96, 1024}) == doctest::Approx(2.0));
+  CHECK(*m2.predict_us({48, 1024}) < 2.0);
+}
+
+TEST_CASE("quanta and model holdouts survive the JSON round trip; errors are recomputed") {
+  Profile p = small_profile();
+  p.ops[0].quanta = {64, 1, 1};
+  HoldoutPoint h;
+  h.at = {2, 128, 100};
+  h.time_us = 0.0256 * 1.1;  // the model (exact power law) is 10% below
+  h.source = "toy b=2 c=100 o_proj";
+  p.ops[0].model_holdout.push_back(h);
+  refresh_errors(p.ops[0], p.ceilings);
+  CHECK(p.ops[0].model_holdout_error.points == 1);
+  CHECK(p.ops[0].model_holdout_error.median_abs_pct == doctest::Approx(100.0 / 11.0).epsilon(1e-3));
+  const std::string text = to_json_text(p);
+  CHECK(text.find("\"quanta\"") != std::string::npos);
+  io::Diagnostics d;
+  auto back = parse_profile(nlohmann::json::parse(text), "p.json", d);
+  REQUIRE_MESSAGE(back, d.format_lines());
+  CHECK(back->ops[0].quanta == std::vector<double>{64, 1, 1});
+  REQUIRE(back->ops[0].model_holdout.size() == 1);
+  CHECK(back->ops[0].model_holdout[0].source == "toy b=2 c=100 o_proj");
+  CHECK(to_json_text(*back) == text);
+
+  nlohmann::json doc = nlohmann::json::parse(text);
+  doc["ops"][0]["quanta"]["q"] = 64;   // not an axis
+  doc["ops"][0]["quanta"]["m"] = 0;    // below 1
+  io::Diagnostics bad;
+  CHECK_FALSE(parse_profile(doc, "p.json", bad));
+  CHECK(bad.format_lines().find("p.json:/ops/0/quanta/q: unknown key") != std::string::npos);
+  CHECK(bad.format_lines().find("p.json:/ops/0/quanta/m:") != std::string::npos);
+}
+
+TEST_CASE("the committed H200 profile: measured, with quanta, both holdouts and plausible power") {
+  io::Diagnostics d;
+  auto p = load_profile(std::string(MASIM_SOURCE_DIR) + "/calibrate/profiles/h200.json", d);
+  REQUIRE_MESSAGE(p, d.format_lines());
+  CHECK_FALSE(p->derived);
+  const OpTable* dec = p->find("attention_decode_d128");
+  REQUIRE(dec);
+  CHECK(dec->quantum(1) == 64);   // context in 64-key tiles
+  std::size_t random = 0, model = 0;
+  for (const OpTable& t : p->ops) {
+    random += t.holdout.size();
+    model += t.model_holdout.size();
+    for (double w : t.power_w) {
+      if (std::isfinite(w)) CHECK(w <= 700.0);  // H200 SXM board limit
+    }
+    for (const HoldoutPoint& h : t.model_holdout) CHECK_FALSE(h.source.empty());
+  }
+  CHECK(random >= 300);
+  CHECK(model >= 300);
+}
