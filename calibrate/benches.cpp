@@ -161,7 +161,12 @@ class GemmBench final : public Bench {
     // n from 8: router GEMMs have one output per expert (8 to 256).
     std::vector<double> n = {8, 32, 128};
     for (double v : pow2_half(256, 16384)) n.push_back(v);
-    return {pow2_half(1, 8192), n, pow2_half(256, 16384)};
+    // Decode-sized m (batch 8..512) also at the odd multiples of 16 and 32 in
+    // between: cuBLAS changes kernels within a 1.5× step there.
+    std::vector<double> m = pow2_half(1, 8192);
+    for (double v : {40.0, 56.0, 80.0, 112.0, 160.0, 224.0, 320.0, 448.0}) m.push_back(v);
+    std::sort(m.begin(), m.end());
+    return {m, n, pow2_half(256, 16384)};
   }
   // Rows and columns in units of 64, the M of Hopper's warpgroup MMA (wgmma.m64nNk16,
   // PTX ISA 8.0) and the smallest CTA tile edge of cuBLAS's sm90 kernels' tiles
@@ -1031,7 +1036,8 @@ class SwigluBench final : public Bench {
   std::string implementation() const override { return "kernels/cuda swiglu (grid-stride, 16-byte vectors)"; }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 4096), {1024, 4096}};
-    return {pow2(1, 65536), pow2_half(256, 16384)};
+    // Token counts at 1.5× steps too: expert SwiGLU rows are batch × top-k, any integer.
+    return {pow2_half(1, 65536), pow2_half(256, 16384)};
   }
   // Every tensor is an activation the previous kernel just wrote (L2-resident in a
   // real step when it fits): no rotation.

@@ -347,7 +347,36 @@ int run_calibration(const RunOptions& opt) {
       progress.step(b->table(), describe_point(*b, x), result);
       return r;
     };
+    // Held-out points are spread evenly through the grid walk rather than measured
+    // after it, so a drift of the machine (a host link slowing down, clocks)
+    // touches the grid and the holdouts alike instead of showing up as fit error.
+    const auto& rand_list = holdouts[b->table()];
+    const auto& model_list = model_holdouts[b->table()];
+    const std::size_t held = rand_list.size() + model_list.size();
+    std::vector<std::size_t> slot_of(held);  // grid index before which held-out point h runs
+    for (std::size_t h = 0; h < held; ++h) {
+      slot_of[h] = static_cast<std::size_t>((static_cast<double>(h) + 0.5) * static_cast<double>(g.points()) /
+                                            static_cast<double>(held));
+    }
+    std::size_t next_held = 0;
+    auto run_held = [&](std::size_t h) {
+      const bool model = h >= rand_list.size();
+      const std::vector<double>& x = model ? model_list[h - rand_list.size()].x : rand_list[h];
+      const json r = run_one(x, model ? PointKind::kModel : PointKind::kHoldout);
+      if (r.value("status", "") == "wrong") ++wrong;
+      if (r.value("status", "") != "ok") return;
+      profile::HoldoutPoint hp;
+      hp.at = x;
+      hp.time_us = num(r, "time_us");
+      if (model) {
+        hp.source = model_list[h - rand_list.size()].source;
+        t.model_holdout.push_back(hp);
+      } else {
+        t.holdout.push_back(hp);
+      }
+    };
     for (std::size_t f = 0; f < g.points(); ++f) {
+      while (next_held < held && slot_of[next_held] <= f) run_held(next_held++);
       const json r = run_one(g.at(f), PointKind::kGrid);
       const std::string status = r.value("status", "error");
       ++counts[status];
@@ -360,25 +389,7 @@ int run_calibration(const RunOptions& opt) {
       t.power_w.push_back(ok ? num(r, "power_w") : kNaN);
       t.status.push_back(status);
     }
-    for (const auto& x : holdouts[b->table()]) {
-      const json r = run_one(x, PointKind::kHoldout);
-      if (r.value("status", "") == "wrong") ++wrong;
-      if (r.value("status", "") != "ok") continue;
-      profile::HoldoutPoint h;
-      h.at = x;
-      h.time_us = num(r, "time_us");
-      t.holdout.push_back(h);
-    }
-    for (const ModelShape& m : model_holdouts[b->table()]) {
-      const json r = run_one(m.x, PointKind::kModel);
-      if (r.value("status", "") == "wrong") ++wrong;
-      if (r.value("status", "") != "ok") continue;
-      profile::HoldoutPoint h;
-      h.at = m.x;
-      h.time_us = num(r, "time_us");
-      h.source = m.source;
-      t.model_holdout.push_back(h);
-    }
+    while (next_held < held) run_held(next_held++);
     prof.ops.push_back(std::move(t));
     progress.line(b->table() + ": done");
   }

@@ -1,5 +1,6 @@
-// `masim-calibrate run`: walks every op family's grid and a set of random
-// off-grid shapes (the holdout), checks and times each point, and writes the
+// `masim-calibrate run`: walks every op family's grid with two held-out sets
+// spread evenly through the walk (random off-grid shapes, and the model shapes
+// of calibrate/model_shapes.hpp), checks and times each point, and writes the
 // profile atomically. Every finished point is appended to a journal
 // (PROFILE.journal.jsonl) first, so an interrupted run resumes where it stopped
 // (--resume), on the same GPU only.
