@@ -224,7 +224,10 @@ json layout_json(const spec::LayoutSpec& l) {
       j["micro_batches"] = l.micro_batches;
       j["sequence_parallel"] = l.sequence_parallel;
       break;
-    case spec::LayoutKind::kExpert: j["ep"] = l.ep; break;
+    case spec::LayoutKind::kExpert:
+      j["ep"] = l.ep;
+      j["micro_batches"] = l.micro_batches;
+      break;
     case spec::LayoutKind::kMaSeparation:
       j["ma"] = {{"attention_gpus", l.ma.attention_gpus}, {"expert_gpus", l.ma.expert_gpus},
                  {"attention_tp", l.ma.attention_tp},     {"attention_replicas", l.ma.attention_replicas},

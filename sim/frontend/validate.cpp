@@ -295,7 +295,8 @@ void validate_scenario(const ScenarioParts& p, const SourceMap& where, io::Diagn
       if (replicas <= 0) continue;
       int mb = 1;
       std::string mb_key;
-      if (l.kind == spec::LayoutKind::kPipeline || l.kind == spec::LayoutKind::kTensorPipeline) {
+      if (l.kind == spec::LayoutKind::kPipeline || l.kind == spec::LayoutKind::kTensorPipeline ||
+          l.kind == spec::LayoutKind::kExpert) {
         mb = l.micro_batches;
         mb_key = L + ".micro_batches";
       } else if (ma) {

@@ -161,7 +161,7 @@ std::optional<spec::LayoutSpec> parse_layout(const json& node, const ParseContex
       {"pp", is_pp || is_tp_pp, {"pp", "tp_pp"}},
       {"ep", is_ep || (is_pp && stage == "ep"), {"ep", "pp with stage_parallelism \"ep\""}},
       {"dp", !is_ma, {"tp", "pp", "tp_pp", "ep"}},
-      {"micro_batches", is_pp || is_tp_pp, {"pp", "tp_pp"}},
+      {"micro_batches", is_pp || is_tp_pp || is_ep, {"pp", "tp_pp", "ep"}},
       {"stage_parallelism", is_pp, {"pp"}},
       {"sequence_parallel", is_tp || is_tp_pp || (is_pp && stage == "tp"),
        {"tp", "tp_pp", "pp with stage_parallelism \"tp\""}},
@@ -184,7 +184,7 @@ std::optional<spec::LayoutSpec> parse_layout(const json& node, const ParseContex
   if (is_ep) l.ep = degree("ep", true);
   if (is_pp && stage == "ep") l.ep = degree("ep", true);
   if (!is_ma) l.dp = degree("dp", false);
-  if (is_pp || is_tp_pp) l.micro_batches = degree("micro_batches", false);
+  if (is_pp || is_tp_pp || is_ep) l.micro_batches = degree("micro_batches", false);
   if (is_tp || is_tp_pp || (is_pp && stage == "tp")) l.sequence_parallel = r.boolean_or("sequence_parallel", false);
   if (!is_ma && r.has("gpus")) l.gpus = read_ranks(r, "gpus", Required::kNo, ctx.diags);
   if (is_ma) {

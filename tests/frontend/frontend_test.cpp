@@ -350,6 +350,8 @@ TEST_CASE("every cross-field rule is reported at the value that breaks it") {
        "scenarios/paper/test.json:/layouts/1/pp", "expected at most model.num_layers = 4, found pp = 8"},
       {"micro-batches <= batch per replica", [](json& s) { s["layouts"][1]["micro_batches"] = 64; },
        "scenarios/paper/test.json:/layouts/1/micro_batches", "expected at most the sequences per replica = 48"},
+      {"EP micro-batches <= batch per EP rank", [](json& s) { s["layouts"][3]["micro_batches"] = 32; },
+       "scenarios/paper/test.json:/layouts/3/micro_batches", "expected at most the sequences per replica = 24"},
       {"batch divisible", [](json& s) { s["workload"]["batch"] = 200; },  // EP=16 needs a multiple of 16
        "scenarios/paper/test.json:/workload/batch", "expected a multiple of 16 for layout \"PP=2\""},
       {"layout fits topology", [](json& s) { s["layouts"][0]["dp"] = 4; },
@@ -513,4 +515,18 @@ TEST_CASE("check_file recognizes every shipped input and every kind") {
   CHECK(scenarios >= 5);
   CHECK(frontend::detect_kind(json::parse(R"({"model_type": "mixtral"})")) == frontend::FileKind::kHfConfig);
   CHECK(frontend::detect_kind(json::parse(R"({"generator": {}})")) == frontend::FileKind::kTopology);
+}
+
+TEST_CASE("EP takes micro_batches (two-batch overlap) and echoes them") {
+  json doc = base_scenario();
+  doc["layouts"] = json::array({{{"name", "EP=16"}, {"kind", "ep"}, {"ep", 16}, {"micro_batches", 2}}});
+  io::Diagnostics d;
+  auto s = frontend::parse_scenario(doc, kHere, d);
+  REQUIRE_MESSAGE(s, d.format());
+  CHECK(s->layouts[0].micro_batches == 2);
+  const json j = frontend::resolved_json(*s);
+  CHECK(j["layouts"][0]["micro_batches"] == 2);
+  auto back = frontend::parse_scenario(j, "echo.json", d);
+  REQUIRE_MESSAGE(back, d.format());
+  CHECK(back->layouts[0].micro_batches == 2);
 }
