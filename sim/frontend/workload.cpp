@@ -57,7 +57,9 @@ std::optional<spec::WorkloadSpec> parse_workload(const json& node, const ParseCo
   w.batch = static_cast<int>(r.integer("batch", Required::kYes, 1, kMaxCount).value_or(w.batch));
   w.context_length =
       static_cast<int>(r.integer("context_length", Required::kYes, 1, kMaxCount).value_or(w.context_length));
-  w.iterations = static_cast<int>(r.integer_or("iterations", w.iterations, 1, 1'000'000));
+  // At most 10,000: the seed study takes about 3 ms per iteration and layout on one core,
+  // so the cap keeps a run within minutes; more samples do not move a mean that has converged.
+  w.iterations = static_cast<int>(r.integer_or("iterations", w.iterations, 1, 10'000));
   const bool training = kind && w.kind == spec::WorkloadKind::kTraining;
   if (kind && !training) {
     const std::string msg = "applies only to workload kind \"training\"; this workload is \"" + *kind + "\"";
