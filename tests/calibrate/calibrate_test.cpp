@@ -196,3 +196,22 @@ TEST_CASE("model-shape holdout: the validation models' ops at random batch and c
   CHECK_FALSE(calibrate::on_grid(t, {3, 128}));
   CHECK_FALSE(calibrate::on_grid(t, {2}));
 }
+
+TEST_CASE("the seed study on H200 runs with the measured H200 profile") {
+  io::Diagnostics d;
+  auto s = frontend::load_scenario(repo("calibrate/validation/seed-study-h200.json"), d);
+  REQUIRE_MESSAGE(s, d.format_lines());
+  auto cost = profile::make_cost_model(*s, d);
+  REQUIRE_MESSAGE(cost, d.format_lines());
+  const spec::ModelSpec& m = s->model;
+  std::vector<models::Op> ops = workload::attention_block(m, 0, workload::AttentionShard{8, 48, 1, 2048, false});
+  for (auto more : {workload::router_block(m, 0, 48),
+                    workload::expert_block(m, 0, workload::ExpertShard{1, {12, 40, 0, 44}}),
+                    workload::combine_block(m, 0, 48)}) {
+    ops.insert(ops.end(), more.begin(), more.end());
+  }
+  for (const models::Op& op : ops) {
+    INFO(op.label);
+    CHECK(cost->cost(op).source == models::CostSource::kProfile);
+  }
+}
