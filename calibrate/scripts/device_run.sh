@@ -5,7 +5,7 @@
 # under $OUT (at most 8 files come back).
 #
 #   calibrate/scripts/device_run.sh [--budget-s 560] [--commit SHA] STAGE...
-#   stages: env smoke quality run resume validate validate-all
+#   stages: env smoke quality run resume validate validate-all nccl
 # SEED (default 1) seeds the run's inputs and its off-grid holdout shapes.
 #
 # `run` starts a full calibration (profile $OUT/h200.json, journal beside it);
@@ -83,6 +83,11 @@ for stage in "${STAGES[@]}"; do
         timeout $(( R + 60 )) $BIN run -o "$OUT/h200.json" --deadline-s "$R" --git-commit "$COMMIT" --seed "${SEED:-1}"
         echo "run exit $?"
       fi ;;
+    nccl)
+      # Collectives over every GPU of the machine, one process per GPU (issue 7).
+      N=$(nvidia-smi -L 2>/dev/null | wc -l)
+      say "nccl over $N GPUs"
+      timeout $(( L - 5 )) $BIN nccl --ranks "$N" -o "$OUT/nccl$N.json"; echo "nccl exit $?" ;;
     validate|validate-all)
       P="$OUT/h200.json"; [ -f "$P" ] || P=calibrate/profiles/h200.json
       LIST="qwen3-30b-a3b mixtral-8x7b"
