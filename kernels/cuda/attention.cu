@@ -801,16 +801,14 @@ int decode_attention_variant(int heads, int kv_heads, int head_dim, int requeste
   return group >= 3 ? 2 : 1;
 }
 
-int decode_attention_blocks_per_sm(int variant, int head_dim, int group) {
+int decode_attention_blocks_per_sm(int variant, int head_dim, int group, bool set_smem_limit) {
   // Resident blocks per multiprocessor of the kernel this shape runs, from the
-  // occupancy calculator (cached; 2 when no device answers).
-  static int cache[4][3][4] = {};
+  // occupancy calculator (2 when no device answers). Asked at plan time, not per
+  // launch (callers pass the splits they planned), so nothing is cached.
   const int v = std::clamp(variant, 1, 3);
   const int d = head_dim == 64 ? 0 : (head_dim == 128 ? 1 : 2);
   const int gp = padded_group(group);
   const int gi = v >= 2 ? 0 : (gp == 1 ? 0 : gp == 2 ? 1 : gp == 4 ? 2 : 3);
-  int& slot = cache[v][d][gi];
-  if (slot > 0) return slot;
   const void* fn = nullptr;
   std::size_t smem = 0;
   if (v == 2) {
@@ -832,24 +830,27 @@ int decode_attention_blocks_per_sm(int variant, int head_dim, int group) {
     fn = table[d][gi];
   }
   int blocks = 0;
-  if (smem > 0) cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  // The tensor-core kernels need their shared-memory limit raised before the
+  // calculator counts them; that is not done while a stream is being captured.
+  if (smem > 0 && set_smem_limit) {
+    cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  }
   if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, fn, kDecThreads, smem) != cudaSuccess || blocks < 1) {
     cudaGetLastError();
     return 2;
   }
-  slot = blocks;
   return blocks;
 }
 
 int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count, int variant,
-                            int head_dim) {
+                            int head_dim, bool set_smem_limit) {
   const int group = heads / kv_heads;
   const int v = decode_attention_variant(heads, kv_heads, head_dim, variant);
   const int rows = v >= 2 ? kTcRows : padded_group(group);
   const int subgroups = (group + rows - 1) / rows;
   const std::int64_t blocks = static_cast<std::int64_t>(batch) * kv_heads * subgroups;
   const std::int64_t resident = static_cast<std::int64_t>(std::max(sm_count, 1)) *
-                                decode_attention_blocks_per_sm(v, head_dim, group);
+                                decode_attention_blocks_per_sm(v, head_dim, group, set_smem_limit);
   // The critical path in tile-times: waves of resident blocks × tiles per block,
   // plus about one tile-time for the merge kernel when the context is split.
   // Each split keeps at least two tiles of keys; ties go to fewer splits.
@@ -892,7 +893,11 @@ cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
     cudaError_t e = cudaGetDevice(&device);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
     if (e != cudaSuccess) return e;
-    splits = decode_attention_splits(a.batch, a.heads, a.kv_heads, a.context, sms, variant, a.head_dim);
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    e = cudaStreamIsCapturing(s, &capturing);
+    if (e != cudaSuccess) return e;
+    splits = decode_attention_splits(a.batch, a.heads, a.kv_heads, a.context, sms, variant, a.head_dim,
+                                     capturing == cudaStreamCaptureStatusNone);
   }
   // Keys per split rounded to whole tiles; recompute splits so none is empty.
   int chunk = (a.context + splits - 1) / splits;

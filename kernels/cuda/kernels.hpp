@@ -93,9 +93,11 @@ int decode_attention_variant(int heads, int kv_heads, int head_dim, int requeste
 // Context splits: the count (each split at least two 64-key tiles) that minimizes
 // waves of resident blocks × tiles per block, plus one tile-time for the merge
 // when split; resident blocks from the occupancy calculator for the kernel used.
-int decode_attention_blocks_per_sm(int variant, int head_dim, int group);
+// `set_smem_limit` false while a stream is captured (the tensor-core kernels then
+// count as 2 blocks per multiprocessor unless an earlier call raised their limit).
+int decode_attention_blocks_per_sm(int variant, int head_dim, int group, bool set_smem_limit = true);
 int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count, int variant = 0,
-                            int head_dim = 128);
+                            int head_dim = 128, bool set_smem_limit = true);
 std::size_t decode_attention_workspace_bytes(int batch, int heads, int head_dim, int splits);
 cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s);
 bool decode_attention_supported(int heads, int kv_heads, int head_dim);
