@@ -160,16 +160,41 @@ __global__ void __launch_bounds__(kRankThreads) moe_rows_kernel(const std::int32
                                                                 std::int32_t* offsets, std::int32_t* slot_row) {
   __shared__ std::int32_t base[kRankMaxExperts + 1];
   __shared__ std::uint16_t wcnt[kRankWarps][kRankMaxExperts];
+  __shared__ std::int32_t wsum[kRankMaxExperts / 32];
   const int tid = threadIdx.x;
   const int warp = tid >> 5;
   const int lane = tid & 31;
-  if (tid == 0) {
-    std::int32_t run = 0;
-    for (int e = 0; e < experts; ++e) {
-      base[e] = run;
-      run += counts[e];
+  // Exclusive scan of the counts, one thread per expert: within warps by
+  // shuffles, then across the (at most 8) warp totals by the first warp.
+  int count = 0;
+  int inclusive = 0;
+  if (tid < kRankMaxExperts) {
+    count = tid < experts ? counts[tid] : 0;
+    inclusive = count;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      const int v = __shfl_up_sync(detail::kFullMask, inclusive, o);
+      if (lane >= o) inclusive += v;
     }
-    base[experts] = run;
+    if (lane == 31) wsum[warp] = inclusive;
+  }
+  __syncthreads();
+  if (tid < 32) {
+    const int total = tid < kRankMaxExperts / 32 ? wsum[tid] : 0;
+    int running = total;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      const int v = __shfl_up_sync(detail::kFullMask, running, o);
+      if (lane >= o) running += v;
+    }
+    __syncwarp();
+    if (tid < kRankMaxExperts / 32) wsum[tid] = running - total;  // warps before this one
+  }
+  __syncthreads();
+  if (tid < experts) {
+    const std::int32_t exclusive = inclusive - count + wsum[warp];
+    base[tid] = exclusive;
+    if (tid == experts - 1) base[experts] = exclusive + count;
   }
   __syncthreads();
   for (int e = tid; e <= experts; e += kRankThreads) offsets[e] = base[e];
