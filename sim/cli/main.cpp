@@ -13,6 +13,7 @@
 // Only main() exits; everything below returns or throws.
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -41,6 +42,7 @@
 #include "sim/models/compute_cost.hpp"
 #include "sim/network/network.hpp"
 #include "sim/profile/cost_model.hpp"
+#include "sim/profile/profile.hpp"
 #include "sim/report/paper.hpp"
 #include "sim/report/report.hpp"
 #include "sim/report/trace.hpp"
@@ -205,7 +207,77 @@ struct CollectiveArgs {
   int gpus = 0;
   std::string algorithm = "auto";
   std::string protocol = "auto";
+  std::string against;  // a calibration profile with measured NCCL tables
 };
+
+// masim's prediction against each measured collective table of a profile (the
+// first `ranks` GPUs of the topology, nccl-tests' sizes): per size the measured
+// and predicted time and busbw and the error, then the median and p95 of |error|
+// per table and over all. Tables of one rank (no communication) and collectives
+// masim has no name for (ma_exchange) are listed as not compared.
+int compare_collectives(const topology::Topology& topo, const std::string& topo_name, const std::string& path) {
+  io::Diagnostics diags;
+  auto prof = profile::load_profile(path, diags);
+  if (!prof) return report_bad_input(diags);
+  std::cout << "measured: " << path << " (" << prof->provenance.gpu_name << ", NCCL " << prof->provenance.nccl_version
+            << "); predicted: topology \"" << topo_name << "\"; error = (masim - measured) / measured\n";
+  std::vector<double> all;
+  auto summary = [](std::vector<double> e) {
+    for (double& x : e) x = std::fabs(x);
+    std::sort(e.begin(), e.end());
+    const std::size_t n = e.size();
+    const double median = n % 2 ? e[n / 2] : 0.5 * (e[n / 2 - 1] + e[n / 2]);
+    const double p95 = e[std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(n))), 1, n) - 1];
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(1) << "median |error| " << median << "%, p95 " << p95 << "% over " << n
+      << " sizes";
+    return o.str();
+  };
+  for (const profile::CollectiveTable& t : prof->collectives) {
+    const auto kind = network::parse_collective_kind(t.name);
+    if (t.ranks < 2 || !kind || *kind == network::CollectiveKind::kManyToMany ||
+        *kind == network::CollectiveKind::kSendRecv) {
+      std::cout << "\n" << t.name << " over " << t.ranks << " rank(s): not compared ("
+                << (t.ranks < 2 ? "one rank moves no data between GPUs" : "no masim counterpart with the same pattern")
+                << ")\n";
+      continue;
+    }
+    if (t.ranks > topo.num_gpus()) {
+      std::cout << "\n" << t.name << " over " << t.ranks << " ranks: not compared (the topology has "
+                << topo.num_gpus() << " GPUs)\n";
+      continue;
+    }
+    std::cout << "\n" << t.name << " over " << t.ranks << " ranks (" << t.launch << ")\n";
+    std::cout << std::setw(14) << "size (B)" << std::setw(14) << "measured us" << std::setw(12) << "masim us"
+              << std::setw(14) << "busbw meas." << std::setw(14) << "busbw masim" << std::setw(10) << "error"
+              << "\n";
+    const std::vector<int> ranks = network::first_ranks(t.ranks);
+    std::vector<double> errs;
+    for (std::size_t i = 0; i < t.bytes.size() && i < t.time_us.size(); ++i) {
+      const bool ok = (i >= t.status.size() || t.status[i] == "ok") && t.time_us[i] > 0 && t.bytes[i] >= 1;
+      if (!ok) continue;
+      const network::NamedCollectiveResult nr =
+          network::run_named_collective(topo, t.name, Bytes(static_cast<std::int64_t>(t.bytes[i])), ranks);
+      if (!nr.result) continue;
+      const double pred = nr.result->time.us();
+      const double err = 100.0 * (pred - t.time_us[i]) / t.time_us[i];
+      errs.push_back(err);
+      all.push_back(err);
+      const double busbw = i < t.busbw_gb_per_s.size() ? t.busbw_gb_per_s[i] : 0.0;
+      std::cout << std::fixed << std::setw(14) << static_cast<std::int64_t>(t.bytes[i]) << std::setw(14)
+                << std::setprecision(2) << t.time_us[i] << std::setw(12) << pred << std::setw(14) << busbw
+                << std::setw(14) << nr.result->busbw_gb_per_s << std::setw(9) << std::setprecision(1) << err
+                << "%\n";
+    }
+    if (!errs.empty()) std::cout << t.name << ": " << summary(errs) << "\n";
+  }
+  if (all.empty()) {
+    std::cout << "\nno multi-GPU collective tables to compare\n";
+  } else {
+    std::cout << "\nall compared tables: " << summary(all) << "\n";
+  }
+  return kExitOk;
+}
 
 int cmd_collective(const CollectiveArgs& a) {
   io::Diagnostics diags;
@@ -243,6 +315,7 @@ int cmd_collective(const CollectiveArgs& a) {
   if (!spec) return report_bad_input(diags);
   auto topo = topology::Topology::build(*spec, a.topology, diags);
   if (!topo) return report_bad_input(diags);
+  if (!a.against.empty()) return compare_collectives(*topo, spec->name, a.against);
   const int n = a.gpus == 0 ? topo->num_gpus() : a.gpus;
   if (n < 1 || n > topo->num_gpus() || (kind == network::CollectiveKind::kSendRecv && n < 2)) {
     diags.error("--gpus", "", "expected a GPU count in [" + std::string(kind == network::CollectiveKind::kSendRecv ? "2" : "1") +
@@ -327,6 +400,10 @@ int run_main(int argc, char** argv) {
   coll->add_option("--size", ca.sizes, "Per-rank buffer size(s) with a unit, e.g. \"256 MiB\" (repeatable)")
       ->capture_default_str();
   coll->add_option("--gpus", ca.gpus, "Number of GPUs (ranks 0..N-1; default: all of the topology)")->type_name("N");
+  coll->add_option("--against", ca.against,
+                   "Compare masim with a calibration profile's measured NCCL tables (masim-calibrate nccl), each "
+                   "over the first N GPUs of the topology; --op, --size and --gpus are then not used")
+      ->type_name("PROFILE");
   coll->add_option("--algorithm", ca.algorithm, "Algorithm")
       ->check(CLI::IsMember({"auto", "ring", "tree", "pairwise", "hierarchical"}))
       ->capture_default_str();

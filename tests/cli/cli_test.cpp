@@ -254,3 +254,36 @@ TEST_CASE("collective prints time, algbw and busbw with nccl-tests' factors") {
   CHECK(bad.rc == 2);
   CHECK(bad.err.rfind("--op: unknown collective \"allredcue\"; did you mean \"all_reduce\"?", 0) == 0);
 }
+
+TEST_CASE("collective --against compares masim with a profile's measured NCCL tables") {
+  // masim's own all_reduce over 2 GPUs of one HGX H200 at 1 MiB, then a profile whose
+  // 2-rank table measured 1.25 times that: the comparison must report -20.0%.
+  const Run pred = masim("collective --topology topologies/hgx-h200.json --op all_reduce --size '1 MiB' --gpus 2");
+  REQUIRE_MESSAGE(pred.rc == 0, pred.err);
+  std::istringstream lines(pred.out);
+  std::string header, columns, row;
+  std::getline(lines, header);
+  std::getline(lines, columns);
+  std::getline(lines, row);
+  std::istringstream f(row);
+  double size = 0, time_us = 0;
+  f >> size >> time_us;
+  REQUIRE(time_us > 0);
+  nlohmann::json prof = nlohmann::json::parse(read_text(fs::path(MASIM_SOURCE_DIR) / "calibrate/profiles/h200.json"));
+  prof["collectives"] = nlohmann::json::array(
+      {{{"name", "all_reduce"}, {"ranks", 2}, {"launch", "one process per GPU"}, {"bytes", {1048576}},
+        {"time_us", {1.25 * time_us}}, {"algbw_gb_per_s", {1.0}}, {"busbw_gb_per_s", {1.0}}, {"status", {"ok"}}},
+       {{"name", "ma_exchange"}, {"ranks", 2}, {"launch", "one process per GPU"}, {"bytes", {1048576}},
+        {"time_us", {10.0}}, {"algbw_gb_per_s", {1.0}}, {"busbw_gb_per_s", {1.0}}, {"status", {"ok"}}}});
+  const fs::path file = scratch() / "nccl2.json";
+  std::ofstream(file) << prof.dump();
+  const Run r = masim("collective --topology topologies/hgx-h200.json --against " + quote(file.string()));
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  CHECK(r.out.find("all_reduce over 2 ranks (one process per GPU)") != std::string::npos);
+  CHECK(r.out.find("-20.0%") != std::string::npos);
+  CHECK(r.out.find("ma_exchange over 2 rank(s): not compared") != std::string::npos);
+  CHECK(r.out.find("all compared tables: median |error| 20.0%, p95 20.0% over 1 sizes") != std::string::npos);
+  // A profile that does not load is bad input.
+  const Run bad = masim("collective --topology topologies/hgx-h200.json --against tests/bad_inputs/bad_unit.json");
+  CHECK(bad.rc == 2);
+}
