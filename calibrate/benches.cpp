@@ -379,6 +379,7 @@ class DecodeAttentionBench final : public Bench {
     if (variant_ == 1) return "kernels/cuda decode_attention, CUDA-core variant (split-K flash-decoding)";
     if (variant_ == 2) return "kernels/cuda decode_attention, tensor-core variant (WMMA, 64-key tiles, 2 stages)";
     if (variant_ == 3) return "kernels/cuda decode_attention, tensor-core variant (WMMA, 32-key tiles, 3 stages)";
+    if (variant_ == 4) return "kernels/cuda decode_attention, tensor-core balanced split-KV (one block per resident slot)";
     return "kernels/cuda decode_attention: split-K flash-decoding over a bf16 KV cache with online softmax and a "
            "merge kernel; GQA groups of 3+ heads on tensor cores (WMMA, 64-key tiles, 2 cp.async stages, O in "
            "fragments, lazy rescaling), 1-2 heads on CUDA cores; splits chosen by waves x tiles";

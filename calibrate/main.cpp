@@ -58,8 +58,9 @@ int main(int argc, char** argv) {
   val_cmd->add_option("--grouped-mode", val.grouped_mode, "Expert GEMMs: auto, grouped (cublasGemmGroupedBatchedEx) or loop")
       ->check(CLI::IsMember({"auto", "grouped", "loop"}));
   val_cmd->add_option("--attention-variant", val.attention_variant,
-                      "Decode attention: 0 auto, 1 CUDA cores, 2 tensor cores (64-key tiles), 3 (32-key tiles)")
-      ->check(CLI::Range(0, 3));
+                      "Decode attention: 0 auto, 1 CUDA cores, 2 tensor cores (64-key tiles), 3 (32-key tiles), "
+                      "4 tensor cores, balanced split-KV")
+      ->check(CLI::Range(0, 4));
 
   QualityOptions qual;
   auto* qual_cmd = app.add_subcommand("quality", "Kernel-quality figures (achieved rates, attention vs copy, grouped vs dense)");

@@ -78,7 +78,7 @@ int run_quality(const QualityOptions& opt) {
       opt.quick ? std::vector<std::vector<double>>{{256, 4096, 4}}
                 : std::vector<std::vector<double>>{{2048, 4096, 1}, {2048, 4096, 2}, {2048, 4096, 4}, {2048, 4096, 8},
                                                    {1024, 4096, 16}, {512, 16384, 8}, {256, 8192, 4}};
-  for (int variant : {0, 1, 2, 3}) {
+  for (int variant : {0, 1, 2, 3, 4}) {
     auto dec = make_decode_bench(128, variant);
     for (const auto& x : dec_shapes) {
       if (variant >= 2 && x[2] < 3) continue;
@@ -89,6 +89,22 @@ int run_quality(const QualityOptions& opt) {
     }
   }
   report["decode_attention"] = dec_rows;
+  // 2b. Shapes that fill resident blocks unevenly (batch × KV heads just past a
+  //     wave, short contexts): the split-count variant (2) against the balanced one (4).
+  json uneven = json::array();
+  const std::vector<std::vector<double>> uneven_shapes =
+      opt.quick ? std::vector<std::vector<double>>{{276, 583, 8}}
+                : std::vector<std::vector<double>>{{276, 583, 8},  {297, 164, 12}, {36, 5573, 11}, {52, 2035, 8},
+                                                   {136, 933, 4},  {1613, 472, 12}, {67, 7521, 14}, {9, 1192, 7}};
+  for (int variant : {2, 4}) {
+    auto dec = make_decode_bench(128, variant);
+    for (const auto& x : uneven_shapes) {
+      json r = run(*dec, x);
+      r["variant"] = variant;
+      uneven.push_back(r);
+    }
+  }
+  report["decode_attention_uneven"] = uneven;
 
   // 3. Grouped GEMM vs one dense GEMM of the same total FLOPs (m_dense = groups · m).
   using Mode = kernels::cuda::GroupedGemm::Mode;
@@ -153,6 +169,15 @@ int run_quality(const QualityOptions& opt) {
       std::printf("SUMMARY decode attention variant %d %s: %.3f TB/s = %.1f%% of copy (target >= 80%%)\n",
                   r["variant"].get<int>(), r["x"].dump().c_str(), r["tb_per_s"].get<double>(),
                   100 * r["fraction_of_copy"].get<double>());
+    }
+  }
+  for (const auto& r : uneven) {
+    if (r.contains("time_us")) {
+      std::printf("SUMMARY decode attention uneven variant %d %s: %.2f us (%s)\n", r["variant"].get<int>(),
+                  r["x"].dump().c_str(), r["time_us"].get<double>(), r.value("status", "?").c_str());
+    } else {
+      std::printf("SUMMARY decode attention uneven variant %d %s: %s\n", r["variant"].get<int>(), r["x"].dump().c_str(),
+                  r.dump().c_str());
     }
   }
   for (const auto& r : gg) {

@@ -20,9 +20,12 @@
 
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/kernels.hpp"
+#include "kernels/reference/decode_partition.hpp"
 
 namespace masim::kernels::cuda {
 namespace {
+
+using ref::DecodePartition;
 
 using detail::kFullMask;
 using detail::unpack8;
@@ -31,6 +34,7 @@ constexpr int kDecThreads = 128;
 constexpr int kDecWarps = kDecThreads / 32;
 constexpr int kTileKeys = 64;
 constexpr int kMaxGroup = 8;   // query heads per block (larger GQA groups use subgroups)
+constexpr int kTcRows = 16;    // tensor-core kernels: query heads per block (one WMMA tile)
 constexpr float kLog2e = 1.4426950408889634f;
 
 struct DecodeKernelArgs {
@@ -269,6 +273,23 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_kernel(DecodeKer
   }
 }
 
+// Merges `count` partial (O, m, l) triples of one (sequence, head) row; thread d
+// returns output element d.
+template <int D>
+__device__ __forceinline__ float merge_partials(const float* part_o, const float* ml, int count) {
+  float mx = -INFINITY;
+  for (int s = 0; s < count; ++s) mx = fmaxf(mx, ml[2 * s]);
+  float l = 0.0f;
+  float o = 0.0f;
+  const int d = threadIdx.x;
+  for (int s = 0; s < count; ++s) {
+    const float w = exp2f(ml[2 * s] - mx);
+    l += ml[2 * s + 1] * w;
+    o += part_o[static_cast<std::int64_t>(s) * D + d] * w;
+  }
+  return o / l;
+}
+
 // One block per (sequence, head): merge the splits' partial outputs.
 template <int D>
 __global__ void __launch_bounds__(D) decode_combine_kernel(const float* part_o, const float* part_ml, int splits,
@@ -276,18 +297,24 @@ __global__ void __launch_bounds__(D) decode_combine_kernel(const float* part_o, 
   const std::int64_t bh = blockIdx.x;
   const std::int64_t b = bh / heads;
   const int h = static_cast<int>(bh % heads);
-  const float* ml = part_ml + bh * splits * 2;
-  float mx = -INFINITY;
-  for (int s = 0; s < splits; ++s) mx = fmaxf(mx, ml[2 * s]);
-  float l = 0.0f;
-  float o = 0.0f;
-  const int d = threadIdx.x;
-  for (int s = 0; s < splits; ++s) {
-    const float w = exp2f(ml[2 * s] - mx);
-    l += ml[2 * s + 1] * w;
-    o += part_o[(bh * splits + s) * D + d] * w;
-  }
-  out[b * out_stride + static_cast<std::int64_t>(h) * D + d] = __float2bfloat16_rn(o / l);
+  const float o = merge_partials<D>(part_o + bh * splits * D, part_ml + bh * splits * 2, splits);
+  out[b * out_stride + static_cast<std::int64_t>(h) * D + threadIdx.x] = __float2bfloat16_rn(o);
+}
+
+// The balanced variant's merge: a row's partial count is the number of blocks
+// its stream's tiles were spread over (slots is the per-row capacity).
+template <int D>
+__global__ void __launch_bounds__(D) decode_balanced_combine_kernel(const float* part_o, const float* part_ml,
+                                                                    int slots, int heads, int group, int subgroups,
+                                                                    DecodePartition part, std::int64_t out_stride,
+                                                                    __nv_bfloat16* out) {
+  const std::int64_t bh = blockIdx.x;
+  const std::int64_t b = bh / heads;
+  const int h = static_cast<int>(bh % heads);
+  const std::int64_t stream = (b * (heads / group) + h / group) * subgroups + (h % group) / kTcRows;
+  const int count = static_cast<int>(part.parts(stream));
+  const float o = merge_partials<D>(part_o + bh * slots * D, part_ml + bh * slots * 2, count);
+  out[b * out_stride + static_cast<std::int64_t>(h) * D + threadIdx.x] = __float2bfloat16_rn(o);
 }
 
 template <int D>
@@ -323,7 +350,6 @@ int padded_group(int group) {
 // deep; the online softmax runs in shared memory, 8 threads per head row.
 namespace wmma_dec = nvcuda::wmma;
 
-constexpr int kTcRows = 16;   // query heads per block (one WMMA tile)
 constexpr float kRescaleSlack = 8.0f;  // log2 units: p <= 256 before the reference max moves
 // Two configurations (keys per stage, cp.async stages), both measured on H200 at
 // group 8, batch·kv_heads 2048, context 4096: 64 keys × 2 stages (2 blocks/SM)
@@ -358,12 +384,15 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
+// One block's work on keys [start, end) of sequence b, KV head kvh, head subgroup
+// sg: the online softmax over 64-key tiles, then either the final bf16 output
+// (slots == 1) or partial (O, m, l) at slot `slot` of `slots` per head for a merge.
 template <int D, int kTcKeys, int kTcStages>
-__global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(DecodeKernelArgs a) {
+__device__ __forceinline__ void decode_tc_range(const DecodeKernelArgs& a, unsigned char* smem, int b, int kvh,
+                                                int sg, int start, int end, int slot, int slots) {
   using L = DecTcSmem<D, kTcKeys, kTcStages>;
   constexpr int P = D / 8;
   constexpr int kColsPerThread = kTcKeys / 8;   // softmax: 8 threads per head row
-  extern __shared__ __align__(128) unsigned char smem[];
   auto* sQ = reinterpret_cast<__nv_bfloat16*>(smem + L::kQ);
   auto* sK = reinterpret_cast<__nv_bfloat16*>(smem + L::kK);
   auto* sV = reinterpret_cast<__nv_bfloat16*>(smem + L::kV);
@@ -375,10 +404,6 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
   float* sA = sM + 64;
   constexpr std::size_t kTileElems = L::kTile / sizeof(__nv_bfloat16);
 
-  const int split = blockIdx.x;
-  const int kvh = blockIdx.y / a.subgroups;
-  const int sg = blockIdx.y % a.subgroups;
-  const int b = blockIdx.z;
   const int tid = threadIdx.x;
   const int warp = tid >> 5;
   const int lane = tid & 31;
@@ -401,8 +426,6 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
   const std::int64_t cache_base = (static_cast<std::int64_t>(b) * a.kv_heads + kvh) * a.cache_capacity * P;
   const uint4* kb = a.k + cache_base;
   const uint4* vb = a.v + cache_base;
-  const int start = split * a.chunk;
-  const int end = min(a.context, start + a.chunk);
   const int tiles = (end - start + kTcKeys - 1) / kTcKeys;
 
   // Loads tile t into stage t % kTcStages; past the last tile it commits an empty
@@ -533,7 +556,7 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
   __syncthreads();
   cp_async_wait<0>();
 
-  if (a.splits == 1) {
+  if (slots == 1) {
     for (int i = tid; i < nh * P; i += kDecThreads) {
       const int j = i / P;
       const int pv = i % P;
@@ -547,7 +570,7 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
     for (int i = tid; i < nh * D; i += kDecThreads) {
       const int j = i / D;
       const int d = i % D;
-      const std::int64_t r = (static_cast<std::int64_t>(b) * a.heads + h0 + j) * a.splits + split;
+      const std::int64_t r = (static_cast<std::int64_t>(b) * a.heads + h0 + j) * slots + slot;
       a.part_o[r * D + d] = sO[j * L::kLdO + d];
       if (d == 0) {
         a.part_ml[r * 2] = sM[j];
@@ -556,6 +579,43 @@ __global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(Decode
     }
   }
 }
+
+// Block (split, kv head [, subgroup], sequence): one split of one sequence's context.
+template <int D, int kTcKeys, int kTcStages>
+__global__ void __launch_bounds__(kDecThreads) decode_attention_tc_kernel(DecodeKernelArgs a) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int split = blockIdx.x;
+  const int start = split * a.chunk;
+  decode_tc_range<D, kTcKeys, kTcStages>(a, smem, blockIdx.z, blockIdx.y / a.subgroups, blockIdx.y % a.subgroups,
+                                        start, min(a.context, start + a.chunk), split, a.splits);
+}
+
+// Balanced split-KV (variant 4): block p takes work items [begin(p), begin(p+1))
+// of the (stream, 64-key tile) space in stream-major order (kernels/reference/
+// decode_partition.hpp), one range per stream it touches, so every block does
+// the same number of tiles (±1) whatever the batch and context, and no wave is
+// partly empty. Each range is written as a partial at slot p − first_cta(stream).
+template <int D>
+__global__ void __launch_bounds__(kDecThreads) decode_attention_balanced_kernel(DecodeKernelArgs a,
+                                                                                 DecodePartition part, int slots) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const std::int64_t p = blockIdx.x;
+  const std::int64_t g0 = part.begin(p);
+  const std::int64_t g1 = part.begin(p + 1);
+  for (std::int64_t st = g0 / part.tiles; st * part.tiles < g1; ++st) {
+    const std::int64_t lo = (g0 > st * part.tiles ? g0 : st * part.tiles) - st * part.tiles;
+    const std::int64_t hi = (g1 < (st + 1) * part.tiles ? g1 : (st + 1) * part.tiles) - st * part.tiles;
+    const int sg = static_cast<int>(st % a.subgroups);
+    const int kvh = static_cast<int>((st / a.subgroups) % a.kv_heads);
+    const int b = static_cast<int>(st / (static_cast<std::int64_t>(a.subgroups) * a.kv_heads));
+    const int start = static_cast<int>(lo) * kTileKeys;
+    const int end = min(a.context, static_cast<int>(hi) * kTileKeys);
+    decode_tc_range<D, kTileKeys, 2>(a, smem, b, kvh, sg, start, end, static_cast<int>(p - part.first_cta(st)),
+                                     slots);
+    __syncthreads();  // the next range reuses the shared memory
+  }
+}
+
 
 template <int D, int TK, int ST>
 cudaError_t launch_decode_tc(const DecodeKernelArgs& k, int batch, cudaStream_t s) {
@@ -794,7 +854,7 @@ int decode_attention_variant(int heads, int kv_heads, int head_dim, int requeste
   const int group = kv_heads > 0 ? heads / kv_heads : 1;
   const bool tc_ok = head_dim == 64 || head_dim == 128;
   if (requested == 1 || !tc_ok) return 1;
-  if (requested == 2 || requested == 3) return requested;
+  if (requested >= 2 && requested <= 4) return requested;
   // CUDA cores for 1-2 heads per KV head (above 100% of the copy kernel's bandwidth
   // on H200), tensor cores from 3 (at group 4 on H200: 98% of copy against 88% for
   // the CUDA-core kernel, which becomes FMA-bound as the group grows).
@@ -805,7 +865,7 @@ int decode_attention_blocks_per_sm(int variant, int head_dim, int group, bool se
   // Resident blocks per multiprocessor of the kernel this shape runs, from the
   // occupancy calculator (2 when no device answers). Asked at plan time, not per
   // launch (callers pass the splits they planned), so nothing is cached.
-  const int v = std::clamp(variant, 1, 3);
+  const int v = std::clamp(variant, 1, 4);
   const int d = head_dim == 64 ? 0 : (head_dim == 128 ? 1 : 2);
   const int gp = padded_group(group);
   const int gi = v >= 2 ? 0 : (gp == 1 ? 0 : gp == 2 ? 1 : gp == 4 ? 2 : 3);
@@ -814,6 +874,10 @@ int decode_attention_blocks_per_sm(int variant, int head_dim, int group, bool se
   if (v == 2) {
     fn = head_dim == 64 ? reinterpret_cast<const void*>(decode_attention_tc_kernel<64, 64, 2>)
                         : reinterpret_cast<const void*>(decode_attention_tc_kernel<128, 64, 2>);
+    smem = head_dim == 64 ? DecTcSmem<64, 64, 2>::kBytes : DecTcSmem<128, 64, 2>::kBytes;
+  } else if (v == 4) {
+    fn = head_dim == 64 ? reinterpret_cast<const void*>(decode_attention_balanced_kernel<64>)
+                        : reinterpret_cast<const void*>(decode_attention_balanced_kernel<128>);
     smem = head_dim == 64 ? DecTcSmem<64, 64, 2>::kBytes : DecTcSmem<128, 64, 2>::kBytes;
   } else if (v == 3) {
     fn = head_dim == 64 ? reinterpret_cast<const void*>(decode_attention_tc_kernel<64, 32, 3>)
@@ -851,6 +915,11 @@ int decode_attention_splits(int batch, int heads, int kv_heads, int context, int
   const std::int64_t blocks = static_cast<std::int64_t>(batch) * kv_heads * subgroups;
   const std::int64_t resident = static_cast<std::int64_t>(std::max(sm_count, 1)) *
                                 decode_attention_blocks_per_sm(v, head_dim, group, set_smem_limit);
+  if (v == 4) {
+    // The balanced variant: the partial slots per head its merge needs.
+    const auto part = ref::balanced_partition(blocks, (context + kTileKeys - 1) / kTileKeys, resident);
+    return static_cast<int>(part.max_parts());
+  }
   // The critical path in tile-times: waves of resident blocks × tiles per block,
   // plus about one tile-time for the merge kernel when the context is split.
   // Each split keeps at least two tiles of keys; ties go to fewer splits.
@@ -878,32 +947,9 @@ std::size_t decode_attention_workspace_bytes(int batch, int heads, int head_dim,
   return rows * sizeof(float) * (static_cast<std::size_t>(head_dim) + 2);
 }
 
-cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
-  if (!decode_attention_supported(a.heads, a.kv_heads, a.head_dim) || a.context < 1 ||
-      a.context > a.cache_capacity || a.batch < 1) {
-    return cudaErrorInvalidValue;
-  }
-  const int group = a.heads / a.kv_heads;
-  const int variant = decode_attention_variant(a.heads, a.kv_heads, a.head_dim, a.variant);
-  const int gp = variant >= 2 ? kTcRows : padded_group(group);
-  int splits = a.splits;
-  if (splits <= 0) {
-    int device = 0;
-    int sms = 0;
-    cudaError_t e = cudaGetDevice(&device);
-    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    if (e != cudaSuccess) return e;
-    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-    e = cudaStreamIsCapturing(s, &capturing);
-    if (e != cudaSuccess) return e;
-    splits = decode_attention_splits(a.batch, a.heads, a.kv_heads, a.context, sms, variant, a.head_dim,
-                                     capturing == cudaStreamCaptureStatusNone);
-  }
-  // Keys per split rounded to whole tiles; recompute splits so none is empty.
-  int chunk = (a.context + splits - 1) / splits;
-  chunk = (chunk + kTileKeys - 1) / kTileKeys * kTileKeys;
-  splits = (a.context + chunk - 1) / chunk;
-  if (splits > 1 && a.workspace == nullptr) return cudaErrorInvalidValue;
+namespace {
+
+DecodeKernelArgs kernel_args(const DecodeAttentionArgs& a, int group, int subgroups, int chunk, int splits) {
   DecodeKernelArgs k{};
   k.q = reinterpret_cast<const uint4*>(a.q);
   k.k = reinterpret_cast<const uint4*>(a.k);
@@ -914,7 +960,7 @@ cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
   k.heads = a.heads;
   k.kv_heads = a.kv_heads;
   k.group = group;
-  k.subgroups = (group + gp - 1) / gp;
+  k.subgroups = subgroups;
   k.context = a.context;
   k.cache_capacity = a.cache_capacity;
   k.chunk = chunk;
@@ -925,6 +971,76 @@ cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
     k.part_o = static_cast<float*>(a.workspace);
     k.part_ml = k.part_o + static_cast<std::size_t>(a.batch) * a.heads * splits * a.head_dim;
   }
+  return k;
+}
+
+cudaError_t device_sms(cudaStream_t s, int& sms, bool& eager) {
+  int device = 0;
+  cudaError_t e = cudaGetDevice(&device);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  if (e == cudaSuccess) e = cudaStreamIsCapturing(s, &capturing);
+  eager = capturing == cudaStreamCaptureStatusNone;
+  return e;
+}
+
+template <int D>
+cudaError_t launch_balanced(const DecodeAttentionArgs& a, int group, cudaStream_t s) {
+  using L = DecTcSmem<D, kTileKeys, 2>;
+  int sms = 0;
+  bool eager = true;
+  cudaError_t e = device_sms(s, sms, eager);
+  if (e != cudaSuccess) return e;
+  const int subgroups = (group + kTcRows - 1) / kTcRows;
+  const std::int64_t streams = static_cast<std::int64_t>(a.batch) * a.kv_heads * subgroups;
+  const std::int64_t resident =
+      static_cast<std::int64_t>(sms) * decode_attention_blocks_per_sm(4, a.head_dim, group, eager);
+  const DecodePartition part = ref::balanced_partition(streams, (a.context + kTileKeys - 1) / kTileKeys, resident);
+  const int slots = static_cast<int>(part.max_parts());
+  // `splits`, when given, is the partial slots per head the workspace holds.
+  if (slots > 1 && (a.workspace == nullptr || (a.splits > 0 && a.splits < slots))) return cudaErrorInvalidValue;
+  const DecodeKernelArgs k = kernel_args(a, group, subgroups, kTileKeys, slots);
+  if (eager) {
+    e = cudaFuncSetAttribute(decode_attention_balanced_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(L::kBytes));
+    if (e != cudaSuccess) return e;
+  }
+  decode_attention_balanced_kernel<D><<<static_cast<unsigned>(part.ctas), kDecThreads, L::kBytes, s>>>(k, part, slots);
+  e = cudaGetLastError();
+  if (e != cudaSuccess || slots == 1) return e;
+  decode_balanced_combine_kernel<D><<<static_cast<unsigned>(static_cast<std::int64_t>(a.batch) * a.heads), D, 0, s>>>(
+      k.part_o, k.part_ml, slots, a.heads, group, subgroups, part, k.out_stride_vec * 8,
+      reinterpret_cast<__nv_bfloat16*>(k.out));
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t decode_attention(const DecodeAttentionArgs& a, cudaStream_t s) {
+  if (!decode_attention_supported(a.heads, a.kv_heads, a.head_dim) || a.context < 1 ||
+      a.context > a.cache_capacity || a.batch < 1) {
+    return cudaErrorInvalidValue;
+  }
+  const int group = a.heads / a.kv_heads;
+  const int variant = decode_attention_variant(a.heads, a.kv_heads, a.head_dim, a.variant);
+  if (variant == 4) {
+    return a.head_dim == 64 ? launch_balanced<64>(a, group, s) : launch_balanced<128>(a, group, s);
+  }
+  const int gp = variant >= 2 ? kTcRows : padded_group(group);
+  int splits = a.splits;
+  if (splits <= 0) {
+    int sms = 0;
+    bool eager = true;
+    const cudaError_t e = device_sms(s, sms, eager);
+    if (e != cudaSuccess) return e;
+    splits = decode_attention_splits(a.batch, a.heads, a.kv_heads, a.context, sms, variant, a.head_dim, eager);
+  }
+  // Keys per split rounded to whole tiles; recompute splits so none is empty.
+  int chunk = (a.context + splits - 1) / splits;
+  chunk = (chunk + kTileKeys - 1) / kTileKeys * kTileKeys;
+  splits = (a.context + chunk - 1) / chunk;
+  if (splits > 1 && a.workspace == nullptr) return cudaErrorInvalidValue;
+  const DecodeKernelArgs k = kernel_args(a, group, (group + gp - 1) / gp, chunk, splits);
   if (variant == 2) {
     return a.head_dim == 64 ? launch_decode_tc<64, 64, 2>(k, a.batch, s) : launch_decode_tc<128, 64, 2>(k, a.batch, s);
   }

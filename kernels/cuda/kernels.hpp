@@ -85,7 +85,11 @@ struct DecodeAttentionArgs {
   void* workspace = nullptr;      // decode_attention_workspace_bytes()
   // 0: automatic (tensor cores for GQA groups of 3 or more heads at head_dim 64/128,
   // CUDA cores otherwise); 1: CUDA cores; 2: tensor cores, 64-key tiles, 2 stages;
-  // 3: tensor cores, 32-key tiles, 3 stages (slower on H200; kept for comparison).
+  // 3: tensor cores, 32-key tiles, 3 stages (slower on H200; kept for comparison);
+  // 4: tensor cores, balanced split-KV (one block per resident slot, each taking an
+  // equal run of (sequence, tile) work; kernels/reference/decode_partition.hpp).
+  // For variant 4 `splits` is the partial slots per head the workspace holds
+  // (decode_attention_splits gives what it needs; 1: no workspace).
   int variant = 0;
 };
 // The variant decode_attention runs for this shape (1 CUDA cores, 2 or 3 tensor cores).

@@ -1,9 +1,12 @@
 // CPU references of the decode-path kernels against hand-computed small cases.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
+#include "kernels/reference/decode_partition.hpp"
 #include "kernels/reference/numeric.hpp"
 #include "kernels/reference/reference.hpp"
 
@@ -173,4 +176,61 @@ TEST_CASE("relative error") {
   CHECK(ref::relative_error(got.data(), want.data(), 2) == doctest::Approx(0.1));
   const std::vector<float> bad = {3, std::nanf("")};
   CHECK(std::isinf(ref::relative_error(bad.data(), want.data(), 2)));
+}
+
+TEST_CASE("balanced decode partition: equal contiguous ranges, every tile once, parts per stream") {
+  using masim::kernels::ref::DecodePartition;
+  for (std::int64_t streams = 1; streams <= 13; ++streams) {
+    for (std::int64_t tiles = 1; tiles <= 11; ++tiles) {
+      const std::int64_t work = streams * tiles;
+      for (std::int64_t ctas = 1; ctas <= work; ++ctas) {
+        const DecodePartition p{streams, tiles, ctas};
+        CAPTURE(streams);
+        CAPTURE(tiles);
+        CAPTURE(ctas);
+        REQUIRE(p.begin(0) == 0);
+        REQUIRE(p.begin(ctas) == work);
+        for (std::int64_t c = 0; c < ctas; ++c) {
+          // Range lengths are floor or ceil of work / ctas.
+          const std::int64_t len = p.begin(c + 1) - p.begin(c);
+          REQUIRE(len >= work / ctas);
+          REQUIRE(len <= (work + ctas - 1) / ctas);
+          for (std::int64_t g = p.begin(c); g < p.begin(c + 1); ++g) REQUIRE(p.cta_of(g) == c);
+        }
+        std::int64_t most = 0;
+        for (std::int64_t s = 0; s < streams; ++s) {
+          // parts(s) counts the distinct ranges over the stream's tiles.
+          std::int64_t distinct = 0;
+          std::int64_t last = -1;
+          for (std::int64_t t = 0; t < tiles; ++t) {
+            const std::int64_t c = p.cta_of(s * tiles + t);
+            if (c != last) ++distinct;
+            last = c;
+          }
+          REQUIRE(p.parts(s) == distinct);
+          most = std::max(most, distinct);
+        }
+        REQUIRE(p.max_parts() >= most);  // the workspace bound holds
+        REQUIRE(p.max_parts() <= tiles);
+      }
+    }
+  }
+}
+
+TEST_CASE("balanced decode partition: one block per resident slot, at least two tiles each") {
+  using masim::kernels::ref::balanced_partition;
+  // 2048 streams × 64 tiles on 264 resident blocks: every block, 496 or 497 tiles.
+  auto p = balanced_partition(2048, 64, 264);
+  CHECK(p.ctas == 264);
+  CHECK(p.max_parts() == 2);
+  // Little work: 3 streams × 5 tiles = 15 items, at least 2 per block -> 7 blocks.
+  p = balanced_partition(3, 5, 264);
+  CHECK(p.ctas == 7);
+  // One tile per stream: blocks of one tile, each stream in one block.
+  p = balanced_partition(10, 1, 264);
+  CHECK(p.ctas == 10);
+  CHECK(p.max_parts() == 1);
+  // Degenerate inputs are clamped to one block.
+  p = balanced_partition(0, 0, 0);
+  CHECK(p.ctas == 1);
 }
