@@ -234,3 +234,91 @@ TEST_CASE("balanced decode partition: one block per resident slot, at least two 
   p = balanced_partition(0, 0, 0);
   CHECK(p.ctas == 1);
 }
+
+TEST_CASE("balanced split-KV emulated on the CPU: ranges, slots and per-head merge give decode attention") {
+  // The index algebra of kernels/cuda decode_attention_balanced_kernel and
+  // decode_balanced_combine_kernel, in fp64: each block's ranges produce (O, m, l)
+  // partials at slot p − first_cta(stream); each (sequence, head) merges parts(stream)
+  // of them. Group 20 > 16 rows exercises head subgroups; context 150 a partial tile.
+  ref::AttentionShape s;
+  s.batch = 3;
+  s.kv_heads = 2;
+  s.heads = 40;
+  s.context = 150;
+  s.head_dim = 8;
+  const int group = s.heads / s.kv_heads;
+  const int rows = 16;
+  const int subgroups = (group + rows - 1) / rows;
+  const std::int64_t d = s.head_dim;
+  std::vector<float> q(static_cast<std::size_t>(s.batch * s.heads * d));
+  std::vector<float> kc(static_cast<std::size_t>(s.batch * s.kv_heads * s.context * d));
+  std::vector<float> vc(kc.size());
+  for (std::size_t i = 0; i < q.size(); ++i) q[i] = k::random_uniform(1, i);
+  for (std::size_t i = 0; i < kc.size(); ++i) {
+    kc[i] = k::random_uniform(2, i);
+    vc[i] = k::random_uniform(3, i);
+  }
+  std::vector<float> want(q.size());
+  ref::decode_attention(s, q.data(), kc.data(), vc.data(), want.data());
+  const double scale = s.effective_scale();
+  const std::int64_t streams = s.batch * s.kv_heads * subgroups;
+  const std::int64_t tiles = (s.context + 63) / 64;
+  for (std::int64_t resident : {1, 2, 3, 5, 7, 12, 20, 36, 264}) {
+    CAPTURE(resident);
+    const auto part = ref::balanced_partition(streams, tiles, resident);
+    const std::int64_t slots = part.max_parts();
+    std::vector<double> po(static_cast<std::size_t>(s.batch * s.heads * slots * d), 0.0);
+    std::vector<double> pm(static_cast<std::size_t>(s.batch * s.heads * slots), 0.0);
+    std::vector<double> pl(pm.size(), 0.0);
+    for (std::int64_t p = 0; p < part.ctas; ++p) {
+      const std::int64_t g0 = part.begin(p), g1 = part.begin(p + 1);
+      for (std::int64_t st = g0 / tiles; st * tiles < g1; ++st) {
+        const std::int64_t lo = std::max(g0, st * tiles) - st * tiles;
+        const std::int64_t hi = std::min(g1, (st + 1) * tiles) - st * tiles;
+        const std::int64_t sg = st % subgroups;
+        const std::int64_t kvh = (st / subgroups) % s.kv_heads;
+        const std::int64_t b = st / (subgroups * s.kv_heads);
+        const std::int64_t start = lo * 64, end = std::min<std::int64_t>(s.context, hi * 64);
+        const std::int64_t slot = p - part.first_cta(st);
+        REQUIRE(slot >= 0);
+        REQUIRE(slot < slots);
+        const std::int64_t h0 = kvh * group + sg * rows;
+        const std::int64_t nh = std::min<std::int64_t>(rows, group - sg * rows);
+        for (std::int64_t j = 0; j < nh; ++j) {
+          const std::int64_t row = (b * s.heads + h0 + j) * slots + slot;
+          const float* qh = &q[static_cast<std::size_t>((b * s.heads + h0 + j) * d)];
+          const std::int64_t cache = (b * s.kv_heads + kvh) * s.context * d;
+          double m = -1e300;
+          for (std::int64_t t = start; t < end; ++t) m = std::max(m, scale * ref::dot(qh, &kc[static_cast<std::size_t>(cache + t * d)], d));
+          double l = 0;
+          for (std::int64_t t = start; t < end; ++t) {
+            const double w = std::exp(scale * ref::dot(qh, &kc[static_cast<std::size_t>(cache + t * d)], d) - m);
+            l += w;
+            for (std::int64_t e = 0; e < d; ++e) po[static_cast<std::size_t>(row * d + e)] += w * vc[static_cast<std::size_t>(cache + t * d + e)];
+          }
+          pm[static_cast<std::size_t>(row)] = m;
+          pl[static_cast<std::size_t>(row)] = l;
+        }
+      }
+    }
+    double worst = 0;
+    for (std::int64_t bh = 0; bh < s.batch * s.heads; ++bh) {
+      const std::int64_t b = bh / s.heads, h = bh % s.heads;
+      const std::int64_t stream = (b * (s.heads / group) + h / group) * subgroups + (h % group) / rows;
+      const std::int64_t count = part.parts(stream);
+      double mx = -1e300;
+      for (std::int64_t c = 0; c < count; ++c) mx = std::max(mx, pm[static_cast<std::size_t>(bh * slots + c)]);
+      double l = 0;
+      std::vector<double> o(static_cast<std::size_t>(d), 0.0);
+      for (std::int64_t c = 0; c < count; ++c) {
+        const double w = std::exp(pm[static_cast<std::size_t>(bh * slots + c)] - mx);
+        l += pl[static_cast<std::size_t>(bh * slots + c)] * w;
+        for (std::int64_t e = 0; e < d; ++e) o[static_cast<std::size_t>(e)] += po[static_cast<std::size_t>((bh * slots + c) * d + e)] * w;
+      }
+      for (std::int64_t e = 0; e < d; ++e) {
+        worst = std::max(worst, std::fabs(o[static_cast<std::size_t>(e)] / l - want[static_cast<std::size_t>(bh * d + e)]));
+      }
+    }
+    CHECK(worst < 1e-5);
+  }
+}
