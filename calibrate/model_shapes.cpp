@@ -20,6 +20,11 @@ std::vector<std::string> default_model_scenarios() {
           "calibrate/validation/qwen1.5-moe-a2.7b.json", "calibrate/validation/seed-moe-4l.json"};
 }
 
+std::vector<double> measured_shape(std::vector<double> x) {
+  for (double& v : x) v = std::max(1.0, std::round(v));
+  return x;
+}
+
 bool on_grid(const profile::OpTable& t, const std::vector<double>& x) {
   if (x.size() != t.grid.size()) return false;
   for (std::size_t a = 0; a < x.size(); ++a) {

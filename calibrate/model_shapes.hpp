@@ -41,6 +41,10 @@ std::vector<NamedModel> load_models(const std::vector<std::string>& scenario_fil
 // has one), deduplicated by (table, x) in draw order. Deterministic in `seed`.
 std::vector<ModelShape> model_shapes(const std::vector<NamedModel>& models, int draws, std::uint64_t seed);
 
+// The shape as the benches run it: every coordinate a whole number >= 1 (a
+// grouped GEMM's mean rows per group, 2.31, runs as 2 rows).
+std::vector<double> measured_shape(std::vector<double> x);
+
 // Is `x` a grid point of `t` (every axis value on its grid)?
 bool on_grid(const profile::OpTable& t, const std::vector<double>& x);
 

@@ -160,10 +160,11 @@ int main(int argc, char** argv) {
       int on_grid = 0;
       const auto list = calibrate::model_shapes(models, shape_draws, shape_seed);
       for (const calibrate::ModelShape& m : list) {
+        const std::vector<double> shape = calibrate::measured_shape(m.x);
         std::string x;
-        for (double v : m.x) x += (x.empty() ? "" : ",") + std::to_string(static_cast<long long>(v));
+        for (double v : shape) x += (x.empty() ? "" : ",") + std::to_string(static_cast<long long>(v));
         const profile::OpTable* t = prof ? prof->find(m.table) : nullptr;
-        const bool grid = t != nullptr && calibrate::on_grid(*t, m.x);
+        const bool grid = t != nullptr && calibrate::on_grid(*t, shape);
         on_grid += grid ? 1 : 0;
         std::printf("%-24s [%s]%s  %s\n", m.table.c_str(), x.c_str(), grid ? " (grid point)" : "", m.source.c_str());
       }

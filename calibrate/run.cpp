@@ -284,9 +284,7 @@ int run_calibration(const RunOptions& opt) {
     const auto models = load_models(files, md);
     if (!md.empty()) std::printf("%s", md.format("model holdout: some scenarios were not loaded").c_str());
     for (ModelShape& m : model_shapes(models, opt.model_draws, opt.seed)) {
-      // The benches run whole rows and tokens: record the shape as it is measured
-      // (a grouped GEMM's mean rows per group, 2.31, runs as 2).
-      for (double& v : m.x) v = std::max(1.0, std::round(v));
+      m.x = measured_shape(std::move(m.x));  // record the shape as it is measured
       const auto it = std::find_if(selected.begin(), selected.end(), [&](const Bench* b) { return b->table() == m.table; });
       if (it == selected.end()) continue;
       profile::OpTable probe;

@@ -189,6 +189,8 @@ TEST_CASE("model-shape holdout: the validation models' ops at random batch and c
                         "permute", "unpermute", "swiglu", "elementwise"}) {
     CHECK_MESSAGE(tables.count(t) == 1, t);
   }
+  // measured_shape: whole numbers >= 1, as the benches run them.
+  CHECK(calibrate::measured_shape({2.31, 0.4, 4096}) == std::vector<double>{2, 1, 4096});
   // on_grid: every axis on its grid values.
   profile::OpTable t;
   t.grid = {{1, 2, 4}, {64, 128}};
