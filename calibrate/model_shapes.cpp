@@ -25,10 +25,10 @@ std::vector<double> measured_shape(std::vector<double> x) {
   return x;
 }
 
-bool on_grid(const profile::OpTable& t, const std::vector<double>& x) {
-  if (x.size() != t.grid.size()) return false;
+bool on_grid(const std::vector<std::vector<double>>& grid, const std::vector<double>& x) {
+  if (x.size() != grid.size()) return false;
   for (std::size_t a = 0; a < x.size(); ++a) {
-    if (!std::binary_search(t.grid[a].begin(), t.grid[a].end(), x[a])) return false;
+    if (!std::binary_search(grid[a].begin(), grid[a].end(), x[a])) return false;
   }
   return true;
 }

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "sim/io/diagnostics.hpp"
-#include "sim/profile/profile.hpp"
 #include "sim/spec/spec.hpp"
 
 namespace masim::calibrate {
@@ -45,8 +44,8 @@ std::vector<ModelShape> model_shapes(const std::vector<NamedModel>& models, int 
 // grouped GEMM's mean rows per group, 2.31, runs as 2 rows).
 std::vector<double> measured_shape(std::vector<double> x);
 
-// Is `x` a grid point of `t` (every axis value on its grid)?
-bool on_grid(const profile::OpTable& t, const std::vector<double>& x);
+// Is `x` a point of `grid` (every axis value on its list)?
+bool on_grid(const std::vector<std::vector<double>>& grid, const std::vector<double>& x);
 
 // The validation scenarios shipped in calibrate/validation (paths relative to the
 // repository root).

@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
         std::string x;
         for (double v : shape) x += (x.empty() ? "" : ",") + std::to_string(static_cast<long long>(v));
         const profile::OpTable* t = prof ? prof->find(m.table) : nullptr;
-        const bool grid = t != nullptr && calibrate::on_grid(*t, shape);
+        const bool grid = t != nullptr && calibrate::on_grid(t->grid, shape);
         on_grid += grid ? 1 : 0;
         std::printf("%-24s [%s]%s  %s\n", m.table.c_str(), x.c_str(), grid ? " (grid point)" : "", m.source.c_str());
       }

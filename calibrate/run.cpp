@@ -287,9 +287,7 @@ int run_calibration(const RunOptions& opt) {
       m.x = measured_shape(std::move(m.x));  // record the shape as it is measured
       const auto it = std::find_if(selected.begin(), selected.end(), [&](const Bench* b) { return b->table() == m.table; });
       if (it == selected.end()) continue;
-      profile::OpTable probe;
-      probe.grid = (*it)->grid(opt.quick);
-      if (on_grid(probe, m.x)) continue;  // a grid point is not a holdout
+      if (on_grid((*it)->grid(opt.quick), m.x)) continue;  // a grid point is not a holdout
       auto& list = model_holdouts[m.table];
       if (std::any_of(list.begin(), list.end(), [&](const ModelShape& o) { return o.x == m.x; })) continue;
       list.push_back(std::move(m));

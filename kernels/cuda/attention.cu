@@ -906,20 +906,33 @@ int decode_attention_blocks_per_sm(int variant, int head_dim, int group, bool se
   return blocks;
 }
 
+namespace {
+
+// The balanced variant's partition of this shape over `sm_count` multiprocessors.
+DecodePartition balanced_plan(int batch, int kv_heads, int group, int context, int sm_count, int head_dim,
+                              bool set_smem_limit) {
+  const std::int64_t streams = static_cast<std::int64_t>(batch) * kv_heads * ((group + kTcRows - 1) / kTcRows);
+  const std::int64_t resident = static_cast<std::int64_t>(std::max(sm_count, 1)) *
+                                decode_attention_blocks_per_sm(4, head_dim, group, set_smem_limit);
+  return ref::balanced_partition(streams, (context + kTileKeys - 1) / kTileKeys, resident);
+}
+
+}  // namespace
+
 int decode_attention_splits(int batch, int heads, int kv_heads, int context, int sm_count, int variant,
                             int head_dim, bool set_smem_limit) {
   const int group = heads / kv_heads;
   const int v = decode_attention_variant(heads, kv_heads, head_dim, variant);
+  if (v == 4) {
+    // The balanced variant: the partial slots per head its merge needs.
+    return static_cast<int>(
+        balanced_plan(batch, kv_heads, group, context, sm_count, head_dim, set_smem_limit).max_parts());
+  }
   const int rows = v >= 2 ? kTcRows : padded_group(group);
   const int subgroups = (group + rows - 1) / rows;
   const std::int64_t blocks = static_cast<std::int64_t>(batch) * kv_heads * subgroups;
   const std::int64_t resident = static_cast<std::int64_t>(std::max(sm_count, 1)) *
                                 decode_attention_blocks_per_sm(v, head_dim, group, set_smem_limit);
-  if (v == 4) {
-    // The balanced variant: the partial slots per head its merge needs.
-    const auto part = ref::balanced_partition(blocks, (context + kTileKeys - 1) / kTileKeys, resident);
-    return static_cast<int>(part.max_parts());
-  }
   // The critical path in tile-times: waves of resident blocks × tiles per block,
   // plus about one tile-time for the merge kernel when the context is split.
   // Each split keeps at least two tiles of keys; ties go to fewer splits.
@@ -992,10 +1005,7 @@ cudaError_t launch_balanced(const DecodeAttentionArgs& a, int group, cudaStream_
   cudaError_t e = device_sms(s, sms, eager);
   if (e != cudaSuccess) return e;
   const int subgroups = (group + kTcRows - 1) / kTcRows;
-  const std::int64_t streams = static_cast<std::int64_t>(a.batch) * a.kv_heads * subgroups;
-  const std::int64_t resident =
-      static_cast<std::int64_t>(sms) * decode_attention_blocks_per_sm(4, a.head_dim, group, eager);
-  const DecodePartition part = ref::balanced_partition(streams, (a.context + kTileKeys - 1) / kTileKeys, resident);
+  const DecodePartition part = balanced_plan(a.batch, a.kv_heads, group, a.context, sms, a.head_dim, eager);
   const int slots = static_cast<int>(part.max_parts());
   // `splits`, when given, is the partial slots per head the workspace holds.
   if (slots > 1 && (a.workspace == nullptr || (a.splits > 0 && a.splits < slots))) return cudaErrorInvalidValue;

@@ -42,6 +42,7 @@
 #include "sim/models/compute_cost.hpp"
 #include "sim/network/network.hpp"
 #include "sim/profile/cost_model.hpp"
+#include "sim/profile/fit.hpp"
 #include "sim/profile/profile.hpp"
 #include "sim/report/paper.hpp"
 #include "sim/report/report.hpp"
@@ -222,15 +223,11 @@ int compare_collectives(const topology::Topology& topo, const std::string& topo_
   std::cout << "measured: " << path << " (" << prof->provenance.gpu_name << ", NCCL " << prof->provenance.nccl_version
             << "); predicted: topology \"" << topo_name << "\"; error = (masim - measured) / measured\n";
   std::vector<double> all;
-  auto summary = [](std::vector<double> e) {
-    for (double& x : e) x = std::fabs(x);
-    std::sort(e.begin(), e.end());
-    const std::size_t n = e.size();
-    const double median = n % 2 ? e[n / 2] : 0.5 * (e[n / 2 - 1] + e[n / 2]);
-    const double p95 = e[std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(n))), 1, n) - 1];
+  auto summary = [](const std::vector<double>& errors) {
+    const profile::ErrorSummary e = profile::summarize(errors);
     std::ostringstream o;
-    o << std::fixed << std::setprecision(1) << "median |error| " << median << "%, p95 " << p95 << "% over " << n
-      << " sizes";
+    o << std::fixed << std::setprecision(1) << "median |error| " << e.median_abs_pct << "%, p95 " << e.p95_abs_pct
+      << "% over " << e.points << " sizes";
     return o.str();
   };
   for (const profile::CollectiveTable& t : prof->collectives) {

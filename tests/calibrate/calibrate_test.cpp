@@ -192,11 +192,10 @@ TEST_CASE("model-shape holdout: the validation models' ops at random batch and c
   // measured_shape: whole numbers >= 1, as the benches run them.
   CHECK(calibrate::measured_shape({2.31, 0.4, 4096}) == std::vector<double>{2, 1, 4096});
   // on_grid: every axis on its grid values.
-  profile::OpTable t;
-  t.grid = {{1, 2, 4}, {64, 128}};
-  CHECK(calibrate::on_grid(t, {2, 128}));
-  CHECK_FALSE(calibrate::on_grid(t, {3, 128}));
-  CHECK_FALSE(calibrate::on_grid(t, {2}));
+  const std::vector<std::vector<double>> grid = {{1, 2, 4}, {64, 128}};
+  CHECK(calibrate::on_grid(grid, {2, 128}));
+  CHECK_FALSE(calibrate::on_grid(grid, {3, 128}));
+  CHECK_FALSE(calibrate::on_grid(grid, {2}));
 }
 
 TEST_CASE("the seed study on H200 runs with the measured H200 profile") {
