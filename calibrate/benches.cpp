@@ -153,7 +153,7 @@ class GemmBench final : public Bench {
   spec::DType dtype() const override { return dt_; }
   std::string implementation() const override {
     return fp8() ? "cublasLtMatmul fp8 e4m3 TN, bf16 out, fp32 accumulate (kernels/cuda/blas)"
-                 : "cublasGemmEx bf16 TN, fp32 accumulate (kernels/cuda/blas)";
+                 : "cuBLASLt bf16 TN, fp32 accumulate, algorithm timed per shape (kernels/cuda/blas)";
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(fp8() ? 16 : 1, 1024), pow2(1024, 4096), pow2(1024, 4096)};
@@ -168,10 +168,12 @@ class GemmBench final : public Bench {
     std::sort(m.begin(), m.end());
     return {m, n, pow2_half(256, 16384)};
   }
-  // Rows and columns in units of 64, the M of Hopper's warpgroup MMA (wgmma.m64nNk16,
-  // PTX ISA 8.0) and the smallest CTA tile edge of cuBLAS's sm90 kernels' tiles
-  // (64/128/256): a shape between multiples pays for the next one.
-  std::vector<double> quanta() const override { return {64, 64, 1}; }
+  // In the TN call the weight's rows n are the kernel's M: units of 64, the M of
+  // Hopper's warpgroup MMA (wgmma.m64nNk16, PTX ISA 8.0) and the smallest CTA tile
+  // edge of cuBLAS's sm90 kernels. The tokens m are the kernel's N, which wgmma
+  // takes in steps of 8 and the tuned algorithms' tiles in steps of 16: units of 16.
+  // A shape between multiples pays for the next one.
+  std::vector<double> quanta() const override { return {16, 64, 1}; }
   // Weights are read cold in a real step (every layer has its own); the
   // activations were just written by the previous kernel: rotate only W.
   std::size_t set_bytes(const std::vector<double>& x) const override {
@@ -271,20 +273,20 @@ class GroupedGemmBench final : public Bench {
   models::OpKind kind() const override { return models::OpKind::kGroupedGemm; }
   std::string implementation() const override {
     switch (mode_) {
-      case kc::GroupedGemm::Mode::kLoop: return "loop of cublasGemmEx bf16 TN, one call per group";
+      case kc::GroupedGemm::Mode::kLoop: return "loop of tuned cuBLASLt bf16 TN GEMMs, one call per group";
       case kc::GroupedGemm::Mode::kGroupedBatched:
         return "cublasGemmGroupedBatchedEx bf16 TN, one problem per group";
       default:
         return "kernels/cuda/blas GroupedGemm auto: cublasGemmGroupedBatchedEx (one problem per group) or a loop "
-               "of cublasGemmEx, whichever is faster for the shape (timed when the plan is made)";
+               "of tuned cuBLASLt GEMMs, whichever is faster for the shape (timed when the plan is made)";
     }
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 64), pow2(1, 256), {1024, 4096}, {1024, 4096}};
     return {pow2(1, 256), pow2(1, 512), pow2(256, 16384), pow2(256, 16384)};
   }
-  // As GemmBench: rows per group and columns in units of 64.
-  std::vector<double> quanta() const override { return {1, 64, 64, 1}; }
+  // As GemmBench: rows per group (the kernel's N) in units of 16, columns in units of 64.
+  std::vector<double> quanta() const override { return {1, 16, 64, 1}; }
   // Above 4 TFLOP a point takes seconds to time; such prefill-sized expert GEMMs
   // are priced by roofline-bounded extrapolation or the roofline instead.
   bool over_compute_cap(const std::vector<double>& x) const override {
@@ -382,7 +384,8 @@ class DecodeAttentionBench final : public Bench {
     if (variant_ == 4) return "kernels/cuda decode_attention, tensor-core balanced split-KV (one block per resident slot)";
     return "kernels/cuda decode_attention: split-K flash-decoding over a bf16 KV cache with online softmax and a "
            "merge kernel; GQA groups of 3+ heads on tensor cores (WMMA, 64-key tiles, 2 cp.async stages, O in "
-           "fragments, lazy rescaling), 1-2 heads on CUDA cores; splits chosen by waves x tiles";
+           "fragments, lazy rescaling) with a balanced split-KV partition (one block per resident slot, equal "
+           "runs of (sequence, tile) work); 1-2 heads on CUDA cores, splits chosen by waves x tiles";
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 256), pow2(128, 4096), {1, 4, 8}};
@@ -533,7 +536,7 @@ class PrefillAttentionBench final : public Bench {
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 64), pow2(64, 2048)};
-    return {pow2(1, 1024), pow2(64, 8192)};
+    return {pow2(1, 1024), pow2_half(64, 8192)};
   }
   // 64-query × 64-key tiles: a sequence runs as a whole number of tiles.
   std::vector<double> quanta() const override { return {1, 64}; }

@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--git-commit", run.git_commit, "Commit of the sources (recorded in the profile)");
   run_cmd->add_option("--window-ms", run.timing.window_ms, "Replay time per point")->check(CLI::Range(1.0, 10000.0));
   run_cmd->add_flag("!--no-collectives", run.collectives, "Skip the NCCL collectives");
+  run_cmd->add_option("--decode-variant", run.decode_variant,
+                      "Decode attention kernel: 0 automatic, 1 CUDA cores, 2/3 tensor cores, 4 balanced split-KV")
+      ->check(CLI::Range(0, 4));
   run_cmd->add_option("--deadline-s", run.deadline_s, "Stop measuring after this long; finish later with --resume");
 
   ValidateOptions val;

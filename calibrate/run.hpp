@@ -31,6 +31,7 @@ struct RunOptions {
   TimingOptions timing;
   bool collectives = true;
   double deadline_s = 0;            // > 0: stop measuring after this many seconds (rest "skipped", resumable)
+  int decode_variant = 0;           // decode attention kernel (kernels.hpp DecodeAttentionArgs::variant; 0 automatic)
 };
 
 class Bench;

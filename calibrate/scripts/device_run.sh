@@ -5,8 +5,10 @@
 # under $OUT (at most 8 files come back).
 #
 #   calibrate/scripts/device_run.sh [--budget-s 560] [--commit SHA] STAGE...
-#   stages: env smoke quality run resume validate validate-all nccl
-# SEED (default 1) seeds the run's inputs and its off-grid holdout shapes.
+#   stages: env smoke smoke4 quality run resume validate validate-all nccl
+# (smoke4: the decode attention smoke with the balanced split-KV kernel, variant 4)
+# SEED (default 1) seeds the run's inputs and its off-grid holdout shapes;
+# RUN_ARGS adds options to `masim-calibrate run` (e.g. --no-collectives).
 #
 # `run` starts a full calibration (profile $OUT/h200.json, journal beside it);
 # `resume` continues one from .carry/journal/h200.json.journal.jsonl.
@@ -60,9 +62,16 @@ for stage in "${STAGES[@]}"; do
   if [ "$L" -lt 30 ]; then say "no time left for $stage"; continue; fi
   case "$stage" in
     smoke)
-      say "smoke (quick grids: permute, decode attention)"
-      timeout 60 $BIN run --quick --holdout 2 --no-collectives --only permute,unpermute,attention_decode_d128,attention_decode_d64 \
-        -o /tmp/smoke.json 2>&1 | grep -vE "^\[ *[0-9]+/"; echo "smoke exit ${PIPESTATUS[0]}" ;;
+      say "smoke (quick grids: GEMMs, permute, decode attention)"
+      timeout 90 $BIN run --quick --holdout 4 --model-draws 2 --no-collectives \
+        --only gemm_bf16,grouped_gemm_bf16,permute,unpermute,attention_decode_d128,attention_decode_d64 \
+        -o "$OUT/smoke.json" 2>&1 | grep -vE "^\[ *[0-9]+/"; echo "smoke exit ${PIPESTATUS[0]}"
+      rm -f "$OUT/smoke.json.journal.jsonl" ;;
+    smoke4)
+      say "smoke4 (quick grid: decode attention d128, balanced split-KV)"
+      timeout 60 $BIN run --quick --holdout 4 --model-draws 2 --no-collectives --decode-variant 4 \
+        --only attention_decode_d128 -o "$OUT/smoke4.json" 2>&1 | grep -vE "^\[ *[0-9]+/"; echo "smoke4 exit ${PIPESTATUS[0]}"
+      rm -f "$OUT/smoke4.json.journal.jsonl" ;;
     quality)
       say "quality (limit $(( L < 120 ? L : 120 ))s)"
       timeout $(( L < 120 ? L : 120 )) $BIN quality -o "$OUT/quality.json"; echo "quality exit $?" ;;
@@ -73,7 +82,7 @@ for stage in "${STAGES[@]}"; do
         cp .carry/journal/h200.json.journal.jsonl "$OUT/h200.json.journal.jsonl"; EXTRA=--resume
       fi
       say "calibration $stage (deadline ${R}s)"
-      timeout $(( R + 60 )) $BIN run -o "$OUT/h200.json" $EXTRA --deadline-s "$R" --git-commit "$COMMIT" --seed "${SEED:-1}"
+      timeout $(( R + 60 )) $BIN run -o "$OUT/h200.json" $EXTRA --deadline-s "$R" --git-commit "$COMMIT" --seed "${SEED:-1}" ${RUN_ARGS:-}
       RC=$?
       echo "run exit $RC"
       if [ "$RC" = 3 ] && [ -n "$EXTRA" ]; then

@@ -857,8 +857,11 @@ int decode_attention_variant(int heads, int kv_heads, int head_dim, int requeste
   if (requested >= 2 && requested <= 4) return requested;
   // CUDA cores for 1-2 heads per KV head (above 100% of the copy kernel's bandwidth
   // on H200), tensor cores from 3 (at group 4 on H200: 98% of copy against 88% for
-  // the CUDA-core kernel, which becomes FMA-bound as the group grows).
-  return group >= 3 ? 2 : 1;
+  // the CUDA-core kernel, which becomes FMA-bound as the group grows), with the
+  // balanced split-KV partition: on H200 it reached 99-102% of copy at large
+  // batch × context where the split-count variant reached 92-97%, and it has no
+  // wave steps (calibrate/results/h200/quality.json, decode_attention_uneven).
+  return group >= 3 ? 4 : 1;
 }
 
 int decode_attention_blocks_per_sm(int variant, int head_dim, int group, bool set_smem_limit) {

@@ -1,12 +1,21 @@
 #include "kernels/cuda/blas.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 #include "kernels/cuda/check.hpp"
 
 namespace masim::kernels::cuda {
 namespace {
+
+// The largest power of two (at most 256) dividing all three addresses: cuBLASLt
+// picks algorithms for a stated minimum alignment (256 bytes by default).
+std::uint32_t alignment(const void* a, const void* b, const void* c) {
+  const auto bits = reinterpret_cast<std::uintptr_t>(a) | reinterpret_cast<std::uintptr_t>(b) |
+                    reinterpret_cast<std::uintptr_t>(c) | std::uintptr_t{256};
+  return static_cast<std::uint32_t>(bits & (~bits + 1));
+}
 
 int as_int(std::int64_t v) {
   if (v < 0 || v > 0x7FFFFFFF) throw_device_error("GEMM dimension out of int range", __FILE__, __LINE__);
@@ -25,12 +34,15 @@ Blas::Blas(cudaStream_t stream, std::size_t workspace_bytes) : stream_(stream), 
 }
 
 Blas::~Blas() {
-  for (auto& [shape, p] : fp8_plans_) {
+  auto destroy = [](auto& p) {
     if (p.desc) cublasLtMatmulDescDestroy(p.desc);
     if (p.a) cublasLtMatrixLayoutDestroy(p.a);
     if (p.b) cublasLtMatrixLayoutDestroy(p.b);
     if (p.c) cublasLtMatrixLayoutDestroy(p.c);
-  }
+  };
+  for (auto& [shape, p] : fp8_plans_) destroy(p);
+  for (auto& [shape, p] : bf16_plans_) destroy(p);
+  if (flush_) cudaFree(flush_);
   if (lt_) cublasLtDestroy(lt_);
   if (handle_) cublasDestroy(handle_);
   if (workspace_) cudaFree(workspace_);
@@ -44,9 +56,128 @@ std::string Blas::version() const {
   return buf;
 }
 
+void* Blas::l2_flush() {
+  if (!flush_) {
+    int dev = 0;
+    int l2 = 0;
+    MASIM_CUDA_CHECK(cudaGetDevice(&dev));
+    MASIM_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev));
+    flush_bytes_ = std::max<std::size_t>(2 * static_cast<std::size_t>(l2), 64ull << 20);
+    MASIM_CUDA_CHECK(cudaMalloc(&flush_, flush_bytes_));
+  }
+  return flush_;
+}
+
+const Blas::LtPlan& Blas::bf16_plan(const Bf16* a, const Bf16* w, void* c, std::int64_t m, std::int64_t n,
+                                    std::int64_t k, bool f32_out) {
+  const std::uint32_t align = alignment(a, w, c);
+  const Bf16Key key{m, n, k, f32_out, align};
+  auto it = bf16_plans_.find(key);
+  if (it != bf16_plans_.end()) return it->second;
+  LtPlan p;
+  MASIM_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t ta = CUBLAS_OP_T;
+  const cublasOperation_t tb = CUBLAS_OP_N;
+  MASIM_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+  MASIM_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+  // Column-major views, as for fp8: W as k×n (ld k), A as k×m (ld k), C as n×m (ld n).
+  const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+  MASIM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, u(k), u(n), k));
+  MASIM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, u(k), u(m), k));
+  MASIM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, f32_out ? CUDA_R_32F : CUDA_R_16BF, u(n), u(m), n));
+  cublasLtMatmulPreference_t pref = nullptr;
+  MASIM_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  MASIM_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                          &workspace_bytes_, sizeof workspace_bytes_));
+  for (const auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                          CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
+    MASIM_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof align));
+  }
+  cublasLtMatmulHeuristicResult_t results[kTuneCandidates] = {};
+  int found = 0;
+  const cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(lt_, p.desc, p.a, p.b, p.c, p.c, pref, kTuneCandidates, results, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) MASIM_CUBLAS_CHECK(st);
+  std::vector<cublasLtMatmulAlgo_t> algos;
+  for (int i = 0; st == CUBLAS_STATUS_SUCCESS && i < found; ++i) {
+    if (results[i].state == CUBLAS_STATUS_SUCCESS) algos.push_back(results[i].algo);
+  }
+  if (!algos.empty()) {
+    p.ok = true;
+    p.algo = algos.front();
+  }
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  MASIM_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capture));
+  if (!algos.empty() && capture == cudaStreamCaptureStatusNone && m * n * k <= kTuneMaxMnk) {
+    // Candidates: the heuristic's algorithms, then cublasGemmEx's own choice (so a
+    // tuned plan is never slower than the plain call).
+    const float alpha = 1.0f;
+    const float beta = 0.0f;
+    const std::size_t gemm_ex = algos.size();
+    auto launch = [&](std::size_t i) {
+      if (i == gemm_ex) {
+        return cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, as_int(n), as_int(m), as_int(k), &alpha, w,
+                            CUDA_R_16BF, as_int(k), a, CUDA_R_16BF, as_int(k), &beta, c,
+                            f32_out ? CUDA_R_32F : CUDA_R_16BF, as_int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+      }
+      return cublasLtMatmul(lt_, p.desc, &alpha, w, p.a, a, p.b, &beta, c, p.c, c, p.c, &algos[i], workspace_,
+                            workspace_bytes_, stream_);
+    };
+    void* flush = l2_flush();
+    cudaEvent_t e0, e1;
+    MASIM_CUDA_CHECK(cudaEventCreate(&e0));
+    MASIM_CUDA_CHECK(cudaEventCreate(&e1));
+    float best = 0;
+    std::size_t best_i = gemm_ex + 1;
+    for (std::size_t i = 0; i <= gemm_ex; ++i) {
+      // An algorithm the heuristic offered may still refuse the call: skip it.
+      if (launch(i) != CUBLAS_STATUS_SUCCESS) continue;
+      float fastest = 1e30f;
+      for (int r = 0; r < 3; ++r) {
+        MASIM_CUDA_CHECK(cudaMemsetAsync(flush, r + 1, flush_bytes_, stream_));
+        MASIM_CUDA_CHECK(cudaEventRecord(e0, stream_));
+        MASIM_CUBLAS_CHECK(launch(i));
+        MASIM_CUDA_CHECK(cudaEventRecord(e1, stream_));
+        MASIM_CUDA_CHECK(cudaEventSynchronize(e1));
+        float ms = 0;
+        MASIM_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        fastest = std::min(fastest, ms);
+      }
+      if (best_i > gemm_ex || fastest < best) {
+        best = fastest;
+        best_i = i;
+      }
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    if (best_i < gemm_ex) {
+      p.algo = algos[best_i];
+      p.tuned = true;
+    } else if (best_i == gemm_ex) {
+      p.ok = false;  // cublasGemmEx was fastest
+      p.tuned = true;
+    }
+  }
+  return bf16_plans_.emplace(key, p).first->second;
+}
+
+std::string Blas::bf16_plan_kind(std::int64_t m, std::int64_t n, std::int64_t k, bool f32_out) const {
+  const auto it = bf16_plans_.find(Bf16Key{m, n, k, f32_out, 256u});
+  if (it == bf16_plans_.end()) return "none";
+  if (!it->second.ok) return it->second.tuned ? "autotuned: cublasGemmEx" : "cublasGemmEx";
+  return it->second.tuned ? "autotuned: cuBLASLt" : "heuristic: cuBLASLt";
+}
+
 void Blas::gemm_bf16(const Bf16* a, const Bf16* w, Bf16* c, std::int64_t m, std::int64_t n, std::int64_t k) {
   const float alpha = 1.0f;
   const float beta = 0.0f;
+  const LtPlan& p = bf16_plan(a, w, c, m, n, k, false);
+  if (p.ok) {
+    MASIM_CUBLAS_CHECK(cublasLtMatmul(lt_, p.desc, &alpha, w, p.a, a, p.b, &beta, c, p.c, c, p.c, &p.algo, workspace_,
+                                      workspace_bytes_, stream_));
+    return;
+  }
   MASIM_CUBLAS_CHECK(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, as_int(n), as_int(m), as_int(k), &alpha, w,
                                   CUDA_R_16BF, as_int(k), a, CUDA_R_16BF, as_int(k), &beta, c, CUDA_R_16BF,
                                   as_int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
@@ -55,6 +186,12 @@ void Blas::gemm_bf16(const Bf16* a, const Bf16* w, Bf16* c, std::int64_t m, std:
 void Blas::gemm_bf16_f32(const Bf16* a, const Bf16* w, float* c, std::int64_t m, std::int64_t n, std::int64_t k) {
   const float alpha = 1.0f;
   const float beta = 0.0f;
+  const LtPlan& p = bf16_plan(a, w, c, m, n, k, true);
+  if (p.ok) {
+    MASIM_CUBLAS_CHECK(cublasLtMatmul(lt_, p.desc, &alpha, w, p.a, a, p.b, &beta, c, p.c, c, p.c, &p.algo, workspace_,
+                                      workspace_bytes_, stream_));
+    return;
+  }
   MASIM_CUBLAS_CHECK(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, as_int(n), as_int(m), as_int(k), &alpha, w,
                                   CUDA_R_16BF, as_int(k), a, CUDA_R_16BF, as_int(k), &beta, c, CUDA_R_32F,
                                   as_int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));

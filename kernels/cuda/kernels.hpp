@@ -83,7 +83,7 @@ struct DecodeAttentionArgs {
   float scale = 0.0f;             // 0: 1/sqrt(head_dim)
   int splits = 0;                 // 0: decode_attention_splits()
   void* workspace = nullptr;      // decode_attention_workspace_bytes()
-  // 0: automatic (tensor cores for GQA groups of 3 or more heads at head_dim 64/128,
+  // 0: automatic (variant 4 for GQA groups of 3 or more heads at head_dim 64/128,
   // CUDA cores otherwise); 1: CUDA cores; 2: tensor cores, 64-key tiles, 2 stages;
   // 3: tensor cores, 32-key tiles, 3 stages (slower on H200; kept for comparison);
   // 4: tensor cores, balanced split-KV (one block per resident slot, each taking an
@@ -92,7 +92,7 @@ struct DecodeAttentionArgs {
   // (decode_attention_splits gives what it needs; 1: no workspace).
   int variant = 0;
 };
-// The variant decode_attention runs for this shape (1 CUDA cores, 2 or 3 tensor cores).
+// The variant decode_attention runs for this shape (1 CUDA cores, 2-4 tensor cores).
 int decode_attention_variant(int heads, int kv_heads, int head_dim, int requested);
 // Context splits: the count (each split at least two 64-key tiles) that minimizes
 // waves of resident blocks × tiles per block, plus one tile-time for the merge

@@ -224,38 +224,41 @@ __global__ void __launch_bounds__(kRankThreads) moe_rows_kernel(const std::int32
   }
 }
 
-// One block per token-slot: copy the token's row to the slot's row.
-__global__ void __launch_bounds__(512) moe_permute_kernel(const uint4* x, const std::int32_t* slot_row, int top_k,
-                                                         int vecs, uint4* rows) {
-  const std::int64_t slot = blockIdx.x;
-  const std::int64_t token = slot / top_k;
-  const std::int32_t row = slot_row[slot];
-  const uint4* src = x + token * vecs;
-  uint4* dst = rows + static_cast<std::int64_t>(row) * vecs;
-  for (int i = threadIdx.x; i < vecs; i += blockDim.x) dst[i] = src[i];
+// Permute: each slot's row is a copy of its token's row. One thread per 16-byte
+// vector of the flattened (slot, vector) space in a grid-stride loop, so the time
+// grows with slots × width without steps at block-size multiples of the width.
+__global__ void moe_permute_kernel(const uint4* x, const std::int32_t* slot_row, int top_k, int vecs,
+                                   std::int64_t slots, uint4* rows) {
+  const std::int64_t total = slots * vecs;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total; i += stride) {
+    const std::int64_t slot = i / vecs;
+    const std::int64_t v = i - slot * vecs;
+    const std::int64_t token = slot / top_k;
+    rows[static_cast<std::int64_t>(slot_row[slot]) * vecs + v] = x[token * vecs + v];
+  }
 }
 
-// One block per token: fp32 weighted sum of its top_k rows.
-__global__ void __launch_bounds__(512) moe_unpermute_kernel(const uint4* rows, const std::int32_t* slot_row,
-                                                           const float* weights, int top_k, int vecs,
-                                                           uint4* out) {
-  const std::int64_t token = blockIdx.x;
-  __shared__ std::int32_t r[kMaxTopK];
-  __shared__ float w[kMaxTopK];
-  if (threadIdx.x < top_k) {
-    r[threadIdx.x] = slot_row[token * top_k + threadIdx.x];
-    w[threadIdx.x] = weights[token * top_k + threadIdx.x];
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < vecs; i += blockDim.x) {
+// Unpermute: fp32 weighted sum of a token's top_k rows, one thread per output
+// vector of the flattened (token, vector) space (grid-stride, as permute).
+__global__ void moe_unpermute_kernel(const uint4* rows, const std::int32_t* slot_row, const float* weights,
+                                     int top_k, int vecs, std::int64_t tokens, uint4* out) {
+  const std::int64_t total = tokens * vecs;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total; i += stride) {
+    const std::int64_t token = i / vecs;
+    const std::int64_t v = i - token * vecs;
+    const std::int32_t* r = slot_row + token * top_k;
+    const float* w = weights + token * top_k;
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int j = 0; j < top_k; ++j) {
       float f[8];
-      unpack8(rows[static_cast<std::int64_t>(r[j]) * vecs + i], f);
+      unpack8(rows[static_cast<std::int64_t>(r[j]) * vecs + v], f);
+      const float wj = w[j];
 #pragma unroll
-      for (int q = 0; q < 8; ++q) acc[q] += w[j] * f[q];
+      for (int q = 0; q < 8; ++q) acc[q] += wj * f[q];
     }
-    out[token * vecs + i] = pack8(acc);
+    out[i] = pack8(acc);
   }
 }
 
@@ -318,10 +321,6 @@ __global__ void count_nonfinite_f32_kernel(const float* p, std::int64_t n, unsig
   }
   if (c) atomicAdd(count, c);
 }
-
-// Threads of a block that walks one row of `vecs` 16-byte vectors: one per vector
-// up to 512 (a single pass for widths up to 4096), whole warps.
-int row_threads(int vecs) { return std::clamp((vecs + 31) / 32 * 32, 32, 512); }
 
 // Enough blocks to fill the GPU several times over for grid-stride loops.
 unsigned stride_blocks(std::int64_t work, int threads) { return detail::blocks_for(work, threads, 132 * 32); }
@@ -399,8 +398,8 @@ cudaError_t moe_permute(const Bf16* x, const std::int32_t* idx, const std::int32
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return e;
   if (slots <= 0) return cudaSuccess;
-  moe_permute_kernel<<<static_cast<unsigned>(slots), row_threads(width / 8), 0, s>>>(reinterpret_cast<const uint4*>(x), slot_row, top_k,
-                                                                  width / 8, reinterpret_cast<uint4*>(rows));
+  moe_permute_kernel<<<stride_blocks(slots * (width / 8), 256), 256, 0, s>>>(
+      reinterpret_cast<const uint4*>(x), slot_row, top_k, width / 8, slots, reinterpret_cast<uint4*>(rows));
   return cudaGetLastError();
 }
 
@@ -408,8 +407,8 @@ cudaError_t moe_unpermute(const Bf16* rows, const std::int32_t* slot_row, const 
                           std::int64_t tokens, int width, int top_k, Bf16* out, cudaStream_t s) {
   if (width % 8 != 0 || top_k > kMaxTopK) return cudaErrorInvalidValue;
   if (tokens <= 0) return cudaSuccess;
-  moe_unpermute_kernel<<<static_cast<unsigned>(tokens), row_threads(width / 8), 0, s>>>(
-      reinterpret_cast<const uint4*>(rows), slot_row, weights, top_k, width / 8, reinterpret_cast<uint4*>(out));
+  moe_unpermute_kernel<<<stride_blocks(tokens * (width / 8), 256), 256, 0, s>>>(
+      reinterpret_cast<const uint4*>(rows), slot_row, weights, top_k, width / 8, tokens, reinterpret_cast<uint4*>(out));
   return cudaGetLastError();
 }
 
