@@ -2,7 +2,7 @@
 //
 // bf16 GEMMs go through cuBLASLt with the algorithm picked per shape by timing:
 // at a shape's first call outside graph capture, up to kTuneCandidates of the
-// heuristic's candidates each run three times from a cold L2 (weights streamed
+// heuristic's candidates each run back to back on weights not in L2 (streamed
 // from HBM, as in a decode step) and the fastest is kept for every later call,
 // the way inference engines profile GEMM tactics; cublasGemmEx's own choice is
 // a candidate too. Without the timing, cuBLAS's
@@ -86,7 +86,7 @@ class Blas {
   const Fp8Plan& fp8_plan(std::int64_t m, std::int64_t n, std::int64_t k);
   const LtPlan& bf16_plan(const Bf16* a, const Bf16* w, void* c, std::int64_t m, std::int64_t n, std::int64_t k,
                           bool f32_out);
-  void* l2_flush();
+  std::size_t l2_bytes();
 
   cudaStream_t stream_;
   cublasHandle_t handle_ = nullptr;
@@ -95,8 +95,7 @@ class Blas {
   std::size_t workspace_bytes_ = 0;
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, Fp8Plan> fp8_plans_;
   std::map<Bf16Key, LtPlan> bf16_plans_;
-  void* flush_ = nullptr;  // twice the L2, written before each tuning run
-  std::size_t flush_bytes_ = 0;
+  std::size_t l2_bytes_ = 0;
 };
 
 class GroupedGemm {
