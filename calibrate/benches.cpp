@@ -834,11 +834,13 @@ class PermuteBench final : public Bench {
   std::string table() const override { return "permute"; }
   models::OpKind kind() const override { return models::OpKind::kPermute; }
   std::string implementation() const override {
-    return "kernels/cuda moe_permute (one block ranks slots per expert in slot order, deterministic; then a block per token-slot copies its row), 64 experts";
+    return "kernels/cuda moe_permute (one block ranks slots per expert in slot order, deterministic; then a grid-stride loop over (slot, 16-byte vector) copies the rows), 64 experts";
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {1024, 4096}, {1, 2, 8}};
-    return {pow2(1, 16384), pow2_half(512, 16384), {1, 2, 3, 4, 5, 6, 7, 8}};
+    // Tokens at 1.5× steps: the rows fall out of L2 (60 MiB on H200) between
+    // powers of two at large widths and top-k, a step the interpolation must see.
+    return {pow2_half(1, 16384), pow2_half(512, 16384), {1, 2, 3, 4, 5, 6, 7, 8}};
   }
   // Activations only: no rotation (see RmsNormBench).
   std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
@@ -942,11 +944,13 @@ class UnpermuteBench final : public Bench {
   std::string table() const override { return "unpermute"; }
   models::OpKind kind() const override { return models::OpKind::kUnpermute; }
   std::string implementation() const override {
-    return "kernels/cuda moe_unpermute (block per token, fp32 weighted sum of its top-k rows)";
+    return "kernels/cuda moe_unpermute (grid-stride loop over (token, 16-byte vector): fp32 weighted sum of its top-k rows)";
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {1024, 4096}, {1, 2, 8}};
-    return {pow2(1, 16384), pow2_half(512, 16384), {1, 2, 3, 4, 5, 6, 7, 8}};
+    // Tokens at 1.5× steps: the rows fall out of L2 (60 MiB on H200) between
+    // powers of two at large widths and top-k, a step the interpolation must see.
+    return {pow2_half(1, 16384), pow2_half(512, 16384), {1, 2, 3, 4, 5, 6, 7, 8}};
   }
   // Activations only: no rotation (see RmsNormBench).
   std::size_t set_bytes(const std::vector<double>&) const override { return 0; }
@@ -1200,7 +1204,8 @@ class MemcpyBench final : public Bench {
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     const double hi = k_ == cudaMemcpyDeviceToDevice ? (quick ? 1 << 28 : 4294967296.0) : (quick ? 1 << 26 : 1 << 30);
-    return {pow2(8, hi)};
+    // 1.5× steps: small host copies change DMA paths between powers of two.
+    return {quick ? pow2(8, hi) : pow2_half(8, hi)};
   }
   std::size_t set_bytes(const std::vector<double>& x) const override {
     return static_cast<std::size_t>(I(x[0])) * (k_ == cudaMemcpyDeviceToDevice ? 2 : 1);
