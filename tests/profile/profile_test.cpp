@@ -332,10 +332,50 @@ TEST_CASE("the committed H200 profile: measured, with quanta, both holdouts and 
     random += t.holdout.size();
     model += t.model_holdout.size();
     for (double w : t.power_w) {
-      if (std::isfinite(w)) CHECK(w <= 700.0);  // H200 SXM board limit
+      // H200 SXM board limit 700 W; NVML's readings at the cap overshoot by a few
+      // watts (706 W at most in the committed run), never by the energy-counter
+      // artifacts' kilowatts.
+      if (std::isfinite(w)) CHECK(w <= 1.05 * 700.0);
     }
     for (const HoldoutPoint& h : t.model_holdout) CHECK_FALSE(h.source.empty());
   }
   CHECK(random >= 300);
   CHECK(model >= 300);
+}
+
+TEST_CASE("the committed H200 profile: stored holdout errors are what the fit gives now, medians within 3%") {
+  io::Diagnostics d;
+  auto p = load_profile(std::string(MASIM_SOURCE_DIR) + "/calibrate/profiles/h200.json", d);
+  REQUIRE_MESSAGE(p, d.format_lines());
+  std::vector<double> random_errors, model_errors;
+  for (const OpTable& stored : p->ops) {
+    OpTable t = stored;
+    refresh_errors(t, p->ceilings);
+    INFO(t.name);
+    // The profile's summaries were computed by this fit: a change to the
+    // interpolation or the quanta must come with a refit of the profile. (The
+    // run computed them from unrounded times; the file keeps 5 significant
+    // digits, hence 1% and not exact.)
+    CHECK(t.holdout_error.points == stored.holdout_error.points);
+    CHECK(t.holdout_error.p95_abs_pct == doctest::Approx(stored.holdout_error.p95_abs_pct).epsilon(1e-2));
+    CHECK(t.model_holdout_error.median_abs_pct ==
+          doctest::Approx(stored.model_holdout_error.median_abs_pct).epsilon(1e-2));
+    for (const HoldoutPoint& h : t.holdout) {
+      if (h.time_us > 0 && h.model_us > 0) random_errors.push_back(100.0 * (h.model_us - h.time_us) / h.time_us);
+    }
+    for (const HoldoutPoint& h : t.model_holdout) {
+      if (h.time_us > 0 && h.model_us > 0) model_errors.push_back(100.0 * (h.model_us - h.time_us) / h.time_us);
+    }
+  }
+  const ErrorSummary random = summarize(random_errors);
+  const ErrorSummary model = summarize(model_errors);
+  CHECK(random.points >= 300);
+  CHECK(model.points >= 600);
+  // Issue 5's median target, met on both held-out sets (docs/VALIDATION.md).
+  CHECK(random.median_abs_pct <= 3.0);
+  CHECK(model.median_abs_pct <= 3.0);
+  // The p95 target (10%) is not met; this bounds the committed state so a
+  // regression of the fit shows (measured: 11.35% and 10.44%).
+  CHECK(random.p95_abs_pct <= 12.0);
+  CHECK(model.p95_abs_pct <= 11.0);
 }
