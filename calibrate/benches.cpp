@@ -147,7 +147,7 @@ namespace {
 // ---------------------------------------------------------------- GEMM
 class GemmBench final : public Bench {
  public:
-  explicit GemmBench(spec::DType dt) : dt_(dt) {}
+  explicit GemmBench(spec::DType dt, std::vector<double> extra_n = {}) : dt_(dt), extra_n_(std::move(extra_n)) {}
   std::string table() const override { return fp8() ? "gemm_fp8" : "gemm_bf16"; }
   models::OpKind kind() const override { return models::OpKind::kGemm; }
   spec::DType dtype() const override { return dt_; }
@@ -161,6 +161,12 @@ class GemmBench final : public Bench {
     // n from 8: router GEMMs have one output per expert (8 to 256).
     std::vector<double> n = {8, 32, 128};
     for (double v : pow2_half(256, 16384)) n.push_back(v);
+    // Extra columns asked for (such as 60: rows of a 60-expert router's logits are
+    // not 16-byte aligned, and cuBLAS runs slower kernels for them).
+    for (double v : extra_n_) {
+      if (v >= 1 && v <= 16384 && std::find(n.begin(), n.end(), v) == n.end()) n.push_back(std::round(v));
+    }
+    std::sort(n.begin(), n.end());
     // Decode-sized m (batch 8..512) also at the odd multiples of 16 and 32 in
     // between: cuBLAS changes kernels within a 1.5× step there.
     std::vector<double> m = pow2_half(1, 8192);
@@ -257,6 +263,7 @@ class GemmBench final : public Bench {
  private:
   bool fp8() const { return dt_ == spec::DType::kFP8; }
   spec::DType dt_;
+  std::vector<double> extra_n_;
   std::int64_t m_ = 0, n_ = 0, k_ = 0;
   std::uint64_t seed_ = 0;
   void* a_ = nullptr;
@@ -1291,11 +1298,11 @@ class MemcpyBench final : public Bench {
 
 }  // namespace
 
-std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant) {
+std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant, const std::vector<double>& gemm_extra_n) {
   std::vector<std::unique_ptr<Bench>> b;
   // Ceiling ops first: the copy bandwidth and GEMM rates every later figure refers to.
   b.push_back(std::make_unique<MemcpyBench>(cudaMemcpyDeviceToDevice));
-  b.push_back(std::make_unique<GemmBench>(spec::DType::kBF16));
+  b.push_back(std::make_unique<GemmBench>(spec::DType::kBF16, gemm_extra_n));
   b.push_back(std::make_unique<DecodeAttentionBench>(128, decode_variant));
   b.push_back(std::make_unique<GroupedGemmBench>());
   b.push_back(std::make_unique<RmsNormBench>());

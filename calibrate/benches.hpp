@@ -68,7 +68,8 @@ class Bench {
 };
 
 // `decode_variant` selects decode attention's kernels (kernels/cuda DecodeAttentionArgs::variant).
-std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant = 0);
+// gemm_extra_n: columns added to gemm_bf16's grid (RunOptions::gemm_extra_n).
+std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant = 0, const std::vector<double>& gemm_extra_n = {});
 std::unique_ptr<Bench> make_bench(const std::string& table);   // nullptr: no such table
 std::unique_ptr<Bench> make_grouped_bench(kernels::cuda::GroupedGemm::Mode mode);
 std::unique_ptr<Bench> make_decode_bench(int head_dim, int variant);

@@ -49,6 +49,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--decode-variant", run.decode_variant,
                       "Decode attention kernel: 0 automatic, 1 CUDA cores, 2/3 tensor cores, 4 balanced split-KV")
       ->check(CLI::Range(0, 4));
+  run_cmd->add_option("--gemm-tune-margin", run.gemm_tune_margin,
+                      "Keep cublasGemmEx's algorithm unless another is faster by more than this fraction (0: fastest wins)")
+      ->check(CLI::Range(0.0, 0.9));
+  run_cmd->add_option("--gemm-extra-n", run.gemm_extra_n, "Extra gemm_bf16 grid columns n (e.g. 60)")
+      ->delimiter(',')
+      ->check(CLI::Range(1.0, 16384.0));
   run_cmd->add_option("--deadline-s", run.deadline_s, "Stop measuring after this long; finish later with --resume");
 
   ValidateOptions val;
@@ -60,6 +66,9 @@ int main(int argc, char** argv) {
   val_cmd->add_option("--replays", val.replays, "Graph replays timed")->check(CLI::Range(3, 10000));
   val_cmd->add_option("--grouped-mode", val.grouped_mode, "Expert GEMMs: auto, grouped (cublasGemmGroupedBatchedEx) or loop")
       ->check(CLI::IsMember({"auto", "grouped", "loop"}));
+  val_cmd->add_option("--gemm-tune-margin", val.gemm_tune_margin,
+                      "As run's --gemm-tune-margin (use the profile's value)")
+      ->check(CLI::Range(0.0, 0.9));
   val_cmd->add_option("--attention-variant", val.attention_variant,
                       "Decode attention: 0 auto, 1 CUDA cores, 2 tensor cores (64-key tiles), 3 (32-key tiles), "
                       "4 tensor cores, balanced split-KV")
@@ -79,7 +88,12 @@ int main(int argc, char** argv) {
 
   auto* info_cmd = app.add_subcommand("info", "Print this GPU's provenance as the profile would record it");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints the message (or the help)
+    return code == 0 ? 0 : 2;      // bad arguments are bad input: exit code 2
+  }
   std::vector<std::string> args(argv, argv + argc);
   try {
     if (*run_cmd) {

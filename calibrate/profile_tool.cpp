@@ -126,7 +126,12 @@ int main(int argc, char** argv) {
   refit->add_option("--max-power-w", max_power_w,
                     "Drop power_w values above this board limit (readings that cannot be real)")
       ->check(CLI::Range(1.0, 100000.0));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints the message (or the help)
+    return code == 0 ? 0 : 2;      // bad arguments are bad input: exit code 2
+  }
   try {
     if (*derive) {
       io::Diagnostics d;

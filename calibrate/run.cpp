@@ -198,6 +198,7 @@ std::string summary_line(const Bench& b, const profile::OpTable& t, const std::m
 
 int run_calibration(const RunOptions& opt) {
   Device dev(static_cast<std::size_t>((opt.memory_cap_gib + 2) * 1073741824.0));
+  dev.blas().set_tune_margin(opt.gemm_tune_margin);
   profile::Profile prof;
   prof.provenance = dev.provenance();
   prof.provenance.date_utc = utc_now();
@@ -262,7 +263,7 @@ int run_calibration(const RunOptions& opt) {
     }
   }
   if (decode_variant != 1) std::printf("decode attention tensor-core self-test passed (variant %d)\n", probe_variant);
-  auto benches = all_benches(decode_variant);
+  auto benches = all_benches(decode_variant, opt.gemm_extra_n);
   std::vector<Bench*> selected;
   for (auto& b : benches) {
     if (opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), b->table()) != opt.only.end()) {

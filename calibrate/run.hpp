@@ -32,6 +32,8 @@ struct RunOptions {
   bool collectives = true;
   double deadline_s = 0;            // > 0: stop measuring after this many seconds (rest "skipped", resumable)
   int decode_variant = 0;           // decode attention kernel (kernels.hpp DecodeAttentionArgs::variant; 0 automatic)
+  double gemm_tune_margin = 0;      // kernels/cuda/blas Blas::set_tune_margin
+  std::vector<double> gemm_extra_n; // extra gemm_bf16 grid columns (e.g. 60: a 60-expert router's unaligned rows)
 };
 
 class Bench;

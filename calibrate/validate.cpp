@@ -109,6 +109,7 @@ int run_validate(const ValidateOptions& opt) {
   const models::RooflineCostModel roof(scen->hardware.gpu);
 
   Device dev(0, 0);  // no arena: the step allocates its own buffers
+  dev.blas().set_tune_margin(opt.gemm_tune_margin);
   std::printf("validate %s: %s, batch %d, context %d, on %s\n", opt.scenario.c_str(), m.name.c_str(), B, C,
               dev.props().name);
   if (!profile::same_gpu_name(cost.profile().provenance.gpu_name, dev.props().name)) {

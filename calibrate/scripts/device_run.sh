@@ -8,7 +8,8 @@
 #   stages: env smoke smoke4 quality run resume validate validate-all nccl
 # (smoke4: the decode attention smoke with the balanced split-KV kernel, variant 4)
 # SEED (default 1) seeds the run's inputs and its off-grid holdout shapes;
-# RUN_ARGS adds options to `masim-calibrate run` (e.g. --no-collectives).
+# RUN_ARGS adds options to `masim-calibrate run` (e.g. --no-collectives),
+# VALIDATE_ARGS to `masim-calibrate validate` (e.g. --gemm-tune-margin 0.05).
 #
 # `run` starts a full calibration (profile $OUT/h200.json, journal beside it);
 # `resume` continues one from .carry/journal/h200.json.journal.jsonl.
@@ -104,7 +105,7 @@ for stage in "${STAGES[@]}"; do
       for v in $LIST; do
         L=$(left); [ "$L" -lt 25 ] && { say "no time left for validate $v"; continue; }
         say "validate $v"
-        timeout $(( L - 5 )) $BIN validate calibrate/validation/$v.json --profile "$P" -o "$OUT/validate-$v.json"
+        timeout $(( L - 5 )) $BIN validate calibrate/validation/$v.json --profile "$P" -o "$OUT/validate-$v.json" ${VALIDATE_ARGS:-}
         echo "validate $v exit $?"
       done ;;
     *) say "unknown stage $stage" ;;

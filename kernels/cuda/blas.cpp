@@ -137,6 +137,7 @@ const Blas::LtPlan& Blas::bf16_plan(const Bf16* a, const Bf16* w, void* c, std::
     MASIM_CUDA_CHECK(cudaEventCreate(&e0));
     MASIM_CUDA_CHECK(cudaEventCreate(&e1));
     float best = 0;
+    float gemm_ex_ms = 0;
     std::size_t best_i = gemm_ex + 1;
     for (std::size_t i = 0; i <= gemm_ex; ++i) {
       // An algorithm the heuristic offered may still refuse the call: skip it.
@@ -157,6 +158,13 @@ const Blas::LtPlan& Blas::bf16_plan(const Bf16* a, const Bf16* w, void* c, std::
         best = fastest;
         best_i = i;
       }
+      if (i == gemm_ex) gemm_ex_ms = fastest;
+    }
+    // With a margin, cublasGemmEx's choice stays unless another algorithm beats it
+    // by more than the margin (near-ties then resolve the same way at every shape).
+    if (tune_margin_ > 0 && gemm_ex_ms > 0 && best_i < gemm_ex &&
+        best > static_cast<float>(1.0 - tune_margin_) * gemm_ex_ms) {
+      best_i = gemm_ex;
     }
     if (rot) MASIM_CUDA_CHECK(cudaFree(rot));
     cudaEventDestroy(e0);

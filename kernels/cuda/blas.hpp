@@ -56,6 +56,11 @@ class Blas {
   // fp32 output (router logits).
   void gemm_bf16_f32(const Bf16* a, const Bf16* w, float* c, std::int64_t m, std::int64_t n, std::int64_t k);
   static constexpr int kTuneCandidates = 16;
+  // 0 (default): the fastest candidate wins. m > 0: cublasGemmEx's own choice is
+  // kept unless another candidate is more than the fraction m faster (for shapes
+  // tuned after the call).
+  void set_tune_margin(double m) { tune_margin_ = m; }
+  double tune_margin() const { return tune_margin_; }
   static constexpr std::int64_t kTuneMaxMnk = std::int64_t{1} << 36;
   // "autotuned" / "heuristic" / "cublasGemmEx" for the plan a shape got with
   // 256-byte aligned pointers ("none" before its first call).
@@ -96,6 +101,7 @@ class Blas {
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, Fp8Plan> fp8_plans_;
   std::map<Bf16Key, LtPlan> bf16_plans_;
   std::size_t l2_bytes_ = 0;
+  double tune_margin_ = 0;
 };
 
 class GroupedGemm {
