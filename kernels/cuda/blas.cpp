@@ -180,13 +180,6 @@ const Blas::LtPlan& Blas::bf16_plan(const Bf16* a, const Bf16* w, void* c, std::
   return bf16_plans_.emplace(key, p).first->second;
 }
 
-std::string Blas::bf16_plan_kind(std::int64_t m, std::int64_t n, std::int64_t k, bool f32_out) const {
-  const auto it = bf16_plans_.find(Bf16Key{m, n, k, f32_out, 256u});
-  if (it == bf16_plans_.end()) return "none";
-  if (!it->second.ok) return it->second.tuned ? "autotuned: cublasGemmEx" : "cublasGemmEx";
-  return it->second.tuned ? "autotuned: cuBLASLt" : "heuristic: cuBLASLt";
-}
-
 void Blas::gemm_bf16(const Bf16* a, const Bf16* w, Bf16* c, std::int64_t m, std::int64_t n, std::int64_t k) {
   const float alpha = 1.0f;
   const float beta = 0.0f;

@@ -60,11 +60,7 @@ class Blas {
   // kept unless another candidate is more than the fraction m faster (for shapes
   // tuned after the call).
   void set_tune_margin(double m) { tune_margin_ = m; }
-  double tune_margin() const { return tune_margin_; }
   static constexpr std::int64_t kTuneMaxMnk = std::int64_t{1} << 36;
-  // "autotuned" / "heuristic" / "cublasGemmEx" for the plan a shape got with
-  // 256-byte aligned pointers ("none" before its first call).
-  std::string bf16_plan_kind(std::int64_t m, std::int64_t n, std::int64_t k, bool f32_out = false) const;
 
   // fp8 e4m3 inputs, bf16 output, unit scales. Plans (cuBLASLt heuristics) are
   // cached per shape; false when cuBLASLt offers no algorithm (nothing enqueued).
