@@ -163,10 +163,9 @@ class GemmBench final : public Bench {
     for (double v : pow2_half(256, 16384)) n.push_back(v);
     // Extra columns asked for (such as 60: rows of a 60-expert router's logits are
     // not 16-byte aligned, and cuBLAS runs slower kernels for them).
-    for (double v : extra_n_) {
-      if (v >= 1 && v <= 16384 && std::find(n.begin(), n.end(), v) == n.end()) n.push_back(std::round(v));
-    }
+    for (double v : extra_n_) n.push_back(std::round(v));
     std::sort(n.begin(), n.end());
+    n.erase(std::unique(n.begin(), n.end()), n.end());
     // Decode-sized m (batch 8..512) also at the odd multiples of 16 and 32 in
     // between: cuBLAS changes kernels within a 1.5× step there.
     std::vector<double> m = pow2_half(1, 8192);

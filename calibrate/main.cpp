@@ -18,6 +18,7 @@
 #include "calibrate/run.hpp"
 #include "calibrate/validate.hpp"
 #include "kernels/cuda/check.hpp"
+#include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
 
 int main(int argc, char** argv) {
@@ -88,12 +89,7 @@ int main(int argc, char** argv) {
 
   auto* info_cmd = app.add_subcommand("info", "Print this GPU's provenance as the profile would record it");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints the message (or the help)
-    return code == 0 ? 0 : 2;      // bad arguments are bad input: exit code 2
-  }
+  if (auto code = masim::io::parse_args(app, argc, argv)) return *code;
   std::vector<std::string> args(argv, argv + argc);
   try {
     if (*run_cmd) {

@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 
 #include "calibrate/model_shapes.hpp"
+#include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
 #include "sim/profile/derive.hpp"
 #include "sim/profile/fit.hpp"
@@ -126,12 +127,7 @@ int main(int argc, char** argv) {
   refit->add_option("--max-power-w", max_power_w,
                     "Drop power_w values above this board limit (readings that cannot be real)")
       ->check(CLI::Range(1.0, 100000.0));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints the message (or the help)
-    return code == 0 ? 0 : 2;      // bad arguments are bad input: exit code 2
-  }
+  if (auto code = masim::io::parse_args(app, argc, argv)) return *code;
   try {
     if (*derive) {
       io::Diagnostics d;

@@ -2,15 +2,14 @@
 //
 // bf16 GEMMs go through cuBLASLt with the algorithm picked per shape by timing:
 // at a shape's first call outside graph capture, up to kTuneCandidates of the
-// heuristic's candidates each run back to back on weights not in L2 (streamed
-// from HBM, as in a decode step) and the fastest is kept for every later call,
-// the way inference engines profile GEMM tactics; cublasGemmEx's own choice is
-// a candidate too. Without the timing, cuBLAS's
-// heuristic switches kernels between neighbouring row counts (H200, n = k = 4096:
-// 11.3 us at 64 rows, 14.7 at 96, 13.4 at 128), which no interpolation between
-// measured shapes can follow. Shapes above kTuneMaxMnk (compute-bound, where the
-// heuristic's first choice is near the best) and calls made while capturing take
-// the heuristic's first candidate.
+// heuristic's candidates and cublasGemmEx's own choice each run back to back on
+// weights not in L2 (streamed from HBM, as in a decode step), and the fastest is
+// kept for every later call, the way inference engines profile GEMM tactics.
+// Without the timing, cuBLAS's heuristic switches kernels between neighbouring
+// row counts (H200, n = k = 4096: 11.3 us at 64 rows, 14.7 at 96, 13.4 at 128),
+// which no interpolation between measured shapes can follow. Shapes above
+// kTuneMaxMnk (compute-bound, where the heuristic's first choice is near the
+// best) and calls made while capturing take the heuristic's first candidate.
 //
 // Layout (row-major, nn.Linear weights): C[m,n] = A[m,k] · W[n,k]^T. In cuBLAS's
 // column-major terms that is C^T (n×m) = W^T-op(W) · A, i.e. the "TN" call with
@@ -55,11 +54,11 @@ class Blas {
   void gemm_bf16(const Bf16* a, const Bf16* w, Bf16* c, std::int64_t m, std::int64_t n, std::int64_t k);
   // fp32 output (router logits).
   void gemm_bf16_f32(const Bf16* a, const Bf16* w, float* c, std::int64_t m, std::int64_t n, std::int64_t k);
-  static constexpr int kTuneCandidates = 16;
   // 0 (default): the fastest candidate wins. m > 0: cublasGemmEx's own choice is
   // kept unless another candidate is more than the fraction m faster (for shapes
   // tuned after the call).
   void set_tune_margin(double m) { tune_margin_ = m; }
+  static constexpr int kTuneCandidates = 16;
   static constexpr std::int64_t kTuneMaxMnk = std::int64_t{1} << 36;
 
   // fp8 e4m3 inputs, bf16 output, unit scales. Plans (cuBLASLt heuristics) are
@@ -69,24 +68,30 @@ class Blas {
   bool plan_fp8(std::int64_t m, std::int64_t n, std::int64_t k);
 
  private:
-  struct Fp8Plan {
-    cublasLtMatmulDesc_t desc = nullptr;
-    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-    cublasLtMatmulAlgo_t algo{};
-    bool ok = false;
-  };
+  // A cuBLASLt matmul of one shape (bf16 or fp8, TN) and the algorithm it runs.
   struct LtPlan {
     cublasLtMatmulDesc_t desc = nullptr;
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
-    bool ok = false;     // false: cublasGemmEx is used (no cuBLASLt algorithm, or it timed fastest)
+    bool ok = false;     // false: no cuBLASLt algorithm (bf16: cublasGemmEx runs, also when it timed fastest)
     bool tuned = false;  // picked by timing (else the heuristic's first)
   };
   // m, n, k, fp32 output, pointer alignment in bytes (power of two, at most 256).
   using Bf16Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, bool, std::uint32_t>;
-  const Fp8Plan& fp8_plan(std::int64_t m, std::int64_t n, std::int64_t k);
+  // Fills p's descriptors for C[m,n] = A[m,k]·W[n,k]^T and returns up to `count`
+  // of the heuristic's algorithms for pointers aligned to `align` bytes.
+  std::vector<cublasLtMatmulAlgo_t> lt_describe(LtPlan& p, cudaDataType_t in, cudaDataType_t out, std::int64_t m,
+                                                std::int64_t n, std::int64_t k, std::uint32_t align, int count);
+  cublasStatus_t lt_run(const LtPlan& p, const cublasLtMatmulAlgo_t& algo, const void* a, const void* w, void* c);
+  cublasStatus_t gemm_ex(const Bf16* a, const Bf16* w, void* c, std::int64_t m, std::int64_t n, std::int64_t k,
+                         bool f32_out);
+  // Times the candidates (and cublasGemmEx) as described above and sets p's choice.
+  void tune(LtPlan& p, const std::vector<cublasLtMatmulAlgo_t>& algos, const Bf16* a, const Bf16* w, void* c,
+            std::int64_t m, std::int64_t n, std::int64_t k, bool f32_out);
+  const LtPlan& fp8_plan(std::int64_t m, std::int64_t n, std::int64_t k);
   const LtPlan& bf16_plan(const Bf16* a, const Bf16* w, void* c, std::int64_t m, std::int64_t n, std::int64_t k,
                           bool f32_out);
+  void bf16_gemm(const Bf16* a, const Bf16* w, void* c, std::int64_t m, std::int64_t n, std::int64_t k, bool f32_out);
   std::size_t l2_bytes();
 
   cudaStream_t stream_;
@@ -94,7 +99,7 @@ class Blas {
   cublasLtHandle_t lt_ = nullptr;
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;
-  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, Fp8Plan> fp8_plans_;
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, LtPlan> fp8_plans_;
   std::map<Bf16Key, LtPlan> bf16_plans_;
   std::size_t l2_bytes_ = 0;
   double tune_margin_ = 0;

@@ -34,6 +34,7 @@
 #include "sim/frontend/echo.hpp"
 #include "sim/frontend/files.hpp"
 #include "sim/frontend/scenario.hpp"
+#include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
 #include "sim/io/json_reader.hpp"
 #include "sim/io/quantity.hpp"
@@ -422,12 +423,7 @@ int run_main(int argc, char** argv) {
   rep->add_flag("--trace", report_trace, "With --paper: also write trace_seed_study.json (Perfetto)");
   rep->add_option("-o,--output", report_out, "Output directory (default: the directory of RESULTS)")->type_name("DIR");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitBadInput;
-  }
+  if (auto code = io::parse_args(app, argc, argv)) return *code;
   if (*run) return cmd_run(ra);
   if (*check) {
     if (check_files.empty() && !check_builtin) {
