@@ -303,6 +303,7 @@ int run_calibration(const RunOptions& opt) {
   int wrong = 0;
   std::uint64_t point_seed = opt.seed;
   for (Bench* b : selected) {
+    const auto table_started = std::chrono::steady_clock::now();
     const Grid g{b->grid(opt.quick)};
     profile::OpTable t;
     t.name = b->table();
@@ -395,7 +396,10 @@ int run_calibration(const RunOptions& opt) {
     }
     while (next_held < held) run_held(next_held++);
     prof.ops.push_back(std::move(t));
-    progress.line(b->table() + ": done");
+    char took[96];
+    std::snprintf(took, sizeof took, ": done (%zu grid points, %.1f s)", g.points(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - table_started).count());
+    progress.line(b->table() + took);
   }
 
   // Ceilings: the best rates seen (copy: bytes read + written).
