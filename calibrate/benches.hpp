@@ -46,6 +46,8 @@ class Bench {
   virtual std::vector<std::vector<double>> grid(bool quick) const = 0;
   // Work granularity per axis (profile OpTable::quanta; empty: none).
   virtual std::vector<double> quanta() const { return {}; }
+  // Alignment per axis (profile OpTable::alignment; empty: none).
+  virtual std::vector<double> alignment() const { return {}; }
   // Device bytes of one buffer set (rotated against L2) and of buffers shared by all sets.
   virtual std::size_t set_bytes(const std::vector<double>& x) const = 0;
   virtual std::size_t shared_bytes(const std::vector<double>& /*x*/) const { return 0; }

@@ -6,6 +6,7 @@
 //   masim-profile check FILE...                             # strict validation, exit 2 on problems
 //   masim-profile refit IN -o OUT --quantum attention_decode_d128.context=64 ...
 //                        # sets tables' quanta (sim/profile/fit.hpp) and recomputes their fit errors
+//   masim-profile refit IN -o OUT --alignment gemm_bf16.n=8   # unaligned widths are their own regime
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -123,6 +124,8 @@ int main(int argc, char** argv) {
   refit->add_option("profile", refit_in, "Profile to read")->required()->check(CLI::ExistingFile);
   refit->add_option("-o,--out", out, "Profile to write")->required();
   refit->add_option("--quantum", quanta, "TABLE.AXIS=Q (Q >= 1; 1 removes it)");
+  std::vector<std::string> alignments;
+  refit->add_option("--alignment", alignments, "TABLE.AXIS=A: values not a multiple of A are their own regime (1 removes it)");
   double max_power_w = 0;
   refit->add_option("--max-power-w", max_power_w,
                     "Drop power_w values above this board limit (readings that cannot be real)")
@@ -180,7 +183,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       int bad = 0;
-      for (const std::string& spec : quanta) {
+      // TABLE.AXIS=N (an integer N >= 1) into `field` of that table.
+      auto set_per_axis = [&](const char* option, const std::string& spec, std::vector<double> profile::OpTable::*field) {
         const auto dot = spec.find('.');
         const auto eq = spec.find('=', dot == std::string::npos ? 0 : dot);
         profile::OpTable* t = dot == std::string::npos ? nullptr : p->find(spec.substr(0, dot));
@@ -194,14 +198,17 @@ int main(int argc, char** argv) {
         char* end = nullptr;
         const double q = eq == std::string::npos ? 0 : std::strtod(spec.c_str() + eq + 1, &end);
         if (!t || axis == t->axes.size() || !(q >= 1) || q != std::floor(q) || (end && *end != '\0')) {
-          std::fprintf(stderr, "--quantum %s: expected TABLE.AXIS=Q with a table and axis of %s and an integer Q >= 1\n",
-                       spec.c_str(), refit_in.c_str());
+          std::fprintf(stderr, "%s %s: expected TABLE.AXIS=N with a table and axis of %s and an integer N >= 1\n",
+                       option, spec.c_str(), refit_in.c_str());
           ++bad;
-          continue;
+          return;
         }
-        if (t->quanta.size() != t->axes.size()) t->quanta.assign(t->axes.size(), 1.0);
-        t->quanta[axis] = q;
-      }
+        std::vector<double>& values = (*t).*field;
+        if (values.size() != t->axes.size()) values.assign(t->axes.size(), 1.0);
+        values[axis] = q;
+      };
+      for (const std::string& spec : quanta) set_per_axis("--quantum", spec, &profile::OpTable::quanta);
+      for (const std::string& spec : alignments) set_per_axis("--alignment", spec, &profile::OpTable::alignment);
       if (bad) return 2;
       if (max_power_w > 0) {
         std::size_t dropped = 0;

@@ -314,6 +314,7 @@ int run_calibration(const RunOptions& opt) {
     t.axes = profile::canonical_axes(b->kind());
     t.grid = g.axes;
     t.quanta = b->quanta();
+    t.alignment = b->alignment();
     std::map<std::string, int> counts;
     auto run_one = [&](const std::vector<double>& x, PointKind kind) -> json {
       const bool holdout = kind != PointKind::kGrid;

@@ -46,31 +46,46 @@ std::vector<double> TableModel::quantized(const std::vector<double>& x) const {
   return q;
 }
 
-std::optional<double> TableModel::predict_us(const std::vector<double>& query) const {
+bool TableModel::aligned(std::size_t a, double v) const {
+  const double step = t_.alignment_of(a);
+  return !(step > 1) || std::fmod(v, step) == 0;
+}
+
+std::vector<std::size_t> TableModel::columns(std::size_t a, bool aligned_values) const {
+  std::vector<std::size_t> cols;
+  for (std::size_t i = 0; i < t_.grid[a].size(); ++i) {
+    if (aligned(a, t_.grid[a][i]) == aligned_values) cols.push_back(i);
+  }
+  return cols;
+}
+
+std::optional<double> TableModel::interpolate(const std::vector<double>& x,
+                                              const std::vector<std::vector<std::size_t>>& cols) const {
   const std::size_t dims = t_.axes.size();
-  MASIM_ASSERT(query.size() == dims, "query rank differs from the table's axes");
-  const std::vector<double> x = quantized(query);
-  std::vector<std::size_t> lo(dims);
+  std::vector<std::size_t> lo(dims), hi(dims);
   std::vector<double> w(dims);       // weight of the upper corner
   std::vector<double> clamped(dims);
   std::vector<double> raised(dims);  // x with below-grid axes raised to the grid (never scaled down)
   bool above = false;
   for (std::size_t a = 0; a < dims; ++a) {
     const std::vector<double>& g = t_.grid[a];
-    const double v = std::clamp(x[a], g.front(), g.back());
+    const std::vector<std::size_t>& c = cols[a];
+    const double front = g[c.front()];
+    const double back = g[c.back()];
+    const double v = std::clamp(x[a], front, back);
     clamped[a] = v;
-    raised[a] = std::max(x[a], g.front());
-    if (x[a] > g.back()) above = true;
-    if (g.size() == 1) {
-      lo[a] = 0;
+    raised[a] = std::max(x[a], front);
+    if (x[a] > back) above = true;
+    if (c.size() == 1) {
+      lo[a] = hi[a] = c.front();
       w[a] = 0;
       continue;
     }
-    std::size_t i = static_cast<std::size_t>(std::upper_bound(g.begin(), g.end(), v) - g.begin());
-    i = std::clamp<std::size_t>(i, 1, g.size() - 1) - 1;
-    lo[a] = i;
-    w[a] = (std::log(v) - std::log(g[i])) / (std::log(g[i + 1]) - std::log(g[i]));
-    w[a] = std::clamp(w[a], 0.0, 1.0);
+    std::size_t j = 1;
+    while (j + 1 < c.size() && g[c[j]] < v) ++j;
+    lo[a] = c[j - 1];
+    hi[a] = c[j];
+    w[a] = std::clamp((std::log(v) - std::log(g[lo[a]])) / (std::log(g[hi[a]]) - std::log(g[lo[a]])), 0.0, 1.0);
   }
   double log_t = 0.0;
   std::vector<std::size_t> idx(dims);
@@ -79,8 +94,7 @@ std::optional<double> TableModel::predict_us(const std::vector<double>& query) c
     for (std::size_t a = 0; a < dims; ++a) {
       const bool up = (corner >> a) & 1u;
       weight *= up ? w[a] : 1.0 - w[a];
-      idx[a] = lo[a] + (up ? 1 : 0);
-      if (idx[a] >= t_.grid[a].size()) idx[a] = t_.grid[a].size() - 1;
+      idx[a] = up ? hi[a] : lo[a];
     }
     if (weight == 0.0) continue;
     const double t = t_.time_us[t_.flat_index(idx)];
@@ -96,6 +110,47 @@ std::optional<double> TableModel::predict_us(const std::vector<double>& query) c
   return t_us;
 }
 
+std::optional<double> TableModel::predict_us(const std::vector<double>& query) const {
+  const std::size_t dims = t_.axes.size();
+  MASIM_ASSERT(query.size() == dims, "query rank differs from the table's axes");
+  const std::vector<double> x = quantized(query);
+  std::vector<std::vector<std::size_t>> cols(dims);
+  for (std::size_t a = 0; a < dims; ++a) {
+    cols[a].resize(t_.grid[a].size());
+    for (std::size_t i = 0; i < cols[a].size(); ++i) cols[a][i] = i;
+  }
+  // An unaligned query scaled from the aligned columns by the penalty measured at
+  // the nearest unaligned column (first such axis only); an aligned one uses only
+  // the aligned columns.
+  std::optional<std::size_t> odd_axis;
+  std::size_t odd_col = 0;
+  for (std::size_t a = 0; a < dims; ++a) {
+    if (!(t_.alignment_of(a) > 1)) continue;
+    const auto even = columns(a, true);
+    const auto odd = columns(a, false);
+    if (even.empty()) continue;
+    cols[a] = even;
+    if (aligned(a, query[a]) || odd.empty() || odd_axis) continue;
+    odd_axis = a;
+    odd_col = odd.front();
+    for (std::size_t i : odd) {
+      if (std::fabs(std::log(t_.grid[a][i] / query[a])) < std::fabs(std::log(t_.grid[a][odd_col] / query[a]))) odd_col = i;
+    }
+  }
+  const auto at_x = interpolate(x, cols);
+  if (!odd_axis || !at_x) return at_x;
+  const std::size_t a = *odd_axis;
+  std::vector<double> xc = x;
+  xc[a] = t_.grid[a][odd_col];
+  const auto even_at_c = interpolate(xc, cols);
+  auto only_c = cols;
+  only_c[a] = {odd_col};
+  const auto odd_at_c = interpolate(xc, only_c);
+  if (!even_at_c || !odd_at_c) return at_x;
+  if (query[a] == t_.grid[a][odd_col]) return odd_at_c;
+  return *at_x * *odd_at_c / *even_at_c;
+}
+
 std::vector<double> TableModel::loo_interpolation_errors() const {
   std::vector<double> errors;
   for (std::size_t f = 0; f < t_.points(); ++f) {
@@ -104,11 +159,15 @@ std::vector<double> TableModel::loo_interpolation_errors() const {
     const auto idx = t_.unflatten(f);
     for (std::size_t a = 0; a < t_.axes.size(); ++a) {
       const auto& g = t_.grid[a];
-      if (idx[a] == 0 || idx[a] + 1 >= g.size()) continue;
+      // Neighbours of the same alignment class (an unaligned column has none).
+      if (!aligned(a, g[idx[a]])) continue;
+      const auto cols = columns(a, true);
+      const auto at = std::find(cols.begin(), cols.end(), idx[a]);
+      if (at == cols.begin() || at + 1 == cols.end()) continue;
       auto lo = idx;
       auto hi = idx;
-      --lo[a];
-      ++hi[a];
+      lo[a] = *(at - 1);
+      hi[a] = *(at + 1);
       const double tl = t_.time_us[t_.flat_index(lo)];
       const double th = t_.time_us[t_.flat_index(hi)];
       if (!(tl > 0) || !(th > 0)) continue;
@@ -128,9 +187,11 @@ std::vector<double> TableModel::loo_extrapolation_errors() const {
     const auto idx = t_.unflatten(f);
     for (std::size_t a = 0; a < t_.axes.size(); ++a) {
       const auto& g = t_.grid[a];
-      if (g.size() < 2 || idx[a] + 1 != g.size()) continue;
+      if (g.size() < 2 || idx[a] + 1 != g.size() || !aligned(a, g[idx[a]])) continue;
+      const auto cols = columns(a, true);
+      if (cols.size() < 2) continue;
       auto in = idx;
-      --in[a];
+      in[a] = cols[cols.size() - 2];
       const double t_in = t_.time_us[t_.flat_index(in)];
       if (!(t_in > 0)) continue;
       const double r_in = roof(t_.point(t_.flat_index(in)));

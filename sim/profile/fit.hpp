@@ -11,6 +11,12 @@
 // Inside the grid: multilinear interpolation of log(time) over log(axis values).
 // A power law t ∝ m·n·k (a GEMM in its compute-bound regime, a copy in its
 // bandwidth-bound one) is linear in these coordinates, so it is reproduced exactly.
+// Alignment (OpTable::alignment): along such an axis, values that are not a
+// multiple of the alignment run other kernels (a GEMM whose rows are not 16-byte
+// aligned). An aligned query interpolates between aligned grid values only; an
+// unaligned one is the aligned prediction times the penalty measured at the
+// nearest unaligned grid value, t_odd(c) / t_aligned(c) (at that value itself,
+// its measurement).
 // Below the grid's smallest value of an axis the time is held at the edge (the
 // latency floor; never extrapolated downwards). Above the largest value the time
 // at the edge is scaled by the ratio of roofline times,
@@ -59,6 +65,12 @@ class TableModel {
  private:
   double roof(const std::vector<double>& x) const;
   std::vector<double> quantized(const std::vector<double>& x) const;
+  bool aligned(std::size_t a, double v) const;
+  // Grid indices of axis a whose values are (or are not) aligned.
+  std::vector<std::size_t> columns(std::size_t a, bool aligned_values) const;
+  // Multilinear log-space interpolation over the grid indices `cols` of each axis.
+  std::optional<double> interpolate(const std::vector<double>& x,
+                                    const std::vector<std::vector<std::size_t>>& cols) const;
   const OpTable& t_;
   Rates rates_;
 };

@@ -182,13 +182,17 @@ std::optional<OpTable> parse_table(const json& node, const std::string& file, co
     }
     g->finish();
   }
-  if (auto q = r.object("quanta", Required::kNo); q && q->valid()) {
-    t.quanta.assign(t.axes.size(), 1.0);
-    for (std::size_t a = 0; a < t.axes.size(); ++a) {
-      if (auto v = q->integer(t.axes[a], Required::kNo, 1, 1 << 20)) t.quanta[a] = static_cast<double>(*v);
+  auto per_axis = [&](const char* key, std::vector<double>& out) {
+    if (auto q = r.object(key, Required::kNo); q && q->valid()) {
+      out.assign(t.axes.size(), 1.0);
+      for (std::size_t a = 0; a < t.axes.size(); ++a) {
+        if (auto v = q->integer(t.axes[a], Required::kNo, 1, 1 << 20)) out[a] = static_cast<double>(*v);
+      }
+      q->finish();
     }
-    q->finish();
-  }
+  };
+  per_axis("quanta", t.quanta);
+  per_axis("alignment", t.alignment);
   auto times = read_numbers(r, "time_us", Required::kYes, true, 0.0);
   if (times) t.time_us = *times;
   const std::size_t expected = t.grid.size() == t.axes.size() ? t.points() : 0;
@@ -364,11 +368,15 @@ json table_json(const OpTable& t) {
   json g = json::object();
   for (std::size_t a = 0; a < t.axes.size() && a < t.grid.size(); ++a) g[t.axes[a]] = numbers(t.grid[a]);
   j["grid"] = g;
-  json q = json::object();
-  for (std::size_t a = 0; a < t.axes.size() && a < t.quanta.size(); ++a) {
-    if (t.quanta[a] > 1) q[t.axes[a]] = static_cast<std::int64_t>(t.quanta[a]);
-  }
-  if (!q.empty()) j["quanta"] = q;
+  auto per_axis = [&](const char* key, const std::vector<double>& values) {
+    json q = json::object();
+    for (std::size_t a = 0; a < t.axes.size() && a < values.size(); ++a) {
+      if (values[a] > 1) q[t.axes[a]] = static_cast<std::int64_t>(values[a]);
+    }
+    if (!q.empty()) j[key] = q;
+  };
+  per_axis("quanta", t.quanta);
+  per_axis("alignment", t.alignment);
   j["time_us"] = numbers(rounded(t.time_us, 5));
   if (!t.time_min_us.empty()) j["time_min_us"] = numbers(rounded(t.time_min_us, 5));
   if (!t.time_p90_us.empty()) j["time_p90_us"] = numbers(rounded(t.time_p90_us, 5));
@@ -449,6 +457,9 @@ std::size_t OpTable::flat_index(const std::vector<std::size_t>& idx) const {
 }
 
 double OpTable::quantum(std::size_t a) const { return a < quanta.size() && quanta[a] > 1 ? quanta[a] : 1.0; }
+double OpTable::alignment_of(std::size_t a) const {
+  return a < alignment.size() && alignment[a] > 1 ? alignment[a] : 1.0;
+}
 
 std::vector<std::size_t> OpTable::unflatten(std::size_t flat) const {
   std::vector<std::size_t> idx(grid.size());

@@ -90,6 +90,10 @@ struct OpTable {
   // pays for ceil(x / q) * q along the axis (a tile of 64 keys, a CTA edge), so a
   // query is rounded up to a multiple of q before it is interpolated. 1: none.
   std::vector<double> quanta;
+  // Alignment per axis (empty, or one value >= 1 per axis): grid values that are
+  // not a multiple of it are measured in their own regime (unaligned rows) and
+  // are not interpolated with the aligned ones (sim/profile/fit.hpp). 1: none.
+  std::vector<double> alignment;
   std::vector<double> time_us;           // median per point
   std::vector<double> time_min_us;       // optional (empty or one per point)
   std::vector<double> time_p90_us;
@@ -110,6 +114,8 @@ struct OpTable {
   std::vector<double> point(std::size_t flat) const;
   // The quantum of axis `a` (1 when none is recorded).
   double quantum(std::size_t a) const;
+  // The alignment of axis `a` (1 when none is recorded).
+  double alignment_of(std::size_t a) const;
 };
 
 struct CollectiveTable {
