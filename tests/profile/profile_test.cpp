@@ -374,8 +374,130 @@ TEST_CASE("the committed H200 profile: stored holdout errors are what the fit gi
   // Issue 5's median target, met on both held-out sets (docs/VALIDATION.md).
   CHECK(random.median_abs_pct <= 3.0);
   CHECK(model.median_abs_pct <= 3.0);
-  // The p95 target (10%) is not met; this bounds the committed state so a
-  // regression of the fit shows (measured: 11.35% and 10.44%).
-  CHECK(random.p95_abs_pct <= 12.0);
-  CHECK(model.p95_abs_pct <= 11.0);
+  // The p95 target (10%) is met on the model shapes (measured 5.68%), not on the
+  // random ones (13.14%: grouped GEMM, RMSNorm, fp8; docs/VALIDATION.md); the
+  // random bound only catches a regression of the fit.
+  CHECK(model.p95_abs_pct <= 10.0);
+  CHECK(random.p95_abs_pct <= 14.0);
+}
+
+namespace {
+
+// A gemm_bf16 table on the exact power law t = 1e-6 · m·n·k µs except along n,
+// whose grid has one value that is not a multiple of 8 (n = 60, unaligned rows):
+// that column is 1.5x slower than the law. m ∈ {1, 4, 16}, n ∈ {32, 60, 64, 128}, k = 64.
+OpTable unaligned_gemm() {
+  OpTable t;
+  t.name = "gemm_bf16";
+  t.kind = models::OpKind::kGemm;
+  t.dtype = DType::kBF16;
+  t.axes = {"m", "n", "k"};
+  t.grid = {{1, 4, 16}, {32, 60, 64, 128}, {64}};
+  for (std::size_t f = 0; f < t.points(); ++f) {
+    const auto x = t.point(f);
+    t.time_us.push_back(1e-6 * x[0] * x[1] * x[2] * (x[1] == 60 ? 1.5 : 1.0));
+  }
+  return t;
+}
+
+// Time at (m, n, k = 64) as stored in unaligned_gemm().
+double stored_us(const OpTable& t, std::size_t m, std::size_t n) {
+  std::vector<std::size_t> idx = {m, n, 0};
+  return t.time_us[t.flat_index(idx)];
+}
+
+// Log-log interpolation between (x0, t0) and (x1, t1) at x.
+double log_lerp(double x, double x0, double t0, double x1, double t1) {
+  const double w = (std::log(x) - std::log(x0)) / (std::log(x1) - std::log(x0));
+  return std::exp((1 - w) * std::log(t0) + w * std::log(t1));
+}
+
+}  // namespace
+
+TEST_CASE("alignment: aligned queries skip unaligned columns; unaligned ones carry the measured penalty") {
+  OpTable t = unaligned_gemm();
+  const Ceilings c = compute_bound();
+  // n grid indices: 0 -> 32, 1 -> 60 (unaligned), 2 -> 64, 3 -> 128; m index 1 -> 4.
+  const double t32 = stored_us(t, 1, 0), t60 = stored_us(t, 1, 1), t64 = stored_us(t, 1, 2);
+  const double t128 = stored_us(t, 1, 3);
+  const double aligned48 = log_lerp(48, 32, t32, 64, t64);
+  const double aligned60 = log_lerp(60, 32, t32, 64, t64);
+  const double aligned100 = log_lerp(100, 64, t64, 128, t128);
+
+  // Without alignment n = 48 lies between 32 and the slow 60 column and is pulled up by it.
+  const double plain48 = *TableModel(t, c).predict_us({4, 48, 64});
+  CHECK(plain48 == doctest::Approx(log_lerp(48, 32, t32, 60, t60)));
+  CHECK(plain48 > 1.1 * aligned48);
+
+  t.alignment = {1, 8, 1};
+  CHECK(t.alignment_of(0) == 1);
+  CHECK(t.alignment_of(1) == 8);
+  const TableModel m(t, c);
+  // Aligned query: interpolated between 32 and 64 only (here the law itself).
+  CHECK(*m.predict_us({4, 48, 64}) == doctest::Approx(aligned48));
+  CHECK(aligned48 == doctest::Approx(1e-6 * 4 * 48 * 64));
+  CHECK(*m.predict_us({4, 64, 64}) == doctest::Approx(t64));
+  // Unaligned query on the unaligned grid value: its measurement, other axes interpolated as usual.
+  CHECK(*m.predict_us({4, 60, 64}) == doctest::Approx(t60));
+  CHECK(*m.predict_us({8, 60, 64}) == doctest::Approx(log_lerp(8, 4, t60, 16, stored_us(t, 2, 1))));
+  CHECK(*m.predict_us({8, 60, 64}) == doctest::Approx(1.5e-6 * 8 * 60 * 64));
+  // Unaligned query off the grid: the aligned prediction times the penalty at n = 60.
+  const double expected100 = aligned100 * t60 / aligned60;
+  CHECK(*m.predict_us({4, 100, 64}) == doctest::Approx(expected100));
+  CHECK(expected100 == doctest::Approx(1.5 * 1e-6 * 4 * 100 * 64));
+  CHECK(*TableModel(unaligned_gemm(), c).predict_us({4, 100, 64}) == doctest::Approx(1e-6 * 4 * 100 * 64));
+  // Below the smallest aligned value the aligned part holds at n = 32; the penalty still applies.
+  CHECK(*m.predict_us({4, 20, 64}) == doctest::Approx(t32 * t60 / aligned60));
+}
+
+TEST_CASE("alignment: leave-one-out skips unaligned points and uses aligned neighbours only") {
+  OpTable t = unaligned_gemm();
+  const Ceilings c = compute_bound();
+  // Without alignment: n = 60 and n = 64 are interior along n and see the 1.5x column.
+  const auto plain = TableModel(t, c).loo_interpolation_errors();
+  CHECK(plain.size() == 10);  // m = 4 at 4 n values, n = 60 and 64 at 3 m values
+  CHECK(summarize(plain).max_abs_pct > 10.0);
+
+  t.alignment = {1, 8, 1};
+  const TableModel m(t, c);
+  const auto errors = m.loo_interpolation_errors();
+  CHECK(errors.size() == 7);  // m = 4 at 4 n values, n = 64 (between 32 and 128) at 3 m values
+  for (double e : errors) CHECK(std::fabs(e) < 1e-6);
+  // The extrapolation to n = 128 (from n = 64) stays exact.
+  const auto extra = m.loo_extrapolation_errors();
+  CHECK_FALSE(extra.empty());
+  for (double e : extra) CHECK(std::fabs(e) < 1e-6);
+  refresh_errors(t, c);
+  CHECK(t.loo_interpolation.points == 7);
+  CHECK(t.loo_interpolation.max_abs_pct < 1e-6);
+}
+
+TEST_CASE("alignment survives the JSON round trip; bad values are diagnosed") {
+  Profile p = small_profile();
+  p.ops[0] = unaligned_gemm();
+  p.ops[0].alignment = {1, 8, 1};
+  refresh_errors(p.ops[0], p.ceilings);
+  const std::string text = to_json_text(p);
+  CHECK(text.find("\"alignment\"") != std::string::npos);
+  CHECK(nlohmann::json::parse(text)["ops"][0]["alignment"] == nlohmann::json{{"n", 8}});
+  io::Diagnostics d;
+  auto back = parse_profile(nlohmann::json::parse(text), "p.json", d);
+  REQUIRE_MESSAGE(back, d.format_lines());
+  CHECK(back->ops[0].alignment == std::vector<double>{1, 8, 1});
+  CHECK(back->ops[0].quanta.empty());
+  CHECK(back->ops[0].loo_interpolation.max_abs_pct < 1e-6);
+  CHECK(*TableModel(back->ops[0], back->ceilings).predict_us({4, 100, 64}) ==
+        doctest::Approx(1.5e-6 * 4 * 100 * 64).epsilon(1e-4));
+  CHECK(to_json_text(*back) == text);
+  // No alignment: no key.
+  CHECK(to_json_text(small_profile()).find("\"alignment\"") == std::string::npos);
+
+  nlohmann::json doc = nlohmann::json::parse(text);
+  doc["ops"][0]["alignment"]["q"] = 8;  // not an axis
+  doc["ops"][0]["alignment"]["n"] = 0;  // below 1
+  io::Diagnostics bad;
+  CHECK_FALSE(parse_profile(doc, "p.json", bad));
+  CHECK(bad.format_lines().find("p.json:/ops/0/alignment/q: unknown key") != std::string::npos);
+  CHECK(bad.format_lines().find("p.json:/ops/0/alignment/n: expected an integer in [1, 1048576], found 0") !=
+        std::string::npos);
 }
