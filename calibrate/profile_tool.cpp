@@ -206,6 +206,8 @@ int main(int argc, char** argv) {
         std::vector<double>& values = (*t).*field;
         if (values.size() != t->axes.size()) values.assign(t->axes.size(), 1.0);
         values[axis] = q;
+        // The profile says how its fit departs from what the run wrote.
+        p->notes.push_back(std::string("refit after the run: masim-profile refit ") + option + " " + spec);
       };
       for (const std::string& spec : quanta) set_per_axis("--quantum", spec, &profile::OpTable::quanta);
       for (const std::string& spec : alignments) set_per_axis("--alignment", spec, &profile::OpTable::alignment);

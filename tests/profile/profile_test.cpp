@@ -375,10 +375,10 @@ TEST_CASE("the committed H200 profile: stored holdout errors are what the fit gi
   CHECK(random.median_abs_pct <= 3.0);
   CHECK(model.median_abs_pct <= 3.0);
   // The p95 target (10%) is met on the model shapes (measured 5.68%), not on the
-  // random ones (13.14%: grouped GEMM, RMSNorm, fp8; docs/VALIDATION.md); the
+  // random ones (11.29%: RMSNorm, fp8, unpermute; docs/VALIDATION.md); the
   // random bound only catches a regression of the fit.
   CHECK(model.p95_abs_pct <= 10.0);
-  CHECK(random.p95_abs_pct <= 14.0);
+  CHECK(random.p95_abs_pct <= 12.0);
 }
 
 namespace {
