@@ -282,8 +282,9 @@ class GemmBench final : public Bench {
 // ---------------------------------------------------------------- grouped GEMM
 class GroupedGemmBench final : public Bench {
  public:
-  explicit GroupedGemmBench(kc::GroupedGemm::Mode mode = kc::GroupedGemm::Mode::kAuto, bool dense_nk = false)
-      : mode_(mode), dense_nk_(dense_nk) {}
+  explicit GroupedGemmBench(kc::GroupedGemm::Mode mode = kc::GroupedGemm::Mode::kAuto, bool dense_nk = false,
+                            bool dense_groups = false)
+      : mode_(mode), dense_nk_(dense_nk), dense_groups_(dense_groups) {}
   std::string table() const override { return "grouped_gemm_bf16"; }
   models::OpKind kind() const override { return models::OpKind::kGroupedGemm; }
   std::string implementation() const override {
@@ -302,7 +303,8 @@ class GroupedGemmBench final : public Bench {
     // n and k at powers of two to 16384, or (dense_nk: an experiment's grid, 2.5x
     // the points in a smaller box) at 1.5x steps to 8192.
     const auto nk = dense_nk_ ? pow2_half(256, 8192) : pow2(256, 16384);
-    return {pow2(1, 256), pow2_half(1, 512), nk, nk};
+    // Groups at powers of two, or (dense_groups: an experiment's grid) at 1.5× steps too.
+    return {dense_groups_ ? pow2_half(1, 256) : pow2(1, 256), pow2_half(1, 512), nk, nk};
   }
   // Rows per group (the kernel's N) in units of 64 above 64 (a quantum of 16 left
   // the random holdouts 10-25% low between grid rows; 64 cut the misses over 10%
@@ -386,6 +388,7 @@ class GroupedGemmBench final : public Bench {
  private:
   kc::GroupedGemm::Mode mode_;
   bool dense_nk_ = false;
+  bool dense_groups_ = false;
   std::int64_t g_ = 0, m_ = 0, n_ = 0, k_ = 0;
   std::uint64_t seed_ = 0;
   std::vector<std::unique_ptr<kc::GroupedGemm>> plans_;
@@ -1315,13 +1318,13 @@ class MemcpyBench final : public Bench {
 }  // namespace
 
 std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant, const std::vector<double>& gemm_extra_n,
-                                                bool grouped_dense_nk) {
+                                                bool grouped_dense_nk, bool grouped_dense_groups) {
   std::vector<std::unique_ptr<Bench>> b;
   // Ceiling ops first: the copy bandwidth and GEMM rates every later figure refers to.
   b.push_back(std::make_unique<MemcpyBench>(cudaMemcpyDeviceToDevice));
   b.push_back(std::make_unique<GemmBench>(spec::DType::kBF16, gemm_extra_n));
   b.push_back(std::make_unique<DecodeAttentionBench>(128, decode_variant));
-  b.push_back(std::make_unique<GroupedGemmBench>(kc::GroupedGemm::Mode::kAuto, grouped_dense_nk));
+  b.push_back(std::make_unique<GroupedGemmBench>(kc::GroupedGemm::Mode::kAuto, grouped_dense_nk, grouped_dense_groups));
   b.push_back(std::make_unique<RmsNormBench>());
   b.push_back(std::make_unique<RouterTopKBench>());
   b.push_back(std::make_unique<PermuteBench>());

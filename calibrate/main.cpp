@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 16384.0));
   run_cmd->add_flag("--grouped-dense-nk", run.grouped_dense_nk,
                     "Experiment: grouped_gemm_bf16's n and k at 1.5x steps to 8192 (not powers of two to 16384)");
+  run_cmd->add_flag("--grouped-dense-groups", run.grouped_dense_groups,
+                    "Experiment: grouped_gemm_bf16's group counts at 1.5x steps, not only powers of two");
   run_cmd->add_option("--deadline-s", run.deadline_s, "Stop measuring after this long; finish later with --resume");
 
   ValidateOptions val;

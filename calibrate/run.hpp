@@ -35,6 +35,7 @@ struct RunOptions {
   double gemm_tune_margin = 0;      // kernels/cuda/blas Blas::set_tune_margin
   std::vector<double> gemm_extra_n; // extra gemm_bf16 grid columns (e.g. 60: a 60-expert router's unaligned rows)
   bool grouped_dense_nk = false;    // experiment: grouped_gemm_bf16's n and k at 1.5× steps to 8192
+  bool grouped_dense_groups = false;  // experiment: grouped_gemm_bf16's group counts at 1.5× steps
 };
 
 class Bench;
