@@ -348,6 +348,10 @@ class GroupedGemmBench final : public Bench {
     return true;
   }
   void launch(Device&, int s) override { plans_[static_cast<std::size_t>(s)]->run(); }
+  std::string variant() const override {
+    if (plans_.empty()) return {};
+    return plans_.front()->mode() == kc::GroupedGemm::Mode::kLoop ? "loop" : "grouped";
+  }
   CheckResult check(Device& dev) override {
     const std::int64_t total = g_ * m_ * n_;
     MASIM_CUDA_CHECK(cudaMemsetAsync(c0_, 0xFF, sizeof(Bf16) * static_cast<std::size_t>(total), dev.stream()));

@@ -48,6 +48,9 @@ class Bench {
   virtual std::vector<double> quanta() const { return {}; }
   // Alignment per axis (profile OpTable::alignment; empty: none).
   virtual std::vector<double> alignment() const { return {}; }
+  // After prepare: which implementation the point runs when the bench chooses
+  // one per shape ("loop" or "grouped" for the auto grouped GEMM); journaled.
+  virtual std::string variant() const { return {}; }
   // Device bytes of one buffer set (rotated against L2) and of buffers shared by all sets.
   virtual std::size_t set_bytes(const std::vector<double>& x) const = 0;
   virtual std::size_t shared_bytes(const std::vector<double>& /*x*/) const { return 0; }

@@ -158,6 +158,7 @@ json measure_point(Device& dev, Bench& b, const std::vector<double>& x, bool hol
     r["launches"] = t.launches_per_replay;
     r["replays"] = t.replays;
     r["graph"] = t.graph;
+    if (const std::string v = b.variant(); !v.empty()) r["variant"] = v;
     r["sets"] = sets;
   } catch (const kernels::cuda::DeviceError& e) {
     b.release();
