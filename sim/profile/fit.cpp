@@ -28,6 +28,17 @@ double roofline_seconds(const models::Op& op, const Rates& r) {
 
 TableModel::TableModel(const OpTable& t, const Ceilings& c) : t_(t), rates_(table_rates(t, c)) {
   MASIM_ASSERT(t.grid.size() == t.axes.size() && t.time_us.size() == t.points(), "malformed profile table");
+  MASIM_ASSERT(t.axes.size() <= kMaxAxes, "profile table with too many axes");
+  for (std::size_t a = 0; a < t.axes.size(); ++a) {
+    MASIM_ASSERT(!t.grid[a].empty(), "profile table axis without grid values");
+    all_cols_.emplace_back();
+    even_cols_.emplace_back();
+    odd_cols_.emplace_back();
+    for (std::size_t i = 0; i < t.grid[a].size(); ++i) {
+      all_cols_.back().push_back(i);
+      (aligned(a, t.grid[a][i]) ? even_cols_ : odd_cols_).back().push_back(i);
+    }
+  }
 }
 
 double TableModel::roof(const std::vector<double>& x) const {
@@ -51,34 +62,18 @@ bool TableModel::aligned(std::size_t a, double v) const {
   return !(step > 1) || std::fmod(v, step) == 0;
 }
 
-std::vector<std::size_t> TableModel::columns(std::size_t a, bool aligned_values) const {
-  std::vector<std::size_t> cols;
-  for (std::size_t i = 0; i < t_.grid[a].size(); ++i) {
-    if (aligned(a, t_.grid[a][i]) == aligned_values) cols.push_back(i);
-  }
-  return cols;
-}
-
-std::optional<double> TableModel::interpolate(const std::vector<double>& x,
-                                              const std::vector<std::vector<std::size_t>>& cols) const {
+std::optional<double> TableModel::interpolate(const std::vector<double>& x, const Columns& cols) const {
   const std::size_t dims = t_.axes.size();
-  std::vector<std::size_t> lo(dims), hi(dims);
-  std::vector<double> w(dims);       // weight of the upper corner
-  std::vector<double> clamped(dims);
-  std::vector<double> raised(dims);  // x with below-grid axes raised to the grid (never scaled down)
+  std::array<std::size_t, kMaxAxes> lo{}, hi{};
+  std::array<double, kMaxAxes> w{};  // weight of the upper corner
   bool above = false;
   for (std::size_t a = 0; a < dims; ++a) {
     const std::vector<double>& g = t_.grid[a];
-    const std::vector<std::size_t>& c = cols[a];
-    const double front = g[c.front()];
-    const double back = g[c.back()];
-    const double v = std::clamp(x[a], front, back);
-    clamped[a] = v;
-    raised[a] = std::max(x[a], front);
-    if (x[a] > back) above = true;
+    const std::vector<std::size_t>& c = *cols[a];
+    const double v = std::clamp(x[a], g[c.front()], g[c.back()]);
+    if (x[a] > g[c.back()]) above = true;
     if (c.size() == 1) {
       lo[a] = hi[a] = c.front();
-      w[a] = 0;
       continue;
     }
     std::size_t j = 1;
@@ -88,21 +83,29 @@ std::optional<double> TableModel::interpolate(const std::vector<double>& x,
     w[a] = std::clamp((std::log(v) - std::log(g[lo[a]])) / (std::log(g[hi[a]]) - std::log(g[lo[a]])), 0.0, 1.0);
   }
   double log_t = 0.0;
-  std::vector<std::size_t> idx(dims);
   for (std::size_t corner = 0; corner < (std::size_t{1} << dims); ++corner) {
     double weight = 1.0;
+    std::size_t flat = 0;
     for (std::size_t a = 0; a < dims; ++a) {
       const bool up = (corner >> a) & 1u;
       weight *= up ? w[a] : 1.0 - w[a];
-      idx[a] = up ? hi[a] : lo[a];
+      flat = flat * t_.grid[a].size() + (up ? hi[a] : lo[a]);
     }
     if (weight == 0.0) continue;
-    const double t = t_.time_us[t_.flat_index(idx)];
+    const double t = t_.time_us[flat];
     if (!(t > 0) || !std::isfinite(t)) return std::nullopt;
     log_t += weight * std::log(t);
   }
   double t_us = std::exp(log_t);
   if (above) {
+    // x with each axis clamped to its columns (the edge) and raised to them
+    // (below-grid axes are never scaled down).
+    std::vector<double> clamped(dims), raised(dims);
+    for (std::size_t a = 0; a < dims; ++a) {
+      const std::vector<double>& g = t_.grid[a];
+      clamped[a] = std::clamp(x[a], g[cols[a]->front()], g[cols[a]->back()]);
+      raised[a] = std::max(x[a], g[cols[a]->front()]);
+    }
     const double r_edge = roof(clamped);
     const double r_x = roof(raised);
     if (r_edge > 0 && r_x > r_edge) t_us *= r_x / r_edge;
@@ -114,26 +117,20 @@ std::optional<double> TableModel::predict_us(const std::vector<double>& query) c
   const std::size_t dims = t_.axes.size();
   MASIM_ASSERT(query.size() == dims, "query rank differs from the table's axes");
   const std::vector<double> x = quantized(query);
-  std::vector<std::vector<std::size_t>> cols(dims);
-  for (std::size_t a = 0; a < dims; ++a) {
-    cols[a].resize(t_.grid[a].size());
-    for (std::size_t i = 0; i < cols[a].size(); ++i) cols[a][i] = i;
-  }
+  Columns cols{};
+  for (std::size_t a = 0; a < dims; ++a) cols[a] = &all_cols_[a];
   // An unaligned query scaled from the aligned columns by the penalty measured at
   // the nearest unaligned column (first such axis only); an aligned one uses only
   // the aligned columns.
   std::optional<std::size_t> odd_axis;
   std::size_t odd_col = 0;
   for (std::size_t a = 0; a < dims; ++a) {
-    if (!(t_.alignment_of(a) > 1)) continue;
-    const auto even = columns(a, true);
-    const auto odd = columns(a, false);
-    if (even.empty()) continue;
-    cols[a] = even;
-    if (aligned(a, query[a]) || odd.empty() || odd_axis) continue;
+    if (!(t_.alignment_of(a) > 1) || even_cols_[a].empty()) continue;
+    cols[a] = &even_cols_[a];
+    if (aligned(a, query[a]) || odd_cols_[a].empty() || odd_axis) continue;
     odd_axis = a;
-    odd_col = odd.front();
-    for (std::size_t i : odd) {
+    odd_col = odd_cols_[a].front();
+    for (std::size_t i : odd_cols_[a]) {
       if (std::fabs(std::log(t_.grid[a][i] / query[a])) < std::fabs(std::log(t_.grid[a][odd_col] / query[a]))) odd_col = i;
     }
   }
@@ -143,9 +140,10 @@ std::optional<double> TableModel::predict_us(const std::vector<double>& query) c
   std::vector<double> xc = x;
   xc[a] = t_.grid[a][odd_col];
   const auto even_at_c = interpolate(xc, cols);
-  auto only_c = cols;
-  only_c[a] = {odd_col};
-  const auto odd_at_c = interpolate(xc, only_c);
+  const std::vector<std::size_t> only_c = {odd_col};
+  Columns at_c = cols;
+  at_c[a] = &only_c;
+  const auto odd_at_c = interpolate(xc, at_c);
   if (!even_at_c || !odd_at_c) return at_x;
   if (query[a] == t_.grid[a][odd_col]) return odd_at_c;
   return *at_x * *odd_at_c / *even_at_c;
@@ -161,7 +159,7 @@ std::vector<double> TableModel::loo_interpolation_errors() const {
       const auto& g = t_.grid[a];
       // Neighbours of the same alignment class (an unaligned column has none).
       if (!aligned(a, g[idx[a]])) continue;
-      const auto cols = columns(a, true);
+      const auto& cols = even_cols_[a];
       const auto at = std::find(cols.begin(), cols.end(), idx[a]);
       if (at == cols.begin() || at + 1 == cols.end()) continue;
       auto lo = idx;
@@ -188,7 +186,7 @@ std::vector<double> TableModel::loo_extrapolation_errors() const {
     for (std::size_t a = 0; a < t_.axes.size(); ++a) {
       const auto& g = t_.grid[a];
       if (g.size() < 2 || idx[a] + 1 != g.size() || !aligned(a, g[idx[a]])) continue;
-      const auto cols = columns(a, true);
+      const auto& cols = even_cols_[a];
       if (cols.size() < 2) continue;
       auto in = idx;
       in[a] = cols[cols.size() - 2];

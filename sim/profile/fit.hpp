@@ -36,6 +36,7 @@
 //   std::optional<double> us = m.predict_us({64, 6144, 4096});
 #pragma once
 
+#include <array>
 #include <optional>
 #include <vector>
 
@@ -66,13 +67,14 @@ class TableModel {
   double roof(const std::vector<double>& x) const;
   std::vector<double> quantized(const std::vector<double>& x) const;
   bool aligned(std::size_t a, double v) const;
-  // Grid indices of axis a whose values are (or are not) aligned.
-  std::vector<std::size_t> columns(std::size_t a, bool aligned_values) const;
-  // Multilinear log-space interpolation over the grid indices `cols` of each axis.
-  std::optional<double> interpolate(const std::vector<double>& x,
-                                    const std::vector<std::vector<std::size_t>>& cols) const;
+  static constexpr std::size_t kMaxAxes = 8;
+  using Columns = std::array<const std::vector<std::size_t>*, kMaxAxes>;
+  // Multilinear log-space interpolation over the grid indices *cols[a] of each axis.
+  std::optional<double> interpolate(const std::vector<double>& x, const Columns& cols) const;
   const OpTable& t_;
   Rates rates_;
+  // Per axis: every grid index, the aligned ones, the unaligned ones (built once).
+  std::vector<std::vector<std::size_t>> all_cols_, even_cols_, odd_cols_;
 };
 
 // Median, 95th percentile (nearest rank) and max of |errors|.
