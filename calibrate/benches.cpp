@@ -679,7 +679,10 @@ class RmsNormBench final : public Bench {
   std::string implementation() const override { return "kernels/cuda rmsnorm (block per row, 16-byte vectors)"; }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {1024, 4096}};
-    return {pow2(1, 16384), pow2_half(512, 16384)};
+    // Tokens at 1.5× steps: between powers of two the input falls out of L2 at
+    // large widths (1,024 × 12,288 is 17.6 against 6.5 µs at 512), and the
+    // random holdouts missed by 10-24% there (seed 9).
+    return {pow2_half(1, 16384), pow2_half(512, 16384)};
   }
   // Every tensor is an activation the previous kernel just wrote (L2-resident in a
   // real step when it fits): no rotation.
@@ -757,7 +760,8 @@ class RouterTopKBench final : public Bench {
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {8, 64, 256}, {1, 2, 8}};
-    return {pow2(1, 16384), pow2(8, 256), {1, 2, 4, 8}};
+    // Tokens at 1.5× steps (a few hundred more points, about 2 s).
+    return {pow2_half(1, 16384), pow2(8, 256), {1, 2, 4, 8}};
   }
   // Every tensor is an activation the previous kernel just wrote (L2-resident in a
   // real step when it fits): no rotation.
@@ -1148,7 +1152,7 @@ class ElementwiseBench final : public Bench {
   std::string implementation() const override { return "kernels/cuda add (2 or 3 operands, fp32 sum, bf16 out)"; }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(64, 1 << 22), {2, 3}};
-    return {pow2(64, 1 << 27), {2, 3}};
+    return {pow2_half(64, 1 << 27), {2, 3}};
   }
   // Every tensor is an activation the previous kernel just wrote (L2-resident in a
   // real step when it fits): no rotation.
