@@ -1325,14 +1325,14 @@ class MemcpyBench final : public Bench {
 
 }  // namespace
 
-std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant, const std::vector<double>& gemm_extra_n,
-                                                bool grouped_dense_nk, bool grouped_dense_groups) {
+std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant, const GridOptions& grids) {
   std::vector<std::unique_ptr<Bench>> b;
   // Ceiling ops first: the copy bandwidth and GEMM rates every later figure refers to.
   b.push_back(std::make_unique<MemcpyBench>(cudaMemcpyDeviceToDevice));
-  b.push_back(std::make_unique<GemmBench>(spec::DType::kBF16, gemm_extra_n));
+  b.push_back(std::make_unique<GemmBench>(spec::DType::kBF16, grids.gemm_extra_n));
   b.push_back(std::make_unique<DecodeAttentionBench>(128, decode_variant));
-  b.push_back(std::make_unique<GroupedGemmBench>(kc::GroupedGemm::Mode::kAuto, grouped_dense_nk, grouped_dense_groups));
+  b.push_back(std::make_unique<GroupedGemmBench>(kc::GroupedGemm::Mode::kAuto, grids.grouped_dense_nk,
+                                                 grids.grouped_dense_groups));
   b.push_back(std::make_unique<RmsNormBench>());
   b.push_back(std::make_unique<RouterTopKBench>());
   b.push_back(std::make_unique<PermuteBench>());

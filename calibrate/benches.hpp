@@ -28,6 +28,13 @@
 
 namespace masim::calibrate {
 
+// Grid choices of `masim-calibrate run` (RunOptions::grids).
+struct GridOptions {
+  std::vector<double> gemm_extra_n;   // extra gemm_bf16 columns n (e.g. 60: a 60-expert router's unaligned rows)
+  bool grouped_dense_nk = false;      // experiment: grouped_gemm_bf16's n and k at 1.5× steps to 8192
+  bool grouped_dense_groups = false;  // experiment: grouped_gemm_bf16's group counts at 1.5× steps
+};
+
 struct CheckResult {
   bool ok = false;
   double rel_error = 0;
@@ -73,10 +80,8 @@ class Bench {
 };
 
 // `decode_variant` selects decode attention's kernels (kernels/cuda DecodeAttentionArgs::variant).
-// gemm_extra_n: columns added to gemm_bf16's grid (RunOptions::gemm_extra_n).
-// grouped_dense_nk, grouped_dense_groups: experiment grids for grouped_gemm_bf16 (RunOptions).
-std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant = 0, const std::vector<double>& gemm_extra_n = {},
-                                                bool grouped_dense_nk = false, bool grouped_dense_groups = false);
+// `grids` adds columns and experiment grids (GridOptions).
+std::vector<std::unique_ptr<Bench>> all_benches(int decode_variant = 0, const GridOptions& grids = {});
 std::unique_ptr<Bench> make_bench(const std::string& table);   // nullptr: no such table
 std::unique_ptr<Bench> make_grouped_bench(kernels::cuda::GroupedGemm::Mode mode);
 std::unique_ptr<Bench> make_decode_bench(int head_dim, int variant);

@@ -53,12 +53,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--gemm-tune-margin", run.gemm_tune_margin,
                       "Keep cublasGemmEx's algorithm unless another is faster by more than this fraction (0: fastest wins)")
       ->check(CLI::Range(0.0, 0.9));
-  run_cmd->add_option("--gemm-extra-n", run.gemm_extra_n, "Extra gemm_bf16 grid columns n (e.g. 60)")
+  run_cmd->add_option("--gemm-extra-n", run.grids.gemm_extra_n, "Extra gemm_bf16 grid columns n (e.g. 60)")
       ->delimiter(',')
       ->check(CLI::Range(1.0, 16384.0));
-  run_cmd->add_flag("--grouped-dense-nk", run.grouped_dense_nk,
+  run_cmd->add_flag("--grouped-dense-nk", run.grids.grouped_dense_nk,
                     "Experiment: grouped_gemm_bf16's n and k at 1.5x steps to 8192 (not powers of two to 16384)");
-  run_cmd->add_flag("--grouped-dense-groups", run.grouped_dense_groups,
+  run_cmd->add_flag("--grouped-dense-groups", run.grids.grouped_dense_groups,
                     "Experiment: grouped_gemm_bf16's group counts at 1.5x steps, not only powers of two");
   run_cmd->add_option("--deadline-s", run.deadline_s, "Stop measuring after this long; finish later with --resume");
 

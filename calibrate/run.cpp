@@ -264,7 +264,7 @@ int run_calibration(const RunOptions& opt) {
     }
   }
   if (decode_variant != 1) std::printf("decode attention tensor-core self-test passed (variant %d)\n", probe_variant);
-  auto benches = all_benches(decode_variant, opt.gemm_extra_n, opt.grouped_dense_nk, opt.grouped_dense_groups);
+  auto benches = all_benches(decode_variant, opt.grids);
   std::vector<Bench*> selected;
   for (auto& b : benches) {
     if (opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), b->table()) != opt.only.end()) {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "calibrate/benches.hpp"
 #include "calibrate/harness.hpp"
 
 namespace masim::calibrate {
@@ -33,12 +34,8 @@ struct RunOptions {
   double deadline_s = 0;            // > 0: stop measuring after this many seconds (rest "skipped", resumable)
   int decode_variant = 0;           // decode attention kernel (kernels.hpp DecodeAttentionArgs::variant; 0 automatic)
   double gemm_tune_margin = 0;      // kernels/cuda/blas Blas::set_tune_margin
-  std::vector<double> gemm_extra_n; // extra gemm_bf16 grid columns (e.g. 60: a 60-expert router's unaligned rows)
-  bool grouped_dense_nk = false;    // experiment: grouped_gemm_bf16's n and k at 1.5× steps to 8192
-  bool grouped_dense_groups = false;  // experiment: grouped_gemm_bf16's group counts at 1.5× steps
+  GridOptions grids;                // extra columns, experiment grids (benches.hpp)
 };
-
-class Bench;
 
 // Checks and times `b` at `x` (one grid or holdout point): a JSON record with
 // "status" (ok, wrong, unsupported, skipped, error) and, when ok, the timing.

@@ -31,11 +31,9 @@ TableModel::TableModel(const OpTable& t, const Ceilings& c) : t_(t), rates_(tabl
   MASIM_ASSERT(t.axes.size() <= kMaxAxes, "profile table with too many axes");
   for (std::size_t a = 0; a < t.axes.size(); ++a) {
     MASIM_ASSERT(!t.grid[a].empty(), "profile table axis without grid values");
-    all_cols_.emplace_back();
     even_cols_.emplace_back();
     odd_cols_.emplace_back();
     for (std::size_t i = 0; i < t.grid[a].size(); ++i) {
-      all_cols_.back().push_back(i);
       (aligned(a, t.grid[a][i]) ? even_cols_ : odd_cols_).back().push_back(i);
     }
   }
@@ -117,17 +115,16 @@ std::optional<double> TableModel::predict_us(const std::vector<double>& query) c
   const std::size_t dims = t_.axes.size();
   MASIM_ASSERT(query.size() == dims, "query rank differs from the table's axes");
   const std::vector<double> x = quantized(query);
+  // Interpolation uses the aligned columns (every column of an axis without an
+  // alignment); an unaligned query is scaled from them by the penalty measured at
+  // the nearest unaligned column (first such axis only). An axis with no aligned
+  // value at all uses its unaligned ones.
   Columns cols{};
-  for (std::size_t a = 0; a < dims; ++a) cols[a] = &all_cols_[a];
-  // An unaligned query scaled from the aligned columns by the penalty measured at
-  // the nearest unaligned column (first such axis only); an aligned one uses only
-  // the aligned columns.
   std::optional<std::size_t> odd_axis;
   std::size_t odd_col = 0;
   for (std::size_t a = 0; a < dims; ++a) {
-    if (!(t_.alignment_of(a) > 1) || even_cols_[a].empty()) continue;
-    cols[a] = &even_cols_[a];
-    if (aligned(a, query[a]) || odd_cols_[a].empty() || odd_axis) continue;
+    cols[a] = even_cols_[a].empty() ? &odd_cols_[a] : &even_cols_[a];
+    if (even_cols_[a].empty() || aligned(a, query[a]) || odd_cols_[a].empty() || odd_axis) continue;
     odd_axis = a;
     odd_col = odd_cols_[a].front();
     for (std::size_t i : odd_cols_[a]) {

@@ -73,8 +73,9 @@ class TableModel {
   std::optional<double> interpolate(const std::vector<double>& x, const Columns& cols) const;
   const OpTable& t_;
   Rates rates_;
-  // Per axis: every grid index, the aligned ones, the unaligned ones (built once).
-  std::vector<std::vector<std::size_t>> all_cols_, even_cols_, odd_cols_;
+  // Per axis: the grid indices of aligned and of unaligned values (every index is
+  // aligned on an axis without an alignment), built once.
+  std::vector<std::vector<std::size_t>> even_cols_, odd_cols_;
 };
 
 // Median, 95th percentile (nearest rank) and max of |errors|.
