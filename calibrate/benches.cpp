@@ -44,6 +44,21 @@ std::vector<double> pow2_half(double lo, double hi) {
   return v;
 }
 
+// Powers of two and 1.25, 1.5 and 1.75 times them (integers only): 1, 2, 3, 4, 5,
+// 6, 7, 8, 10, 12, 14, 16, 20, ... For cheap one- and two-axis tables whose time
+// has steps between 1.5× points (a second pass over a row, a buffer falling out of
+// L2). Every pow2_half value is one of them.
+std::vector<double> pow2_quarter(double lo, double hi) {
+  std::vector<double> v;
+  for (double x = lo; x <= hi * 1.0000001; x *= 2) {
+    for (double f : {1.0, 1.25, 1.5, 1.75}) {
+      const double y = f * x;
+      if (y <= hi * 1.0000001 && std::fmod(y, 1.0) == 0.0) v.push_back(y);
+    }
+  }
+  return v;
+}
+
 // Model widths (hidden sizes, FFN widths): multiples of 128 in every MoE model this
 // repository ships (Mixtral 14336, Qwen3 768, Qwen1.5 1408, DeepSeek-V3 7168).
 double snap_model_width(double v) { return std::max(128.0, std::round(v / 128) * 128); }
@@ -679,10 +694,15 @@ class RmsNormBench final : public Bench {
   std::string implementation() const override { return "kernels/cuda rmsnorm (block per row, 16-byte vectors)"; }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(1, 1024), {1024, 4096}};
-    // Tokens at 1.5× steps: between powers of two the input falls out of L2 at
-    // large widths (1,024 × 12,288 is 17.6 against 6.5 µs at 512), and the
-    // random holdouts missed by 10-24% there (seed 9).
-    return {pow2_half(1, 16384), pow2_half(512, 16384)};
+    // Tokens and widths at quarter-octave steps (about 1,100 points, 6 s): the rows
+    // fall out of L2 between powers of two at large widths (1,024 × 12,288 is 17.6
+    // against 6.5 µs at 512), and the random holdouts missed by 10-24% there
+    // (seed 9). Width 8,320 is the first grid value past one pass: a row of more
+    // than 1,024 16-byte vectors takes a second pass of the block (8,192 → 12,288
+    // interpolated 9,088 11% low at 3 tokens).
+    std::vector<double> width = pow2_quarter(512, 16384);
+    width.insert(std::upper_bound(width.begin(), width.end(), 8192.0), 8320.0);
+    return {pow2_quarter(1, 16384), width};
   }
   // Every tensor is an activation the previous kernel just wrote (L2-resident in a
   // real step when it fits): no rotation.
@@ -1152,7 +1172,9 @@ class ElementwiseBench final : public Bench {
   std::string implementation() const override { return "kernels/cuda add (2 or 3 operands, fp32 sum, bf16 out)"; }
   std::vector<std::vector<double>> grid(bool quick) const override {
     if (quick) return {pow2(64, 1 << 22), {2, 3}};
-    return {pow2_half(64, 1 << 27), {2, 3}};
+    // Quarter-octave steps: the operands fall out of L2 between 4 and 8 M elements
+    // (a 1.5× grid priced 5.5 M elements 29% high, seed 9).
+    return {pow2_quarter(64, 1 << 27), {2, 3}};
   }
   // Every tensor is an activation the previous kernel just wrote (L2-resident in a
   // real step when it fits): no rotation.
@@ -1238,8 +1260,10 @@ class MemcpyBench final : public Bench {
   }
   std::vector<std::vector<double>> grid(bool quick) const override {
     const double hi = k_ == cudaMemcpyDeviceToDevice ? (quick ? 1 << 28 : 4294967296.0) : (quick ? 1 << 26 : 1 << 30);
-    // 1.5× steps: small host copies change DMA paths between powers of two.
-    return {quick ? pow2(8, hi) : pow2_half(8, hi)};
+    // 1.5× steps: small host copies change DMA paths between powers of two. Device
+    // copies (a kernel, 0.4 s for the whole table) at quarter-octave steps.
+    if (quick) return {pow2(8, hi)};
+    return {k_ == cudaMemcpyDeviceToDevice ? pow2_quarter(8, hi) : pow2_half(8, hi)};
   }
   std::size_t set_bytes(const std::vector<double>& x) const override {
     return static_cast<std::size_t>(I(x[0])) * (k_ == cudaMemcpyDeviceToDevice ? 2 : 1);

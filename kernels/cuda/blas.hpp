@@ -108,7 +108,7 @@ class Blas {
 class GroupedGemm {
  public:
   // kAuto times both forms once when the plan is made (outside any graph
-  // capture) and keeps the faster: the grouped call wins for many small groups
+  // capture; each form timed in a graph of its own) and keeps the faster: the grouped call wins for many small groups
   // (decode), the loop for few large ones (measured on H200: the grouped call
   // ran 2.5x slower than a dense GEMM of the same FLOPs at 8 groups of 2048 rows,
   // the loop within 3%).
@@ -130,6 +130,7 @@ class GroupedGemm {
   Mode mode() const { return mode_; }
 
  private:
+  void choose_form();
   Blas& blas_;
   std::vector<Group> groups_;   // non-empty groups only
   std::int64_t n_, k_;
