@@ -55,6 +55,12 @@ class Bench {
   virtual std::vector<double> quanta() const { return {}; }
   // Alignment per axis (profile OpTable::alignment; empty: none).
   virtual std::vector<double> alignment() const { return {}; }
+  // Iso-bytes interpolation (profile OpTable::iso_along and iso_offset; along < 0: none).
+  struct IsoBytes {
+    int along = -1;
+    std::vector<double> offset;  // per axis; NaN: the axis does not scale the bytes
+  };
+  virtual IsoBytes iso_bytes() const { return {}; }
   // After prepare: which implementation the point runs when the bench chooses
   // one per shape ("loop" or "grouped" for the auto grouped GEMM); journaled.
   virtual std::string variant() const { return {}; }

@@ -7,6 +7,8 @@
 //   masim-profile refit IN -o OUT --quantum attention_decode_d128.context=64 ...
 //                        # sets tables' quanta (sim/profile/fit.hpp) and recomputes their fit errors
 //   masim-profile refit IN -o OUT --alignment gemm_bf16.n=8   # unaligned widths are their own regime
+//   masim-profile refit IN -o OUT --iso-bytes 'unpermute.tokens=width*top_k+1'
+//                        # iso-bytes interpolation along tokens, bytes ∝ tokens·width·(top_k+1)
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include "calibrate/model_shapes.hpp"
+#include "calibrate/refit_spec.hpp"
 #include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
 #include "sim/profile/derive.hpp"
@@ -28,6 +31,7 @@
 namespace {
 
 using namespace masim;
+
 
 int summary(const profile::Profile& p, const std::string& path) {
   std::printf("%s: %s%s, %s, %zu op tables, %zu collective tables\n", path.c_str(), p.provenance.gpu_name.c_str(),
@@ -126,6 +130,10 @@ int main(int argc, char** argv) {
   refit->add_option("--quantum", quanta, "TABLE.AXIS=Q (Q >= 1; 1 removes it)");
   std::vector<std::string> alignments;
   refit->add_option("--alignment", alignments, "TABLE.AXIS=A: values not a multiple of A are their own regime (1 removes it)");
+  std::vector<std::string> iso_specs;
+  refit->add_option("--iso-bytes", iso_specs,
+                    "TABLE.ALONG=AXIS[+O]*AXIS[+O]...: iso-bytes interpolation along ALONG, bytes ∝ "
+                    "ALONG·Π(AXIS+O); TABLE=none removes it");
   double max_power_w = 0;
   refit->add_option("--max-power-w", max_power_w,
                     "Drop power_w values above this board limit (readings that cannot be real)")
@@ -211,6 +219,17 @@ int main(int argc, char** argv) {
       };
       for (const std::string& spec : quanta) set_per_axis("--quantum", spec, &profile::OpTable::quanta);
       for (const std::string& spec : alignments) set_per_axis("--alignment", spec, &profile::OpTable::alignment);
+      for (const std::string& spec : iso_specs) {
+        if (!calibrate::set_iso_bytes(*p, spec)) {
+          std::fprintf(stderr,
+                       "--iso-bytes %s: expected TABLE.ALONG=AXIS[+O]*AXIS[+O]... (axes of the table, offsets >= 0) "
+                       "or TABLE=none, with a table of %s\n",
+                       spec.c_str(), refit_in.c_str());
+          ++bad;
+          continue;
+        }
+        p->notes.push_back("refit after the run: masim-profile refit --iso-bytes " + spec);
+      }
       if (bad) return 2;
       if (max_power_w > 0) {
         std::size_t dropped = 0;

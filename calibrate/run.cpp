@@ -316,6 +316,8 @@ int run_calibration(const RunOptions& opt) {
     t.grid = g.axes;
     t.quanta = b->quanta();
     t.alignment = b->alignment();
+    t.iso_along = b->iso_bytes().along;
+    t.iso_offset = b->iso_bytes().offset;
     std::map<std::string, int> counts;
     auto run_one = [&](const std::vector<double>& x, PointKind kind) -> json {
       const bool holdout = kind != PointKind::kGrid;

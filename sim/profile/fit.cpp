@@ -81,7 +81,16 @@ std::optional<double> TableModel::interpolate(const std::vector<double>& x, cons
     w[a] = std::clamp((std::log(v) - std::log(g[lo[a]])) / (std::log(g[hi[a]]) - std::log(g[lo[a]])), 0.0, 1.0);
   }
   double log_t = 0.0;
-  for (std::size_t corner = 0; corner < (std::size_t{1} << dims); ++corner) {
+  bool iso_done = false;
+  if (t_.iso_along >= 0 && !above) {
+    const auto log_t_iso = interpolate_iso(x, cols, lo, hi, w);
+    if (log_t_iso == kNoPrediction) return std::nullopt;
+    if (!std::isnan(log_t_iso)) {
+      log_t = log_t_iso;
+      iso_done = true;
+    }
+  }
+  for (std::size_t corner = 0; !iso_done && corner < (std::size_t{1} << dims); ++corner) {
     double weight = 1.0;
     std::size_t flat = 0;
     for (std::size_t a = 0; a < dims; ++a) {
@@ -109,6 +118,56 @@ std::optional<double> TableModel::interpolate(const std::vector<double>& x, cons
     if (r_edge > 0 && r_x > r_edge) t_us *= r_x / r_edge;
   }
   return t_us;
+}
+
+double TableModel::interpolate_iso(const std::vector<double>& x, const Columns& cols, const Index& lo,
+                                   const Index& hi, const Weights& w) const {
+  // Corners over the other axes; along the iso axis, each corner is read at the
+  // value that moves the query's bytes at that corner's other coordinates.
+  const std::size_t dims = t_.axes.size();
+  const std::size_t p = static_cast<std::size_t>(t_.iso_along);
+  const std::vector<double>& gp = t_.grid[p];
+  const std::vector<std::size_t>& cp = *cols[p];
+  double log_t = 0.0;
+  for (std::size_t corner = 0; corner < (std::size_t{1} << dims); ++corner) {
+    if ((corner >> p) & 1u) continue;
+    double weight = 1.0;
+    double scale = 1.0;
+    Index at = lo;
+    for (std::size_t a = 0; a < dims; ++a) {
+      if (a == p) continue;
+      const bool up = (corner >> a) & 1u;
+      weight *= up ? w[a] : 1.0 - w[a];
+      at[a] = up ? hi[a] : lo[a];
+      if (t_.iso_scales(a)) {
+        const std::vector<double>& g = t_.grid[a];
+        const double v = std::clamp(x[a], g[cols[a]->front()], g[cols[a]->back()]);
+        scale *= (v + t_.iso_offset[a]) / (g[at[a]] + t_.iso_offset[a]);
+      }
+    }
+    if (weight == 0.0) continue;
+    const double xp = x[p] * scale;
+    if (xp > gp[cp.back()]) return std::nan("");  // past the grid at this corner: the plain rule
+    const double v = std::max(xp, gp[cp.front()]);
+    std::size_t j = 1;
+    while (j + 1 < cp.size() && gp[cp[j]] < v) ++j;
+    const std::size_t plo = cp.size() == 1 ? cp.front() : cp[j - 1];
+    const std::size_t phi = cp.size() == 1 ? cp.front() : cp[j];
+    const double wp = plo == phi ? 0.0
+                                 : std::clamp((std::log(v) - std::log(gp[plo])) / (std::log(gp[phi]) - std::log(gp[plo])),
+                                              0.0, 1.0);
+    for (int side = 0; side < 2; ++side) {
+      const double ws = side ? wp : 1.0 - wp;
+      if (ws == 0.0) continue;
+      at[p] = side ? phi : plo;
+      std::size_t flat = 0;
+      for (std::size_t a = 0; a < dims; ++a) flat = flat * t_.grid[a].size() + at[a];
+      const double t = t_.time_us[flat];
+      if (!(t > 0) || !std::isfinite(t)) return kNoPrediction;
+      log_t += weight * ws * std::log(t);
+    }
+  }
+  return log_t;
 }
 
 std::optional<double> TableModel::predict_us(const std::vector<double>& query) const {
@@ -146,6 +205,26 @@ std::optional<double> TableModel::predict_us(const std::vector<double>& query) c
   return *at_x * *odd_at_c / *even_at_c;
 }
 
+std::optional<double> TableModel::iso_column_us(const std::vector<std::size_t>& idx, double x_a,
+                                                 std::size_t a) const {
+  const std::size_t p = static_cast<std::size_t>(t_.iso_along);
+  const std::vector<double>& gp = t_.grid[p];
+  const double o = t_.iso_offset[a];
+  const double xp = gp[idx[p]] * (x_a + o) / (t_.grid[a][idx[a]] + o);
+  if (xp > gp.back() || gp.size() < 2) return std::nullopt;
+  const double v = std::max(xp, gp.front());
+  std::size_t j = 1;
+  while (j + 1 < gp.size() && gp[j] < v) ++j;
+  auto at = idx;
+  at[p] = j - 1;
+  const double t0 = t_.time_us[t_.flat_index(at)];
+  at[p] = j;
+  const double t1 = t_.time_us[t_.flat_index(at)];
+  if (!(t0 > 0) || !(t1 > 0)) return std::nullopt;
+  const double wp = std::clamp((std::log(v) - std::log(gp[j - 1])) / (std::log(gp[j]) - std::log(gp[j - 1])), 0.0, 1.0);
+  return std::exp((1 - wp) * std::log(t0) + wp * std::log(t1));
+}
+
 std::vector<double> TableModel::loo_interpolation_errors() const {
   std::vector<double> errors;
   for (std::size_t f = 0; f < t_.points(); ++f) {
@@ -163,8 +242,16 @@ std::vector<double> TableModel::loo_interpolation_errors() const {
       auto hi = idx;
       lo[a] = *(at - 1);
       hi[a] = *(at + 1);
-      const double tl = t_.time_us[t_.flat_index(lo)];
-      const double th = t_.time_us[t_.flat_index(hi)];
+      double tl = t_.time_us[t_.flat_index(lo)];
+      double th = t_.time_us[t_.flat_index(hi)];
+      if (t_.iso_scales(a)) {
+        // Iso-bytes: each neighbour read along the iso axis at the point's bytes.
+        const auto l = iso_column_us(lo, g[idx[a]], a);
+        const auto h = iso_column_us(hi, g[idx[a]], a);
+        if (!l || !h) continue;
+        tl = *l;
+        th = *h;
+      }
       if (!(tl > 0) || !(th > 0)) continue;
       const double w = (std::log(g[idx[a]]) - std::log(g[lo[a]])) / (std::log(g[hi[a]]) - std::log(g[lo[a]]));
       const double pred = std::exp((1 - w) * std::log(tl) + w * std::log(th));

@@ -17,6 +17,15 @@
 // unaligned one is the aligned prediction times the penalty measured at the
 // nearest unaligned grid value, t_odd(c) / t_aligned(c) (at that value itself,
 // its measurement).
+// Iso bytes (OpTable::iso_along, iso_offset): a streaming kernel's time follows
+// the bytes it moves, B ∝ x_along · Π (x_a + o_a), and steps where its buffers
+// fall out of L2 at a footprint, not at a token count, so two corners of a cell
+// at the same tokens can sit on opposite sides of that step. Each corner over the
+// other axes is instead read along `along` at the value that moves the query's
+// bytes there (interpolated in log space along that column), and the corners are
+// weighted as usual. Where that value lies above the column's grid, the plain rule
+// applies; below it, the time holds at the edge. Leave-one-out along a scaling
+// axis reads its two neighbours the same way.
 // Below the grid's smallest value of an axis the time is held at the edge (the
 // latency floor; never extrapolated downwards). Above the largest value the time
 // at the edge is scaled by the ratio of roofline times,
@@ -69,6 +78,17 @@ class TableModel {
   bool aligned(std::size_t a, double v) const;
   static constexpr std::size_t kMaxAxes = 8;
   using Columns = std::array<const std::vector<std::size_t>*, kMaxAxes>;
+  using Index = std::array<std::size_t, kMaxAxes>;
+  using Weights = std::array<double, kMaxAxes>;
+  // interpolate_iso's "a corner is missing" (NaN: the plain rule applies instead).
+  static constexpr double kNoPrediction = -1e300;
+  // log(time) by iso-bytes interpolation over the cell lo..hi (weights w of the
+  // upper corners); NaN where a corner's iso value lies past the grid.
+  double interpolate_iso(const std::vector<double>& x, const Columns& cols, const Index& lo, const Index& hi,
+                         const Weights& w) const;
+  // Time in the grid column through `idx` along the iso axis, at the value that moves
+  // the bytes of the point with axis `a` at x_a instead (nullopt: past the grid).
+  std::optional<double> iso_column_us(const std::vector<std::size_t>& idx, double x_a, std::size_t a) const;
   // Multilinear log-space interpolation over the grid indices *cols[a] of each axis.
   std::optional<double> interpolate(const std::vector<double>& x, const Columns& cols) const;
   const OpTable& t_;

@@ -193,6 +193,26 @@ std::optional<OpTable> parse_table(const json& node, const std::string& file, co
   };
   per_axis("quanta", t.quanta);
   per_axis("alignment", t.alignment);
+  if (auto iso = r.object("iso_bytes", Required::kNo); iso && iso->valid()) {
+    if (auto along = iso->string("along", Required::kYes)) {
+      const auto at = std::find(t.axes.begin(), t.axes.end(), *along);
+      if (at == t.axes.end()) {
+        iso->error("along", "expected one of the table's axes, found \"" + *along + "\"");
+      } else {
+        t.iso_along = static_cast<int>(at - t.axes.begin());
+      }
+    }
+    t.iso_offset.assign(t.axes.size(), std::nan(""));
+    if (auto scale = iso->object("scale", Required::kYes); scale && scale->valid()) {
+      for (std::size_t a = 0; a < t.axes.size(); ++a) {
+        if (static_cast<int>(a) == t.iso_along) continue;
+        if (auto o = scale->number(t.axes[a], Required::kNo, 0.0, 1e6)) t.iso_offset[a] = *o;
+      }
+      scale->finish();
+    }
+    iso->finish();
+    if (t.iso_along < 0) t.iso_offset.clear();
+  }
   auto times = read_numbers(r, "time_us", Required::kYes, true, 0.0);
   if (times) t.time_us = *times;
   const std::size_t expected = t.grid.size() == t.axes.size() ? t.points() : 0;
@@ -377,6 +397,13 @@ json table_json(const OpTable& t) {
   };
   per_axis("quanta", t.quanta);
   per_axis("alignment", t.alignment);
+  if (t.iso_along >= 0 && static_cast<std::size_t>(t.iso_along) < t.axes.size()) {
+    json scale = json::object();
+    for (std::size_t a = 0; a < t.axes.size(); ++a) {
+      if (t.iso_scales(a)) scale[t.axes[a]] = t.iso_offset[a];
+    }
+    j["iso_bytes"] = json{{"along", t.axes[static_cast<std::size_t>(t.iso_along)]}, {"scale", scale}};
+  }
   j["time_us"] = numbers(rounded(t.time_us, 5));
   if (!t.time_min_us.empty()) j["time_min_us"] = numbers(rounded(t.time_min_us, 5));
   if (!t.time_p90_us.empty()) j["time_p90_us"] = numbers(rounded(t.time_p90_us, 5));
@@ -457,6 +484,9 @@ std::size_t OpTable::flat_index(const std::vector<std::size_t>& idx) const {
 }
 
 double OpTable::quantum(std::size_t a) const { return a < quanta.size() && quanta[a] > 1 ? quanta[a] : 1.0; }
+bool OpTable::iso_scales(std::size_t a) const {
+  return iso_along >= 0 && static_cast<int>(a) != iso_along && a < iso_offset.size() && !std::isnan(iso_offset[a]);
+}
 double OpTable::alignment_of(std::size_t a) const {
   return a < alignment.size() && alignment[a] > 1 ? alignment[a] : 1.0;
 }

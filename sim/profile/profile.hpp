@@ -94,6 +94,13 @@ struct OpTable {
   // not a multiple of it are measured in their own regime (unaligned rows) and
   // are not interpolated with the aligned ones (sim/profile/fit.hpp). 1: none.
   std::vector<double> alignment;
+  // Iso-bytes interpolation (sim/profile/fit.hpp) for streaming kernels, whose time
+  // follows the bytes they move: the axis `iso_along` (-1: none) and, per axis, an
+  // offset o_a (NaN: the axis does not scale the bytes; iso_along's is unused), with
+  // bytes ∝ x[iso_along] · Π (x_a + o_a). JSON:
+  //   "iso_bytes": {"along": "tokens", "scale": {"width": 0, "top_k": 1}}
+  int iso_along = -1;
+  std::vector<double> iso_offset;
   std::vector<double> time_us;           // median per point
   std::vector<double> time_min_us;       // optional (empty or one per point)
   std::vector<double> time_p90_us;
@@ -116,6 +123,8 @@ struct OpTable {
   double quantum(std::size_t a) const;
   // The alignment of axis `a` (1 when none is recorded).
   double alignment_of(std::size_t a) const;
+  // Whether axis `a` scales the bytes of an iso-bytes table (never iso_along itself).
+  bool iso_scales(std::size_t a) const;
 };
 
 struct CollectiveTable {

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "calibrate/model_shapes.hpp"
+#include "calibrate/refit_spec.hpp"
+#include "sim/profile/fit.hpp"
 #include "sim/frontend/scenario.hpp"
 #include "sim/models/model_params.hpp"
 #include "sim/profile/cost_model.hpp"
@@ -215,4 +217,35 @@ TEST_CASE("the seed study on H200 runs with the measured H200 profile") {
     INFO(op.label);
     CHECK(cost->cost(op).source == models::CostSource::kProfile);
   }
+}
+
+TEST_CASE("masim-profile refit --iso-bytes: specs set, replace and remove a table's iso-bytes axis") {
+  profile::Profile p;
+  profile::OpTable t;
+  t.name = "unpermute";
+  t.kind = models::OpKind::kUnpermute;
+  t.axes = {"tokens", "width", "top_k"};
+  p.ops.push_back(t);
+  profile::OpTable& u = p.ops[0];
+  REQUIRE(calibrate::set_iso_bytes(p, "unpermute.tokens=width*top_k+1"));
+  CHECK(u.iso_along == 0);
+  CHECK_FALSE(u.iso_scales(0));
+  CHECK(u.iso_offset[1] == 0.0);
+  CHECK(u.iso_offset[2] == 1.0);
+  REQUIRE(calibrate::set_iso_bytes(p, "unpermute.tokens=top_k+2.5"));
+  CHECK_FALSE(u.iso_scales(1));
+  CHECK(u.iso_offset[2] == 2.5);
+  // Bad specs change nothing.
+  for (const char* bad : {"unpermute.tokens=", "unpermute.rows=width", "unpermute.tokens=tokens",
+                          "unpermute.tokens=width*width", "unpermute.tokens=width+-1", "unpermute.tokens=width+x",
+                          "permute.tokens=width", "unpermute=width", "unpermute.tokens:width"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(calibrate::set_iso_bytes(p, bad));
+    CHECK(u.iso_along == 0);
+    CHECK(u.iso_offset[2] == 2.5);
+  }
+  REQUIRE(calibrate::set_iso_bytes(p, "unpermute=none"));
+  CHECK(u.iso_along == -1);
+  CHECK(u.iso_offset.empty());
+  CHECK_FALSE(calibrate::set_iso_bytes(p, "swiglu=none"));
 }

@@ -501,3 +501,109 @@ TEST_CASE("alignment survives the JSON round trip; bad values are diagnosed") {
   CHECK(bad.format_lines().find("p.json:/ops/0/alignment/n: expected an integer in [1, 1048576], found 0") !=
         std::string::npos);
 }
+
+namespace {
+
+// An unpermute table whose time is a function of the bytes it moves,
+// B = tokens · width · (top_k + 1), with a cliff where the rows fall out of L2:
+// t = 2 + B / 1000 µs up to B = 200, 1 + B / 50 past it (plain log-space
+// interpolation across widths mixes the two sides). tokens ∈ {1, 2, 4, ..., 64},
+// width ∈ {8, 32, 128}, top_k ∈ {1, 3}.
+double streaming_law_us(double tokens, double width, double top_k) {
+  const double bytes = tokens * width * (top_k + 1);
+  return bytes <= 200 ? 2.0 + bytes / 1000.0 : 1.0 + bytes / 50.0;
+}
+
+OpTable streaming_unpermute() {
+  OpTable t;
+  t.name = "unpermute";
+  t.kind = models::OpKind::kUnpermute;
+  t.dtype = DType::kBF16;
+  t.axes = {"tokens", "width", "top_k"};
+  t.grid = {{1, 2, 4, 8, 16, 32, 64}, {8, 32, 128}, {1, 3}};
+  for (std::size_t f = 0; f < t.points(); ++f) {
+    const auto x = t.point(f);
+    t.time_us.push_back(streaming_law_us(x[0], x[1], x[2]));
+  }
+  return t;
+}
+
+
+}  // namespace
+
+TEST_CASE("iso-bytes: each corner is read at the query's bytes; plain interpolation across widths is not") {
+  const OpTable plain_t = streaming_unpermute();  // a model keeps a reference to its table
+  OpTable t = streaming_unpermute();
+  const Ceilings c = compute_bound();
+  const TableModel plain(plain_t, c);
+  // (4, 16, 1): B = 128. Plain: the widths 8 and 32 at 4 tokens (B = 64 and 256, across the cliff).
+  const double plain_pred = *plain.predict_us({4, 16, 1});
+  CHECK(plain_pred == doctest::Approx(std::sqrt(streaming_law_us(4, 8, 1) * streaming_law_us(4, 32, 1))));
+  CHECK(plain_pred > 1.5 * streaming_law_us(4, 16, 1));
+
+  t.iso_along = 0;
+  t.iso_offset = {std::nan(""), 0, 1};
+  CHECK_FALSE(t.iso_scales(0));
+  CHECK(t.iso_scales(1));
+  CHECK(t.iso_scales(2));
+  const TableModel iso(t, c);
+  // Width 8 read at 8 tokens and width 32 at 2 tokens: both B = 128, both on the grid.
+  CHECK(*iso.predict_us({4, 16, 1}) == doctest::Approx(streaming_law_us(4, 16, 1)));
+  CHECK(*iso.predict_us({2, 64, 1}) == doctest::Approx(streaming_law_us(2, 64, 1)));
+  // top_k scales the bytes by (top_k + 1): top_k 3 at width 8 is read at 4 tokens for 2 tokens, top_k 1.
+  CHECK(*iso.predict_us({2, 16, 3}) == doctest::Approx(streaming_law_us(2, 16, 3)));
+  // Grid points are their measurements.
+  CHECK(*iso.predict_us({8, 32, 3}) == doctest::Approx(streaming_law_us(8, 32, 3)));
+  // Past the iso axis's grid at a corner (64 tokens at width 8 would be 128): the plain rule.
+  CHECK(*iso.predict_us({64, 16, 1}) == doctest::Approx(*plain.predict_us({64, 16, 1})));
+  // Below it, held at the smallest value like the plain rule.
+  CHECK(*iso.predict_us({1, 16, 1}) > 0);
+
+  // Leave-one-out along width (width 32 from 8 and 128, each read at the point's
+  // bytes) is exact wherever the read stays on the grid; plain is not.
+  const auto plain_loo = plain.loo_interpolation_errors();
+  const auto iso_loo = iso.loo_interpolation_errors();
+  CHECK(summarize(plain_loo).max_abs_pct > 50.0);
+  auto over_10 = [](const std::vector<double>& errors) {
+    int n = 0;
+    for (double e : errors) n += std::fabs(e) > 10 ? 1 : 0;
+    return n;
+  };
+  CHECK(over_10(iso_loo) < over_10(plain_loo));
+  int exact = 0;
+  for (double e : iso_loo) exact += std::fabs(e) < 1e-9 ? 1 : 0;
+  CHECK(exact >= 6);  // width 32 at 4, 8, 16 tokens (widths 8 and 128 read at 4x and 1/4 the tokens), both top_k
+}
+
+TEST_CASE("iso-bytes survives the JSON round trip; bad values are diagnosed") {
+  Profile p = small_profile();
+  p.ops[0] = streaming_unpermute();
+  p.ops[0].iso_along = 0;
+  p.ops[0].iso_offset = {std::nan(""), 0, 1};
+  refresh_errors(p.ops[0], p.ceilings);
+  const std::string text = to_json_text(p);
+  const auto iso_json = nlohmann::json::parse(text)["ops"][0]["iso_bytes"];
+  CHECK(iso_json == nlohmann::json{{"along", "tokens"}, {"scale", {{"width", 0.0}, {"top_k", 1.0}}}});
+  io::Diagnostics d;
+  auto back = parse_profile(nlohmann::json::parse(text), "p.json", d);
+  REQUIRE_MESSAGE(back, d.format_lines());
+  CHECK(back->ops[0].iso_along == 0);
+  CHECK(back->ops[0].iso_scales(1));
+  CHECK(back->ops[0].iso_offset[2] == 1.0);
+  CHECK(*TableModel(back->ops[0], back->ceilings).predict_us({4, 16, 1}) ==
+        doctest::Approx(streaming_law_us(4, 16, 1)).epsilon(1e-4));
+  CHECK(to_json_text(*back) == text);
+  CHECK(to_json_text(small_profile()).find("\"iso_bytes\"") == std::string::npos);
+
+  nlohmann::json doc = nlohmann::json::parse(text);
+  doc["ops"][0]["iso_bytes"]["along"] = "rows";          // not an axis
+  doc["ops"][0]["iso_bytes"]["scale"]["width"] = -1;     // below 0
+  doc["ops"][0]["iso_bytes"]["scale"]["experts"] = 0;    // not an axis of this table
+  io::Diagnostics bad;
+  CHECK_FALSE(parse_profile(doc, "p.json", bad));
+  const std::string lines = bad.format_lines();
+  CHECK(lines.find("p.json:/ops/0/iso_bytes/along: expected one of the table's axes, found \"rows\"") !=
+        std::string::npos);
+  CHECK(lines.find("p.json:/ops/0/iso_bytes/scale/width: expected a number in [0, ") != std::string::npos);
+  CHECK(lines.find("p.json:/ops/0/iso_bytes/scale/experts: unknown key") != std::string::npos);
+}
