@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--gemm-tune-margin", run.gemm_tune_margin,
                       "Keep cublasGemmEx's algorithm unless another is faster by more than this fraction (0: fastest wins)")
       ->check(CLI::Range(0.0, 0.9));
+  run_cmd->add_flag("--gemm-tune-neighbors", run.gemm_tune_neighbors,
+                    "Experiment: GEMM tuning also times the heuristic's algorithms for m + 1 and m rounded up to 128");
   run_cmd->add_option("--gemm-extra-n", run.grids.gemm_extra_n, "Extra gemm_bf16 grid columns n (e.g. 60)")
       ->delimiter(',')
       ->check(CLI::Range(1.0, 16384.0));

@@ -200,6 +200,7 @@ std::string summary_line(const Bench& b, const profile::OpTable& t, const std::m
 int run_calibration(const RunOptions& opt) {
   Device dev(static_cast<std::size_t>((opt.memory_cap_gib + 2) * 1073741824.0));
   dev.blas().set_tune_margin(opt.gemm_tune_margin);
+  dev.blas().set_tune_neighbors(opt.gemm_tune_neighbors);
   profile::Profile prof;
   prof.provenance = dev.provenance();
   prof.provenance.date_utc = utc_now();

@@ -58,6 +58,9 @@ class Blas {
   // kept unless another candidate is more than the fraction m faster (for shapes
   // tuned after the call).
   void set_tune_margin(double m) { tune_margin_ = m; }
+  // Experiment: also tune the heuristic's algorithms for m + 1 and m rounded up
+  // to 128 rows (for shapes planned after the call).
+  void set_tune_neighbors(bool on) { tune_neighbors_ = on; }
   static constexpr int kTuneCandidates = 16;
   static constexpr std::int64_t kTuneMaxMnk = std::int64_t{1} << 36;
 
@@ -78,6 +81,7 @@ class Blas {
   };
   // m, n, k, fp32 output, pointer alignment in bytes (power of two, at most 256).
   using Bf16Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, bool, std::uint32_t>;
+  static void destroy(LtPlan& p);
   // Fills p's descriptors for C[m,n] = A[m,k]·W[n,k]^T and returns up to `count`
   // of the heuristic's algorithms for pointers aligned to `align` bytes.
   std::vector<cublasLtMatmulAlgo_t> lt_describe(LtPlan& p, cudaDataType_t in, cudaDataType_t out, std::int64_t m,
@@ -103,6 +107,7 @@ class Blas {
   std::map<Bf16Key, LtPlan> bf16_plans_;
   std::size_t l2_bytes_ = 0;
   double tune_margin_ = 0;
+  bool tune_neighbors_ = false;
 };
 
 class GroupedGemm {
