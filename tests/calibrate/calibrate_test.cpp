@@ -249,3 +249,16 @@ TEST_CASE("masim-profile refit --iso-bytes: specs set, replace and remove a tabl
   CHECK(u.iso_offset.empty());
   CHECK_FALSE(calibrate::set_iso_bytes(p, "swiglu=none"));
 }
+
+TEST_CASE("the H200 profile prices its streaming tables (unpermute, SwiGLU) at iso bytes") {
+  io::Diagnostics d;
+  const auto p = profile::load_profile(std::string(MASIM_SOURCE_DIR) + "/calibrate/profiles/h200.json", d);
+  REQUIRE_MESSAGE(p, d.format_lines());
+  for (const char* name : {"unpermute", "swiglu"}) {
+    CAPTURE(name);
+    const profile::OpTable* t = p->find(name);
+    REQUIRE(t != nullptr);
+    CHECK(t->iso_along == 0);  // tokens
+    CHECK(t->iso_scales(1));   // width
+  }
+}
