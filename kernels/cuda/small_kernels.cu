@@ -36,9 +36,20 @@ __global__ void fill_fp8_kernel(Fp8* p, std::int64_t n, std::uint64_t seed, floa
   }
 }
 
-// Sum of squares over a block (blockDim.x a multiple of 32, at most 1024), then
-// 1 / rms, broadcast to every thread.
-__device__ __forceinline__ float block_inv_rms(float ss, float inv_width, float eps) {
+// One block per row, one thread per 16-byte vector up to 1024 threads (a single
+// pass for widths up to 8192, so the time grows smoothly with the width): sum of
+// squares, then scale. The second pass re-reads the row (an L1/L2 hit).
+__global__ void __launch_bounds__(1024) rmsnorm_kernel(const uint4* x, const uint4* w, uint4* y, int vecs,
+                                                     float inv_width, float eps) {
+  const std::int64_t row = blockIdx.x;
+  const uint4* xr = x + row * vecs;
+  float ss = 0.0f;
+  for (int i = threadIdx.x; i < vecs; i += blockDim.x) {
+    float f[8];
+    unpack8(xr[i], f);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) ss += f[j] * f[j];
+  }
   __shared__ float partial[32];
   ss = detail::warp_sum(ss);
   if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = ss;
@@ -49,67 +60,7 @@ __device__ __forceinline__ float block_inv_rms(float ss, float inv_width, float 
     if (threadIdx.x == 0) partial[0] = rsqrtf(t * inv_width + eps);
   }
   __syncthreads();
-  return partial[0];
-}
-
-// One block per row of at most kRmsThreads threads; each thread holds V 16-byte
-// vectors of the row in registers (loaded together, one pass over memory), so
-// the block size, and with it the SMs' occupancy, is the same for every width
-// above 2,048 (an earlier one-thread-per-vector form changed blocks per SM with
-// the width, and its time stepped at 4,096 and 8,192).
-constexpr int kRmsThreads = 256;
-
-template <int V>
-__global__ void __launch_bounds__(kRmsThreads) rmsnorm_regs_kernel(const uint4* x, const uint4* w, uint4* y, int vecs,
-                                                                    float inv_width, float eps) {
-  const std::int64_t row = blockIdx.x;
-  const uint4* xr = x + row * vecs;
-  uint4 v[V] = {};
-  float ss = 0.0f;
-#pragma unroll
-  for (int j = 0; j < V; ++j) {
-    const int i = threadIdx.x + j * blockDim.x;
-    if (i < vecs) v[j] = xr[i];
-  }
-#pragma unroll
-  for (int j = 0; j < V; ++j) {
-    const int i = threadIdx.x + j * blockDim.x;
-    if (i < vecs) {
-      float f[8];
-      unpack8(v[j], f);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) ss += f[e] * f[e];
-    }
-  }
-  const float inv = block_inv_rms(ss, inv_width, eps);
-#pragma unroll
-  for (int j = 0; j < V; ++j) {
-    const int i = threadIdx.x + j * blockDim.x;
-    if (i < vecs) {
-      float f[8], g[8];
-      unpack8(v[j], f);
-      unpack8(w[i], g);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) f[e] = f[e] * inv * g[e];
-      y[row * vecs + i] = pack8(f);
-    }
-  }
-}
-
-// Rows wider than the register form holds (over 16 vectors per thread, width >
-// 32,768): two passes over the row, the second an L1/L2 hit.
-__global__ void __launch_bounds__(1024) rmsnorm_loop_kernel(const uint4* x, const uint4* w, uint4* y, int vecs,
-                                                          float inv_width, float eps) {
-  const std::int64_t row = blockIdx.x;
-  const uint4* xr = x + row * vecs;
-  float ss = 0.0f;
-  for (int i = threadIdx.x; i < vecs; i += blockDim.x) {
-    float f[8];
-    unpack8(xr[i], f);
-#pragma unroll
-    for (int j = 0; j < 8; ++j) ss += f[j] * f[j];
-  }
-  const float inv = block_inv_rms(ss, inv_width, eps);
+  const float inv = partial[0];
   for (int i = threadIdx.x; i < vecs; i += blockDim.x) {
     float f[8], g[8];
     unpack8(xr[i], f);
@@ -417,28 +368,10 @@ cudaError_t rmsnorm(const Bf16* x, const Bf16* w, Bf16* y, std::int64_t tokens, 
                     cudaStream_t s) {
   if (width % 8 != 0 || tokens <= 0) return cudaErrorInvalidValue;
   const int vecs = width / 8;
-  const auto* xv = reinterpret_cast<const uint4*>(x);
-  const auto* wv = reinterpret_cast<const uint4*>(w);
-  auto* yv = reinterpret_cast<uint4*>(y);
-  const float inv_width = 1.0f / static_cast<float>(width);
-  const auto blocks = static_cast<unsigned>(tokens);
-  // Narrow rows: a thread per vector (a warp multiple). Wider: kRmsThreads threads
-  // with V = 2, 4, 8 or 16 vectors each.
-  const int per_thread = (vecs + kRmsThreads - 1) / kRmsThreads;
-  if (per_thread <= 1) {
-    const int threads = (vecs + 31) / 32 * 32;
-    rmsnorm_regs_kernel<1><<<blocks, threads, 0, s>>>(xv, wv, yv, vecs, inv_width, eps);
-  } else if (per_thread <= 2) {
-    rmsnorm_regs_kernel<2><<<blocks, kRmsThreads, 0, s>>>(xv, wv, yv, vecs, inv_width, eps);
-  } else if (per_thread <= 4) {
-    rmsnorm_regs_kernel<4><<<blocks, kRmsThreads, 0, s>>>(xv, wv, yv, vecs, inv_width, eps);
-  } else if (per_thread <= 8) {
-    rmsnorm_regs_kernel<8><<<blocks, kRmsThreads, 0, s>>>(xv, wv, yv, vecs, inv_width, eps);
-  } else if (per_thread <= 16) {
-    rmsnorm_regs_kernel<16><<<blocks, kRmsThreads, 0, s>>>(xv, wv, yv, vecs, inv_width, eps);
-  } else {
-    rmsnorm_loop_kernel<<<blocks, 1024, 0, s>>>(xv, wv, yv, vecs, inv_width, eps);
-  }
+  const int threads = std::min(1024, (vecs + 31) / 32 * 32);
+  rmsnorm_kernel<<<static_cast<unsigned>(tokens), threads, 0, s>>>(
+      reinterpret_cast<const uint4*>(x), reinterpret_cast<const uint4*>(w), reinterpret_cast<uint4*>(y), vecs,
+      1.0f / static_cast<float>(width), eps);
   return cudaGetLastError();
 }
 
