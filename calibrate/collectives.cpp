@@ -250,8 +250,9 @@ int rank_main(int rank, int n, int local_device, const ncclUniqueId& id, const C
     profile::Profile p;
     cudaDeviceProp props{};
     MASIM_CUDA_CHECK(cudaGetDeviceProperties(&props, local_device));
-    p.provenance.gpu_name = props.name;
+    p.provenance = basic_provenance(props);
     p.provenance.date_utc = utc_now();
+    p.provenance.arguments = opt.arguments;
     p.collectives = tables;
     for (const auto& t : tables) {
       for (std::size_t i = 0; i < t.bytes.size(); ++i) {

@@ -30,6 +30,7 @@ struct CollectiveOptions {
   bool use_mpi = false;
   std::string out;            // JSON file with the tables (rank 0 writes it)
   double max_bytes = 1073741824.0;
+  std::vector<std::string> arguments;  // the command line (recorded in the output's provenance)
 };
 
 // Communicator of size 1 on `dev` (what a one-GPU machine can measure).

@@ -60,21 +60,20 @@ void* Device::alloc_bytes(std::size_t bytes) {
 
 void Device::sync() { MASIM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
-profile::Provenance Device::provenance() const {
+profile::Provenance basic_provenance(const cudaDeviceProp& props) {
   profile::Provenance p;
-  p.gpu_name = props_.name;
+  p.gpu_name = props.name;
   char uuid[64];
-  const unsigned char* u = reinterpret_cast<const unsigned char*>(props_.uuid.bytes);
+  const unsigned char* u = reinterpret_cast<const unsigned char*>(props.uuid.bytes);
   std::snprintf(uuid, sizeof uuid, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
                 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
   p.gpu_uuid = uuid;
-  p.sm_count = props_.multiProcessorCount;
-  p.l2_bytes = static_cast<double>(props_.l2CacheSize);
-  p.hbm_bytes = static_cast<double>(props_.totalGlobalMem);
+  p.sm_count = props.multiProcessorCount;
+  p.l2_bytes = static_cast<double>(props.l2CacheSize);
+  p.hbm_bytes = static_cast<double>(props.totalGlobalMem);
   int v = 0;
   if (cudaRuntimeGetVersion(&v) == cudaSuccess) p.cuda_runtime_version = cuda_version_string(v);
   if (cudaDriverGetVersion(&v) == cudaSuccess) p.cuda_driver_version = cuda_version_string(v);
-  p.cublas_version = blas_->version();
 #if MASIM_CALIBRATE_HAVE_NCCL
   if (ncclGetVersion(&v) == ncclSuccess) {
     char buf[32];
@@ -82,6 +81,14 @@ profile::Provenance Device::provenance() const {
     p.nccl_version = buf;
   }
 #endif
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) == 0) p.host = host;
+  return p;
+}
+
+profile::Provenance Device::provenance() const {
+  profile::Provenance p = basic_provenance(props_);
+  p.cublas_version = blas_->version();
   p.driver_version = nvml_.driver_version();
   auto put = [&](const char* key, std::optional<unsigned> mhz) {
     if (mhz) p.clocks_mhz[key] = *mhz;
@@ -90,8 +97,6 @@ profile::Provenance Device::provenance() const {
   put("mem_max", nvml_.clock_mhz(2, true));
   put("sm_at_start", nvml_.clock_mhz(1, false));
   put("mem_at_start", nvml_.clock_mhz(2, false));
-  char host[256] = {0};
-  if (gethostname(host, sizeof host - 1) == 0) p.host = host;
   return p;
 }
 

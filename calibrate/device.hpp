@@ -62,6 +62,9 @@ class Device {
 
 // "13.0" from 13000.
 std::string cuda_version_string(int v);
+// Provenance that needs no Device (no arena, cuBLAS or NVML): the GPU's name,
+// UUID, SMs, L2 and memory, CUDA and NCCL versions and the host.
+profile::Provenance basic_provenance(const cudaDeviceProp& props);
 // ISO 8601 UTC now, e.g. "2026-11-20T10:11:12Z".
 std::string utc_now();
 

@@ -111,7 +111,10 @@ int main(int argc, char** argv) {
     }
     if (*val_cmd) return run_validate(val);
     if (*qual_cmd) return run_quality(qual);
-    if (*coll_cmd) return run_collectives_multi(coll, argc, argv);
+    if (*coll_cmd) {
+      coll.arguments = args;
+      return run_collectives_multi(coll, argc, argv);
+    }
     if (*info_cmd) {
       Device dev(0, 0);
       masim::profile::Provenance p = dev.provenance();

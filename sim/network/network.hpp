@@ -7,8 +7,9 @@
 // it starts (rate piecewise constant between recomputations).
 // Collectives decompose into flows the way NCCL's algorithms do (ring, tree,
 // pairwise all-to-all, hierarchical across nodes) plus a per-call latency and a
-// protocol efficiency (from a calibration profile when one is given, else the
-// documented defaults in NetworkParams).
+// protocol efficiency (the documented defaults in NetworkParams, which a caller
+// may override; fitting them to a profile's measured NCCL tables is not done
+// yet: on two H200s the defaults are 32% optimistic, docs/VALIDATION.md).
 //
 // Units: bytes, bytes/s, SimTime (ps). A link's capacity is its bandwidth per
 // direction times the efficiency of its kind (NetworkParams); utilization is
@@ -48,8 +49,8 @@ struct ProtocolParams {
   SimTime tree_net_step;          // per tree level across nodes (hwLat NET, Tree)
 };
 
-// Defaults documented in docs/VALIDATION.md with their sources. A calibration
-// profile overrides any of them (all plain fields, no hidden state).
+// Defaults documented in docs/VALIDATION.md with their sources. A caller may
+// override any of them (all plain fields, no hidden state).
 struct NetworkParams {
   double nvlink_efficiency = 0.80;      // achieved fraction of NVLink bandwidth (NCCL Simple protocol)
   double network_efficiency = 0.90;     // achieved fraction of NIC line rate

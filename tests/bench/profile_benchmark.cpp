@@ -93,6 +93,8 @@ BENCHMARK_CAPTURE(predict, gemm_bf16_unaligned, std::string("gemm_bf16"), 1, tru
 BENCHMARK_CAPTURE(predict, grouped_gemm_bf16, std::string("grouped_gemm_bf16"), -1, false);
 BENCHMARK_CAPTURE(predict, attention_decode_d128, std::string("attention_decode_d128"), -1, false);
 BENCHMARK_CAPTURE(predict, rmsnorm, std::string("rmsnorm"), -1, false);
+// Iso-bytes interpolation: each corner read along tokens at the query's bytes.
+BENCHMARK_CAPTURE(predict, unpermute_iso_bytes, std::string("unpermute"), -1, false);
 
 }  // namespace
 BENCHMARK_MAIN();
