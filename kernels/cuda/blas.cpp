@@ -23,6 +23,70 @@ int as_int(std::int64_t v) {
   return static_cast<int>(v);
 }
 
+// A pair of CUDA events: the milliseconds the work `enqueue` puts on `s` takes.
+class EventTimer {
+ public:
+  explicit EventTimer(cudaStream_t s) : s_(s) {
+    MASIM_CUDA_CHECK(cudaEventCreate(&e0_));
+    MASIM_CUDA_CHECK(cudaEventCreate(&e1_));
+  }
+  ~EventTimer() {
+    cudaEventDestroy(e0_);
+    cudaEventDestroy(e1_);
+  }
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+  template <typename Enqueue>
+  float ms(const Enqueue& enqueue) {
+    MASIM_CUDA_CHECK(cudaEventRecord(e0_, s_));
+    enqueue();
+    MASIM_CUDA_CHECK(cudaEventRecord(e1_, s_));
+    MASIM_CUDA_CHECK(cudaEventSynchronize(e1_));
+    float elapsed = 0;
+    MASIM_CUDA_CHECK(cudaEventElapsedTime(&elapsed, e0_, e1_));
+    return elapsed;
+  }
+
+ private:
+  cudaStream_t s_;
+  cudaEvent_t e0_ = nullptr, e1_ = nullptr;
+};
+
+// The fastest of `timed` replays of the work `enqueue` puts on `s` (a callable
+// returning false when a launch is refused), as the harness and a decode step run
+// it: captured as one CUDA graph, replayed once to warm up, then timed. Work that
+// cannot be captured is timed eagerly instead (a refused launch then throws).
+template <typename Enqueue>
+float fastest_graph_ms(cudaStream_t s, const Enqueue& enqueue, int timed) {
+  cudaGraphExec_t exec = nullptr;
+  if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
+    const bool ok = enqueue();
+    cudaGraph_t graph = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(s, &graph);
+    if (!ok || end != cudaSuccess || graph == nullptr || cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
+      exec = nullptr;
+    }
+    if (graph) cudaGraphDestroy(graph);
+  }
+  (void)cudaGetLastError();
+  EventTimer timer(s);
+  float best = 1e30f;
+  if (exec) {
+    MASIM_CUDA_CHECK(cudaGraphLaunch(exec, s));
+    for (int r = 0; r < timed; ++r) {
+      best = std::min(best, timer.ms([&] { MASIM_CUDA_CHECK(cudaGraphLaunch(exec, s)); }));
+    }
+    MASIM_CUDA_CHECK(cudaGraphExecDestroy(exec));
+  } else {
+    for (int r = 0; r < timed; ++r) {
+      best = std::min(best, timer.ms([&] {
+                        if (!enqueue()) throw_device_error("a timed launch was refused", __FILE__, __LINE__);
+                      }));
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 Blas::Blas(cudaStream_t stream, std::size_t workspace_bytes) : stream_(stream), workspace_bytes_(workspace_bytes) {
@@ -149,57 +213,20 @@ void Blas::tune(LtPlan& p, const std::vector<cublasLtMatmulAlgo_t>& algos, const
   }
   auto weight = [&](int l) { return rot ? rot + static_cast<std::size_t>(l) % copies * (w_bytes / sizeof(Bf16)) : w; };
   const int launches = static_cast<int>(2 * copies);
-  cudaEvent_t e0, e1;
-  MASIM_CUDA_CHECK(cudaEventCreate(&e0));
-  MASIM_CUDA_CHECK(cudaEventCreate(&e1));
-  auto elapsed_ms = [&](const auto& enqueue) {
-    MASIM_CUDA_CHECK(cudaEventRecord(e0, stream_));
-    enqueue();
-    MASIM_CUDA_CHECK(cudaEventRecord(e1, stream_));
-    MASIM_CUDA_CHECK(cudaEventSynchronize(e1));
-    float ms = 0;
-    MASIM_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    return ms;
-  };
-  // The candidate's launches as an executable graph; nullptr if capture fails.
-  auto capture = [&](std::size_t i) -> cudaGraphExec_t {
-    if (cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
-      (void)cudaGetLastError();
-      return nullptr;
-    }
-    bool ok = true;
-    for (int l = 0; l < launches && ok; ++l) ok = launch(i, weight(l)) == CUBLAS_STATUS_SUCCESS;
-    cudaGraph_t graph = nullptr;
-    const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
-    (void)cudaGetLastError();
-    cudaGraphExec_t exec = nullptr;
-    if (ok && end == cudaSuccess && graph != nullptr && cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
-      (void)cudaGetLastError();
-      exec = nullptr;
-    }
-    if (graph) cudaGraphDestroy(graph);
-    return exec;
-  };
   float best = 0;
   float gemm_ex_ms = 0;
   std::size_t best_i = gemm_ex_i + 1;  // none yet
   for (std::size_t i = 0; i <= gemm_ex_i; ++i) {
     // An algorithm the heuristic offered may still refuse the call: skip it.
     if (launch(i, w) != CUBLAS_STATUS_SUCCESS) continue;
-    float fastest = 1e30f;
-    if (cudaGraphExec_t exec = capture(i)) {
-      MASIM_CUDA_CHECK(cudaGraphLaunch(exec, stream_));
-      for (int r = 0; r < 2; ++r) {
-        fastest = std::min(fastest, elapsed_ms([&] { MASIM_CUDA_CHECK(cudaGraphLaunch(exec, stream_)); }));
-      }
-      MASIM_CUDA_CHECK(cudaGraphExecDestroy(exec));
-    } else {
-      for (int r = 0; r < 2; ++r) {
-        fastest = std::min(fastest, elapsed_ms([&] {
-                             for (int l = 0; l < launches; ++l) MASIM_CUBLAS_CHECK(launch(i, weight(l)));
-                           }));
-      }
-    }
+    const float fastest = fastest_graph_ms(
+        stream_,
+        [&] {
+          bool ok = true;
+          for (int l = 0; l < launches && ok; ++l) ok = launch(i, weight(l)) == CUBLAS_STATUS_SUCCESS;
+          return ok;
+        },
+        2);
     if (best_i > gemm_ex_i || fastest < best) {
       best = fastest;
       best_i = i;
@@ -213,8 +240,6 @@ void Blas::tune(LtPlan& p, const std::vector<cublasLtMatmulAlgo_t>& algos, const
     best_i = gemm_ex_i;
   }
   if (rot) MASIM_CUDA_CHECK(cudaFree(rot));
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
   if (best_i > gemm_ex_i) return;  // nothing ran: keep the heuristic's first
   p.tuned = true;
   if (best_i < gemm_ex_i) {
@@ -334,45 +359,19 @@ void GroupedGemm::choose_form() {
   // loop ran faster in the graph. The first eager run of each form makes the loop's
   // GEMM plans (their tuning cannot be captured). A form that cannot be captured is
   // timed eagerly instead.
-  cudaStream_t s = blas_.stream();
-  cudaEvent_t e0, e1;
-  MASIM_CUDA_CHECK(cudaEventCreate(&e0));
-  MASIM_CUDA_CHECK(cudaEventCreate(&e1));
-  auto elapsed_ms = [&](const auto& enqueue) {
-    MASIM_CUDA_CHECK(cudaEventRecord(e0, s));
-    enqueue();
-    MASIM_CUDA_CHECK(cudaEventRecord(e1, s));
-    MASIM_CUDA_CHECK(cudaEventSynchronize(e1));
-    float ms = 0;
-    MASIM_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    return ms;
-  };
   float best[2] = {1e30f, 1e30f};
   const Mode forms[2] = {Mode::kGroupedBatched, Mode::kLoop};
   for (int f = 0; f < 2; ++f) {
     mode_ = forms[f];
     run();
-    cudaGraphExec_t exec = nullptr;
-    if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
-      run();
-      cudaGraph_t graph = nullptr;
-      const cudaError_t end = cudaStreamEndCapture(s, &graph);
-      if (end != cudaSuccess || graph == nullptr || cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) exec = nullptr;
-      if (graph) cudaGraphDestroy(graph);
-    }
-    (void)cudaGetLastError();
-    if (exec) {
-      MASIM_CUDA_CHECK(cudaGraphLaunch(exec, s));
-      for (int r = 0; r < 3; ++r) {
-        best[f] = std::min(best[f], elapsed_ms([&] { MASIM_CUDA_CHECK(cudaGraphLaunch(exec, s)); }));
-      }
-      MASIM_CUDA_CHECK(cudaGraphExecDestroy(exec));
-    } else {
-      for (int r = 0; r < 3; ++r) best[f] = std::min(best[f], elapsed_ms([&] { run(); }));
-    }
+    best[f] = fastest_graph_ms(
+        blas_.stream(),
+        [&] {
+          run();
+          return true;
+        },
+        3);
   }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
   mode_ = best[1] < best[0] ? Mode::kLoop : Mode::kGroupedBatched;
 }
 
