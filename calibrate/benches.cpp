@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <numeric>
 
@@ -26,38 +27,31 @@ constexpr int kSamples = 48;
 
 std::int64_t I(double v) { return std::llround(v); }
 
-std::vector<double> pow2(double lo, double hi) {
-  std::vector<double> v;
-  for (double x = lo; x <= hi * 1.0000001; x *= 2) v.push_back(x);
-  return v;
-}
-
-// Powers of two and 1.5 times them ("R-series": 1, 2, 3, 4, 6, 8, 12, ...):
-// the widths real models use (768, 1536, 3072, 6144, 12288) are grid points.
-std::vector<double> pow2_half(double lo, double hi) {
+// Powers of two from lo to hi, each followed by its multiples by `factors` (in
+// (1, 2)) that are integers and within hi.
+std::vector<double> pow2_times(double lo, double hi, std::initializer_list<double> factors) {
   std::vector<double> v;
   for (double x = lo; x <= hi * 1.0000001; x *= 2) {
     v.push_back(x);
-    const double mid = 1.5 * x;
-    if (mid <= hi * 1.0000001 && std::fmod(mid, 1.0) == 0.0) v.push_back(mid);
-  }
-  return v;
-}
-
-// Powers of two and 1.25, 1.5 and 1.75 times them (integers only): 1, 2, 3, 4, 5,
-// 6, 7, 8, 10, 12, 14, 16, 20, ... For cheap one- and two-axis tables whose time
-// has steps between 1.5× points (a second pass over a row, a buffer falling out of
-// L2). Every pow2_half value is one of them.
-std::vector<double> pow2_quarter(double lo, double hi) {
-  std::vector<double> v;
-  for (double x = lo; x <= hi * 1.0000001; x *= 2) {
-    for (double f : {1.0, 1.25, 1.5, 1.75}) {
+    for (double f : factors) {
       const double y = f * x;
       if (y <= hi * 1.0000001 && std::fmod(y, 1.0) == 0.0) v.push_back(y);
     }
   }
   return v;
 }
+
+std::vector<double> pow2(double lo, double hi) { return pow2_times(lo, hi, {}); }
+
+// Powers of two and 1.5 times them ("R-series": 1, 2, 3, 4, 6, 8, 12, ...):
+// the widths real models use (768, 1536, 3072, 6144, 12288) are grid points.
+std::vector<double> pow2_half(double lo, double hi) { return pow2_times(lo, hi, {1.5}); }
+
+// Powers of two and 1.25, 1.5 and 1.75 times them (integers only): 1, 2, 3, 4, 5,
+// 6, 7, 8, 10, 12, 14, 16, 20, ... For cheap one- and two-axis tables whose time
+// has steps between 1.5× points (a second pass over a row, a buffer falling out of
+// L2). Every pow2_half value is one of them.
+std::vector<double> pow2_quarter(double lo, double hi) { return pow2_times(lo, hi, {1.25, 1.5, 1.75}); }
 
 // Model widths (hidden sizes, FFN widths): multiples of 128 in every MoE model this
 // repository ships (Mixtral 14336, Qwen3 768, Qwen1.5 1408, DeepSeek-V3 7168).

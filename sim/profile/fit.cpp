@@ -26,6 +26,26 @@ double roofline_seconds(const models::Op& op, const Rates& r) {
   return std::max(compute, memory);
 }
 
+namespace {
+
+// The cell of v along grid g over the indices `cols` (increasing values), v held
+// at the first and last of them: lower and upper index and the upper one's
+// log-space weight.
+struct Bracket {
+  std::size_t lo = 0, hi = 0;
+  double w = 0.0;
+};
+Bracket bracket(const std::vector<double>& g, const std::vector<std::size_t>& cols, double v) {
+  if (cols.size() == 1) return {cols.front(), cols.front(), 0.0};
+  v = std::clamp(v, g[cols.front()], g[cols.back()]);
+  std::size_t j = 1;
+  while (j + 1 < cols.size() && g[cols[j]] < v) ++j;
+  const std::size_t lo = cols[j - 1], hi = cols[j];
+  return {lo, hi, std::clamp((std::log(v) - std::log(g[lo])) / (std::log(g[hi]) - std::log(g[lo])), 0.0, 1.0)};
+}
+
+}  // namespace
+
 TableModel::TableModel(const OpTable& t, const Ceilings& c) : t_(t), rates_(table_rates(t, c)) {
   MASIM_ASSERT(t.grid.size() == t.axes.size() && t.time_us.size() == t.points(), "malformed profile table");
   MASIM_ASSERT(t.axes.size() <= kMaxAxes, "profile table with too many axes");
@@ -62,31 +82,23 @@ bool TableModel::aligned(std::size_t a, double v) const {
 
 std::optional<double> TableModel::interpolate(const std::vector<double>& x, const Columns& cols) const {
   const std::size_t dims = t_.axes.size();
-  std::array<std::size_t, kMaxAxes> lo{}, hi{};
-  std::array<double, kMaxAxes> w{};  // weight of the upper corner
+  Index lo{}, hi{};
+  Weights w{};  // weight of the upper corner
   bool above = false;
   for (std::size_t a = 0; a < dims; ++a) {
     const std::vector<double>& g = t_.grid[a];
-    const std::vector<std::size_t>& c = *cols[a];
-    const double v = std::clamp(x[a], g[c.front()], g[c.back()]);
-    if (x[a] > g[c.back()]) above = true;
-    if (c.size() == 1) {
-      lo[a] = hi[a] = c.front();
-      continue;
-    }
-    std::size_t j = 1;
-    while (j + 1 < c.size() && g[c[j]] < v) ++j;
-    lo[a] = c[j - 1];
-    hi[a] = c[j];
-    w[a] = std::clamp((std::log(v) - std::log(g[lo[a]])) / (std::log(g[hi[a]]) - std::log(g[lo[a]])), 0.0, 1.0);
+    if (x[a] > g[cols[a]->back()]) above = true;
+    const Bracket b = bracket(g, *cols[a], x[a]);
+    lo[a] = b.lo;
+    hi[a] = b.hi;
+    w[a] = b.w;
   }
   double log_t = 0.0;
   bool iso_done = false;
   if (t_.iso_along >= 0 && !above) {
-    const auto log_t_iso = interpolate_iso(x, cols, lo, hi, w);
-    if (log_t_iso == kNoPrediction) return std::nullopt;
-    if (!std::isnan(log_t_iso)) {
-      log_t = log_t_iso;
+    if (const auto log_t_iso = interpolate_iso(x, cols, lo, hi, w)) {
+      if (std::isnan(*log_t_iso)) return std::nullopt;  // a corner without a measurement
+      log_t = *log_t_iso;
       iso_done = true;
     }
   }
@@ -120,7 +132,7 @@ std::optional<double> TableModel::interpolate(const std::vector<double>& x, cons
   return t_us;
 }
 
-double TableModel::interpolate_iso(const std::vector<double>& x, const Columns& cols, const Index& lo,
+std::optional<double> TableModel::interpolate_iso(const std::vector<double>& x, const Columns& cols, const Index& lo,
                                    const Index& hi, const Weights& w) const {
   // Corners over the other axes; along the iso axis, each corner is read at the
   // value that moves the query's bytes at that corner's other coordinates.
@@ -147,23 +159,16 @@ double TableModel::interpolate_iso(const std::vector<double>& x, const Columns& 
     }
     if (weight == 0.0) continue;
     const double xp = x[p] * scale;
-    if (xp > gp[cp.back()]) return std::nan("");  // past the grid at this corner: the plain rule
-    const double v = std::max(xp, gp[cp.front()]);
-    std::size_t j = 1;
-    while (j + 1 < cp.size() && gp[cp[j]] < v) ++j;
-    const std::size_t plo = cp.size() == 1 ? cp.front() : cp[j - 1];
-    const std::size_t phi = cp.size() == 1 ? cp.front() : cp[j];
-    const double wp = plo == phi ? 0.0
-                                 : std::clamp((std::log(v) - std::log(gp[plo])) / (std::log(gp[phi]) - std::log(gp[plo])),
-                                              0.0, 1.0);
+    if (xp > gp[cp.back()]) return std::nullopt;  // past the grid at this corner: the plain rule
+    const Bracket b = bracket(gp, cp, xp);
     for (int side = 0; side < 2; ++side) {
-      const double ws = side ? wp : 1.0 - wp;
+      const double ws = side ? b.w : 1.0 - b.w;
       if (ws == 0.0) continue;
-      at[p] = side ? phi : plo;
+      at[p] = side ? b.hi : b.lo;
       std::size_t flat = 0;
       for (std::size_t a = 0; a < dims; ++a) flat = flat * t_.grid[a].size() + at[a];
       const double t = t_.time_us[flat];
-      if (!(t > 0) || !std::isfinite(t)) return kNoPrediction;
+      if (!(t > 0) || !std::isfinite(t)) return std::nan("");
       log_t += weight * ws * std::log(t);
     }
   }
@@ -210,19 +215,17 @@ std::optional<double> TableModel::iso_column_us(const std::vector<std::size_t>& 
   const std::size_t p = static_cast<std::size_t>(t_.iso_along);
   const std::vector<double>& gp = t_.grid[p];
   const double o = t_.iso_offset[a];
+  const std::vector<std::size_t>& cp = even_cols_[p];
   const double xp = gp[idx[p]] * (x_a + o) / (t_.grid[a][idx[a]] + o);
-  if (xp > gp.back() || gp.size() < 2) return std::nullopt;
-  const double v = std::max(xp, gp.front());
-  std::size_t j = 1;
-  while (j + 1 < gp.size() && gp[j] < v) ++j;
+  if (xp > gp[cp.back()] || cp.size() < 2) return std::nullopt;
+  const Bracket b = bracket(gp, cp, xp);
   auto at = idx;
-  at[p] = j - 1;
+  at[p] = b.lo;
   const double t0 = t_.time_us[t_.flat_index(at)];
-  at[p] = j;
+  at[p] = b.hi;
   const double t1 = t_.time_us[t_.flat_index(at)];
   if (!(t0 > 0) || !(t1 > 0)) return std::nullopt;
-  const double wp = std::clamp((std::log(v) - std::log(gp[j - 1])) / (std::log(gp[j]) - std::log(gp[j - 1])), 0.0, 1.0);
-  return std::exp((1 - wp) * std::log(t0) + wp * std::log(t1));
+  return std::exp((1 - b.w) * std::log(t0) + b.w * std::log(t1));
 }
 
 std::vector<double> TableModel::loo_interpolation_errors() const {

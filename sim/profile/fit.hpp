@@ -80,11 +80,10 @@ class TableModel {
   using Columns = std::array<const std::vector<std::size_t>*, kMaxAxes>;
   using Index = std::array<std::size_t, kMaxAxes>;
   using Weights = std::array<double, kMaxAxes>;
-  // interpolate_iso's "a corner is missing" (NaN: the plain rule applies instead).
-  static constexpr double kNoPrediction = -1e300;
   // log(time) by iso-bytes interpolation over the cell lo..hi (weights w of the
-  // upper corners); NaN where a corner's iso value lies past the grid.
-  double interpolate_iso(const std::vector<double>& x, const Columns& cols, const Index& lo, const Index& hi,
+  // upper corners); nullopt where a corner's iso value lies past the grid (the
+  // plain rule applies), NaN where a corner it reads has no measurement.
+  std::optional<double> interpolate_iso(const std::vector<double>& x, const Columns& cols, const Index& lo, const Index& hi,
                          const Weights& w) const;
   // Time in the grid column through `idx` along the iso axis, at the value that moves
   // the bytes of the point with axis `a` at x_a instead (nullopt: past the grid).
