@@ -61,6 +61,9 @@ class Bench {
     std::vector<double> offset;  // per axis; NaN: the axis does not scale the bytes
   };
   virtual IsoBytes iso_bytes() const { return {}; }
+  // The recorded time: the median of the replays, or (true) their interdecile
+  // mean, for ops whose replays alternate between two modes (calibrate/timing.hpp).
+  virtual bool interdecile_mean() const { return false; }
   // After prepare: which implementation the point runs when the bench chooses
   // one per shape ("loop" or "grouped" for the auto grouped GEMM); journaled.
   virtual std::string variant() const { return {}; }

@@ -58,20 +58,6 @@ cudaGraphExec_t try_capture(Device& dev, const std::function<void(int)>& launch,
 
 }  // namespace
 
-Timing summarize_samples(std::vector<double> samples_us) {
-  Timing t;
-  if (samples_us.empty()) return t;
-  std::sort(samples_us.begin(), samples_us.end());
-  const std::size_t n = samples_us.size();
-  t.min_us = samples_us.front();
-  t.median_us = n % 2 ? samples_us[n / 2] : 0.5 * (samples_us[n / 2 - 1] + samples_us[n / 2]);
-  const std::size_t r90 = static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(n)));
-  t.p90_us = samples_us[std::clamp<std::size_t>(r90, 1, n) - 1];
-  t.spread_pct = t.median_us > 0 ? 100.0 * (t.p90_us - t.min_us) / t.median_us : 0.0;
-  t.replays = static_cast<int>(n);
-  return t;
-}
-
 Timing measure(Device& dev, const std::function<void(int)>& launch, bool capturable, const TimingOptions& opt) {
   cudaStream_t s = dev.stream();
   // Pilot: one untimed run (module load, plan caches), then three timed.

@@ -10,8 +10,7 @@
 // copies, a library call that refuses capture) are launched directly between
 // the events instead (Timing::graph = false).
 //
-// Statistics over the R samples: min, median, p90 (nearest rank) and spread =
-// (p90 − min) / median. Board power: NVML's energy counter over the replay
+// Statistics over the R samples: calibrate/timing.hpp. Board power: NVML's energy counter over the replay
 // window (average watts), else NVML's power reading at its end.
 //
 //   Timing t = measure(dev, [&](int i) { launch(i % sets); }, true, TimingOptions{});
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "calibrate/device.hpp"
+#include "calibrate/timing.hpp"
 
 namespace masim::calibrate {
 
@@ -32,20 +32,6 @@ struct TimingOptions {
   int max_replays = 200;
   int warmup_replays = 2;
 };
-
-struct Timing {
-  double min_us = 0;
-  double median_us = 0;
-  double p90_us = 0;
-  double spread_pct = 0;
-  double power_w = 0;      // NaN when NVML is unavailable
-  int launches_per_replay = 0;
-  int replays = 0;
-  bool graph = false;
-};
-
-// Median, p90 (nearest rank) etc. of per-launch samples in microseconds.
-Timing summarize_samples(std::vector<double> samples_us);
 
 Timing measure(Device& dev, const std::function<void(int)>& launch, bool capturable, const TimingOptions& opt);
 

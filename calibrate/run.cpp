@@ -150,7 +150,7 @@ json measure_point(Device& dev, Bench& b, const std::vector<double>& x, bool hol
     }
     const Timing t = measure(dev, [&](int i) { b.launch(dev, i % sets); }, b.capturable(), timing);
     r["status"] = "ok";
-    r["time_us"] = t.median_us;
+    r["time_us"] = b.interdecile_mean() ? t.mid_mean_us : t.median_us;
     r["time_min_us"] = t.min_us;
     r["time_p90_us"] = t.p90_us;
     r["spread_pct"] = t.spread_pct;
@@ -445,7 +445,8 @@ int run_calibration(const RunOptions& opt) {
     }
   }
   prof.notes.push_back("times are medians over CUDA-graph replays of back-to-back launches with inputs rotated "
-                       "against L2 (calibrate/harness.hpp); power_w is NVML board power: the energy counter over windows of at least 0.5 s, else the board power reading (averaged by NVML over about a second)");
+                       "against L2 (calibrate/harness.hpp), pinned-host copies the interdecile mean of the replays "
+                       "(calibrate/timing.hpp); power_w is NVML board power: the energy counter over windows of at least 0.5 s, else the board power reading (averaged by NVML over about a second)");
   profile::write_profile(prof, opt.out);
   if (out_of_time) prof.notes.push_back("incomplete: the run stopped at its deadline; resume it to finish");
   std::printf("wrote %s (%zu op tables, %zu collective tables); %d wrong results%s\n", opt.out.c_str(),

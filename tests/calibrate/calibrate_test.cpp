@@ -13,6 +13,7 @@
 
 #include "calibrate/model_shapes.hpp"
 #include "calibrate/refit_spec.hpp"
+#include "calibrate/timing.hpp"
 #include "sim/profile/fit.hpp"
 #include "sim/frontend/scenario.hpp"
 #include "sim/models/model_params.hpp"
@@ -261,4 +262,34 @@ TEST_CASE("the H200 profile prices its streaming tables (unpermute, SwiGLU) at i
     CHECK(t->iso_along == 0);  // tokens
     CHECK(t->iso_scales(1));   // width
   }
+}
+
+TEST_CASE("timing statistics: the interdecile mean follows a two-mode mix that the median jumps across") {
+  using calibrate::summarize_samples;
+  auto mix = [](int low, int high) {
+    std::vector<double> v;
+    for (int i = 0; i < low; ++i) v.push_back(1.5);
+    for (int i = 0; i < high; ++i) v.push_back(1.8);
+    return v;
+  };
+  const auto six_four = summarize_samples(mix(6, 4));
+  const auto four_six = summarize_samples(mix(4, 6));
+  // The median sits on one mode or the other: a 20% jump for a 2-sample shift.
+  CHECK(six_four.median_us == doctest::Approx(1.5));
+  CHECK(four_six.median_us == doctest::Approx(1.8));
+  // The interdecile mean (ranks 1..8 of 10) moves by 0.075 µs.
+  CHECK(six_four.mid_mean_us == doctest::Approx((5 * 1.5 + 3 * 1.8) / 8));
+  CHECK(four_six.mid_mean_us == doctest::Approx((3 * 1.5 + 5 * 1.8) / 8));
+  CHECK(six_four.min_us == doctest::Approx(1.5));
+  CHECK(six_four.p90_us == doctest::Approx(1.8));
+  CHECK(six_four.replays == 10);
+  CHECK(six_four.spread_pct == doctest::Approx(20.0));
+  // One slow replay in ten does not move it; unsorted input is fine.
+  const auto outlier = summarize_samples({2, 2, 100, 2, 2, 2, 2, 2, 2, 2});
+  CHECK(outlier.mid_mean_us == doctest::Approx(2.0));
+  CHECK(outlier.median_us == doctest::Approx(2.0));
+  // Fewer than ten samples: nothing dropped.
+  CHECK(summarize_samples({1, 2, 6}).mid_mean_us == doctest::Approx(3.0));
+  CHECK(summarize_samples({}).mid_mean_us == 0.0);
+  CHECK(summarize_samples({}).replays == 0);
 }
