@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--gemm-tune-margin", run.gemm_tune_margin,
                       "Keep cublasGemmEx's algorithm unless another is faster by more than this fraction (0: fastest wins)")
       ->check(CLI::Range(0.0, 0.9));
-  run_cmd->add_flag("--gemm-tune-neighbors", run.gemm_tune_neighbors,
-                    "Experiment: GEMM tuning also times the heuristic's algorithms for m + 1 and m rounded up to 128");
+  run_cmd->add_flag("--gemm-tune-neighbors,!--no-gemm-tune-neighbors", run.gemm_tune_neighbors,
+                    "GEMM tuning also times the heuristic's algorithms for m + 1 and m rounded up to 128 (default on)");
   run_cmd->add_option("--gemm-extra-n", run.grids.gemm_extra_n, "Extra gemm_bf16 grid columns n (e.g. 60)")
       ->delimiter(',')
       ->check(CLI::Range(1.0, 16384.0));
@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
   val_cmd->add_option("--gemm-tune-margin", val.gemm_tune_margin,
                       "As run's --gemm-tune-margin (use the profile's value)")
       ->check(CLI::Range(0.0, 0.9));
+  val_cmd->add_flag("--gemm-tune-neighbors,!--no-gemm-tune-neighbors", val.gemm_tune_neighbors,
+                    "As run's --gemm-tune-neighbors (use the profile's setting; default on)");
   val_cmd->add_option("--attention-variant", val.attention_variant,
                       "Decode attention: 0 auto, 1 CUDA cores, 2 tensor cores (64-key tiles), 3 (32-key tiles), "
                       "4 tensor cores, balanced split-KV")

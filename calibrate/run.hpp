@@ -34,7 +34,7 @@ struct RunOptions {
   double deadline_s = 0;            // > 0: stop measuring after this many seconds (rest "skipped", resumable)
   int decode_variant = 0;           // decode attention kernel (kernels.hpp DecodeAttentionArgs::variant; 0 automatic)
   double gemm_tune_margin = 0;      // kernels/cuda/blas Blas::set_tune_margin
-  bool gemm_tune_neighbors = false; // kernels/cuda/blas Blas::set_tune_neighbors (experiment)
+  bool gemm_tune_neighbors = true;  // kernels/cuda/blas Blas::set_tune_neighbors
   GridOptions grids;                // extra columns, experiment grids (benches.hpp)
 };
 

@@ -110,6 +110,7 @@ int run_validate(const ValidateOptions& opt) {
 
   Device dev(0, 0);  // no arena: the step allocates its own buffers
   dev.blas().set_tune_margin(opt.gemm_tune_margin);
+  dev.blas().set_tune_neighbors(opt.gemm_tune_neighbors);
   std::printf("validate %s: %s, batch %d, context %d, on %s\n", opt.scenario.c_str(), m.name.c_str(), B, C,
               dev.props().name);
   if (!profile::same_gpu_name(cost.profile().provenance.gpu_name, dev.props().name)) {

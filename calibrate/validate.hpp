@@ -28,6 +28,7 @@ struct ValidateOptions {
   std::string grouped_mode = "auto";  // expert GEMMs: auto | grouped | loop (kernels/cuda/blas GroupedGemm)
   int attention_variant = 0;          // kernels/cuda DecodeAttentionArgs::variant
   double gemm_tune_margin = 0;        // kernels/cuda/blas Blas::set_tune_margin (as the profile's run)
+  bool gemm_tune_neighbors = true;    // kernels/cuda/blas Blas::set_tune_neighbors (as the profile's run)
 };
 
 int run_validate(const ValidateOptions& opt);

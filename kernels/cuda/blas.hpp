@@ -2,14 +2,16 @@
 //
 // bf16 GEMMs go through cuBLASLt with the algorithm picked per shape by timing:
 // at a shape's first call outside graph capture, up to kTuneCandidates of the
-// heuristic's candidates and cublasGemmEx's own choice each run back to back on
-// weights not in L2 (streamed from HBM, as in a decode step), and the fastest is
-// kept for every later call, the way inference engines profile GEMM tactics.
+// heuristic's candidates (and, by default, those it lists for m + 1 rows and for
+// m rounded up to 128 rows) and cublasGemmEx's own choice each run back to back
+// on weights not in L2 (streamed from HBM, as in a decode step), and the fastest
+// is kept for every later call, the way inference engines profile GEMM tactics.
 // Without the timing, cuBLAS's heuristic switches kernels between neighbouring
 // row counts (H200, n = k = 4096: 11.3 us at 64 rows, 14.7 at 96, 13.4 at 128),
 // which no interpolation between measured shapes can follow. Shapes above
 // kTuneMaxMnk (compute-bound, where the heuristic's first choice is near the
 // best) and calls made while capturing take the heuristic's first candidate.
+// fp8 GEMMs are tuned the same way among cuBLASLt's candidates.
 //
 // Layout (row-major, nn.Linear weights): C[m,n] = A[m,k] · W[n,k]^T. In cuBLAS's
 // column-major terms that is C^T (n×m) = W^T-op(W) · A, i.e. the "TN" call with
@@ -58,14 +60,15 @@ class Blas {
   // kept unless another candidate is more than the fraction m faster (for shapes
   // tuned after the call).
   void set_tune_margin(double m) { tune_margin_ = m; }
-  // Experiment: also tune the heuristic's algorithms for m + 1 and m rounded up
-  // to 128 rows (for shapes planned after the call).
+  // Also tune the heuristic's algorithms for m + 1 and m rounded up to 128 rows
+  // (default; for shapes planned after the call).
   void set_tune_neighbors(bool on) { tune_neighbors_ = on; }
   static constexpr int kTuneCandidates = 16;
   static constexpr std::int64_t kTuneMaxMnk = std::int64_t{1} << 36;
 
-  // fp8 e4m3 inputs, bf16 output, unit scales. Plans (cuBLASLt heuristics) are
-  // cached per shape; false when cuBLASLt offers no algorithm (nothing enqueued).
+  // fp8 e4m3 inputs, bf16 output, unit scales. Plans are cached per shape and
+  // tuned like bf16's at the shape's first call outside capture (cuBLASLt
+  // candidates only); false when cuBLASLt offers no algorithm (nothing enqueued).
   bool gemm_fp8(const Fp8* a, const Fp8* w, Bf16* c, std::int64_t m, std::int64_t n, std::int64_t k);
   // Finds (and caches) the fp8 plan without running it; false if unsupported.
   bool plan_fp8(std::int64_t m, std::int64_t n, std::int64_t k);
@@ -78,21 +81,33 @@ class Blas {
     cublasLtMatmulAlgo_t algo{};
     bool ok = false;     // false: no cuBLASLt algorithm (bf16: cublasGemmEx runs, also when it timed fastest)
     bool tuned = false;  // picked by timing (else the heuristic's first)
+    bool tune_tried = false;  // fp8: tuned at the first call outside capture
+  };
+  // What tune() times: the weight's element size, the output type and whether
+  // cublasGemmEx (bf16 only) is a candidate.
+  struct TuneKind {
+    std::size_t weight_bytes = 2;
+    bool f32_out = false;
+    bool with_gemm_ex = true;
   };
   // m, n, k, fp32 output, pointer alignment in bytes (power of two, at most 256).
   using Bf16Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, bool, std::uint32_t>;
   static void destroy(LtPlan& p);
-  // Fills p's descriptors for C[m,n] = A[m,k]·W[n,k]^T and returns up to `count`
-  // of the heuristic's algorithms for pointers aligned to `align` bytes.
-  std::vector<cublasLtMatmulAlgo_t> lt_describe(LtPlan& p, cudaDataType_t in, cudaDataType_t out, std::int64_t m,
-                                                std::int64_t n, std::int64_t k, std::uint32_t align, int count);
+  // Fills p's descriptors for C[m,n] = A[m,k]·W[n,k]^T.
+  void lt_describe(LtPlan& p, cudaDataType_t in, cudaDataType_t out, std::int64_t m, std::int64_t n, std::int64_t k);
+  // Up to `count` of the heuristic's algorithms for p with pointers aligned to `align` bytes.
+  std::vector<cublasLtMatmulAlgo_t> lt_heuristic(const LtPlan& p, std::uint32_t align, int count);
+  // Appends the heuristic's algorithms for m + 1 and m rounded up to 128 rows that p accepts.
+  void add_neighbor_algos(const LtPlan& p, std::vector<cublasLtMatmulAlgo_t>& algos, cudaDataType_t in,
+                          cudaDataType_t out, std::int64_t m, std::int64_t n, std::int64_t k, std::uint32_t align);
+  bool capturing() const;
   cublasStatus_t lt_run(const LtPlan& p, const cublasLtMatmulAlgo_t& algo, const void* a, const void* w, void* c);
   cublasStatus_t gemm_ex(const Bf16* a, const Bf16* w, void* c, std::int64_t m, std::int64_t n, std::int64_t k,
                          bool f32_out);
   // Times the candidates (and cublasGemmEx) as described above and sets p's choice.
-  void tune(LtPlan& p, const std::vector<cublasLtMatmulAlgo_t>& algos, const Bf16* a, const Bf16* w, void* c,
-            std::int64_t m, std::int64_t n, std::int64_t k, bool f32_out);
-  const LtPlan& fp8_plan(std::int64_t m, std::int64_t n, std::int64_t k);
+  void tune(LtPlan& p, const std::vector<cublasLtMatmulAlgo_t>& algos, const void* a, const void* w, void* c,
+            std::int64_t m, std::int64_t n, std::int64_t k, const TuneKind& kind);
+  LtPlan& fp8_plan(std::int64_t m, std::int64_t n, std::int64_t k);
   const LtPlan& bf16_plan(const Bf16* a, const Bf16* w, void* c, std::int64_t m, std::int64_t n, std::int64_t k,
                           bool f32_out);
   void bf16_gemm(const Bf16* a, const Bf16* w, void* c, std::int64_t m, std::int64_t n, std::int64_t k, bool f32_out);
@@ -107,7 +122,7 @@ class Blas {
   std::map<Bf16Key, LtPlan> bf16_plans_;
   std::size_t l2_bytes_ = 0;
   double tune_margin_ = 0;
-  bool tune_neighbors_ = false;
+  bool tune_neighbors_ = true;
 };
 
 class GroupedGemm {
