@@ -15,11 +15,28 @@
 #include "calibrate/collectives.hpp"
 #include "calibrate/device.hpp"
 #include "calibrate/quality.hpp"
+#include "calibrate/recheck.hpp"
 #include "calibrate/run.hpp"
 #include "calibrate/validate.hpp"
 #include "kernels/cuda/check.hpp"
 #include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
+
+namespace {
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (!s.empty() && pos <= s.size()) {
+    const std::size_t comma = s.find(',', pos);
+    out.push_back(s.substr(pos, comma - pos));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace masim::calibrate;
@@ -88,6 +105,24 @@ int main(int argc, char** argv) {
   qual_cmd->add_option("-o,--out", qual.out, "JSON report");
   qual_cmd->add_flag("--quick", qual.quick, "Fewer shapes");
 
+  RecheckOptions rc;
+  std::string rc_only;
+  auto* rc_cmd = app.add_subcommand("recheck",
+                                    "Measure fresh off-grid shapes against a profile's fits (grids not re-measured)");
+  rc_cmd->add_option("profile", rc.profile, "Profile to check")->required()->check(CLI::ExistingFile);
+  rc_cmd->add_option("-o,--out", rc.out, "Copy of the profile with the re-measured holdouts (atomically)")->required();
+  rc_cmd->add_option("--seed", rc.seed, "Seed of the shapes and inputs (use one the profile's run did not)");
+  rc_cmd->add_option("--holdout", rc.holdout, "Random off-grid shapes per table")->check(CLI::Range(1, 100000));
+  rc_cmd->add_option("--model-draws", rc.model_draws, "Batch/context draws per validation model (0: none)")
+      ->check(CLI::Range(0, 10000));
+  rc_cmd->add_option("--only", rc_only, "Comma-separated tables (default: all)");
+  rc_cmd->add_option("--window-ms", rc.timing.window_ms, "Replay time per shape")->check(CLI::Range(1.0, 10000.0));
+  rc_cmd->add_option("--deadline-s", rc.deadline_s, "Stop measuring after this long");
+  rc_cmd->add_option("--gemm-tune-margin", rc.gemm_tune_margin, "As run's (use the profile's value)")
+      ->check(CLI::Range(0.0, 0.9));
+  rc_cmd->add_flag("--gemm-tune-neighbors,!--no-gemm-tune-neighbors", rc.gemm_tune_neighbors,
+                   "As run's (use the profile's setting; default on)");
+
   CollectiveOptions coll;
   auto* coll_cmd = app.add_subcommand("nccl", "NCCL collectives over several GPUs, one process per GPU (or MPI ranks)");
   coll_cmd->add_option("--ranks", coll.ranks, "Processes/GPUs (default: all visible)")->check(CLI::Range(1, 4096));
@@ -102,14 +137,13 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) {
       run.arguments = args;
-      std::size_t pos = 0;
-      while (!only.empty() && pos <= only.size()) {
-        const std::size_t comma = only.find(',', pos);
-        run.only.push_back(only.substr(pos, comma - pos));
-        if (comma == std::string::npos) break;
-        pos = comma + 1;
-      }
+      run.only = split_commas(only);
       return run_calibration(run);
+    }
+    if (*rc_cmd) {
+      rc.arguments = args;
+      rc.only = split_commas(rc_only);
+      return run_recheck(rc);
     }
     if (*val_cmd) return run_validate(val);
     if (*qual_cmd) return run_quality(qual);

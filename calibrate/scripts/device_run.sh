@@ -5,7 +5,7 @@
 # under $OUT (at most 8 files come back).
 #
 #   calibrate/scripts/device_run.sh [--budget-s 560] [--commit SHA] STAGE...
-#   stages: env smoke smoke4 quality run resume validate validate-all nccl
+#   stages: env smoke smoke4 quality run resume validate validate-all recheck nccl
 # (smoke4: the decode attention smoke with the balanced split-KV kernel, variant 4)
 # SEED (default 1) seeds the run's inputs and its off-grid holdout shapes;
 # RUN_ARGS adds options to `masim-calibrate run` (e.g. --no-collectives),
@@ -13,6 +13,10 @@
 #
 # `run` starts a full calibration (profile $OUT/h200.json, journal beside it);
 # `resume` continues one from .carry/journal/h200.json.journal.jsonl.
+# `recheck` measures fresh off-grid shapes against $OUT/h200.json (else the
+# committed profile): RECHECK_SEEDS (default 101), RECHECK_N shapes per table
+# (default 100), RECHECK_ARGS more options. Reports, smoke and quality files are
+# packed into $OUT/results.tgz at the end (at most 8 files come back).
 set -u
 OUT=${OUT:-/tmp/masim-out}
 mkdir -p "$OUT"
@@ -65,7 +69,7 @@ for stage in "${STAGES[@]}"; do
     smoke)
       say "smoke (quick grids: GEMMs, permute, decode attention)"
       timeout 90 $BIN run --quick --holdout 4 --model-draws 2 --no-collectives \
-        --only gemm_bf16,grouped_gemm_bf16,permute,unpermute,attention_decode_d128,attention_decode_d64 \
+        --only gemm_bf16,gemm_fp8,grouped_gemm_bf16,permute,unpermute,attention_decode_d128,attention_decode_d64,memcpy_d2h \
         -o "$OUT/smoke.json" 2>&1 | grep -vE "^\[ *[0-9]+/"; echo "smoke exit ${PIPESTATUS[0]}"
       rm -f "$OUT/smoke.json.journal.jsonl" ;;
     smoke4)
@@ -90,7 +94,7 @@ for stage in "${STAGES[@]}"; do
         # Another GPU than the journal's: measure everything here.
         L=$(left); R=$(( L - ${RESERVE_S:-150} )); [ "$R" -lt 60 ] && R=$(( L - 20 ))
         say "journal is from another GPU: full calibration (deadline ${R}s)"
-        timeout $(( R + 60 )) $BIN run -o "$OUT/h200.json" --deadline-s "$R" --git-commit "$COMMIT" --seed "${SEED:-1}"
+        timeout $(( R + 60 )) $BIN run -o "$OUT/h200.json" --deadline-s "$R" --git-commit "$COMMIT" --seed "${SEED:-1}" ${RUN_ARGS:-}
         echo "run exit $?"
       fi ;;
     nccl)
@@ -108,8 +112,19 @@ for stage in "${STAGES[@]}"; do
         timeout $(( L - 5 )) $BIN validate calibrate/validation/$v.json --profile "$P" -o "$OUT/validate-$v.json" ${VALIDATE_ARGS:-}
         echo "validate $v exit $?"
       done ;;
+    recheck)
+      P="$OUT/h200.json"; [ -f "$P" ] || P=calibrate/profiles/h200.json
+      for sd in ${RECHECK_SEEDS:-101}; do
+        L=$(left); [ "$L" -lt 30 ] && { say "no time left for recheck seed $sd"; continue; }
+        say "recheck $P, seed $sd (deadline $(( L - 20 ))s)"
+        timeout $(( L - 5 )) $BIN recheck "$P" -o "$OUT/recheck-$sd.json" --seed "$sd" --holdout "${RECHECK_N:-100}" \
+          --deadline-s $(( L - 20 )) ${RECHECK_ARGS:-}
+        echo "recheck seed $sd exit $?"
+      done ;;
     *) say "unknown stage $stage" ;;
   esac
 done
+( cd "$OUT" && ls validate-*.json recheck-*.json smoke*.json quality.json 2>/dev/null | tar czf results.tgz -T - &&
+  ls validate-*.json recheck-*.json smoke*.json quality.json 2>/dev/null | xargs -r rm -f )
 say "done"
 nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu --format=csv 2>&1
