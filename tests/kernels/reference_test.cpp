@@ -217,19 +217,70 @@ TEST_CASE("balanced decode partition: equal contiguous ranges, every tile once, 
   }
 }
 
+TEST_CASE("decode partition with per-stream chunks: no range crosses a stream, every tile once") {
+  using masim::kernels::ref::DecodePartition;
+  for (std::int64_t streams = 1; streams <= 13; ++streams) {
+    for (std::int64_t tiles = 1; tiles <= 11; ++tiles) {
+      for (std::int64_t chunks = 1; chunks <= tiles; ++chunks) {
+        DecodePartition p{streams, tiles, streams * chunks};
+        p.chunks = chunks;
+        CAPTURE(streams);
+        CAPTURE(tiles);
+        CAPTURE(chunks);
+        REQUIRE(p.begin(0) == 0);
+        REQUIRE(p.begin(p.ctas) == p.work());
+        for (std::int64_t c = 0; c < p.ctas; ++c) {
+          const std::int64_t len = p.begin(c + 1) - p.begin(c);
+          REQUIRE(len >= tiles / chunks);
+          REQUIRE(len <= (tiles + chunks - 1) / chunks);
+          // Inside one stream.
+          REQUIRE(p.begin(c) / tiles == (p.begin(c + 1) - 1) / tiles);
+          for (std::int64_t g = p.begin(c); g < p.begin(c + 1); ++g) REQUIRE(p.cta_of(g) == c);
+        }
+        for (std::int64_t s = 0; s < streams; ++s) {
+          REQUIRE(p.first_cta(s) == s * chunks);
+          REQUIRE(p.parts(s) == chunks);
+        }
+        REQUIRE(p.max_parts() == chunks);
+      }
+    }
+  }
+}
+
 TEST_CASE("balanced decode partition: one block per resident slot, at least two tiles each") {
   using masim::kernels::ref::balanced_partition;
   // 2048 streams × 64 tiles on 264 resident blocks: every block, 496 or 497 tiles.
   auto p = balanced_partition(2048, 64, 264);
   CHECK(p.ctas == 264);
+  CHECK(p.chunks == 0);
   CHECK(p.max_parts() == 2);
-  // Little work: 3 streams × 5 tiles = 15 items, at least 2 per block -> 7 blocks.
+  // 100 streams × 64 tiles: balanced ranges of 24-25 tiles beat per-stream halves of 32.
+  p = balanced_partition(100, 64, 264);
+  CHECK(p.chunks == 0);
+  CHECK(p.ctas == 264);
+  // Little work: 3 streams × 5 tiles = 15 items. Balanced: 7 blocks of 2-3 tiles,
+  // ranges crossing streams; per-stream chunks: 2 per stream (2 and 3 tiles) instead.
   p = balanced_partition(3, 5, 264);
-  CHECK(p.ctas == 7);
+  CHECK(p.chunks == 2);
+  CHECK(p.ctas == 6);
+  CHECK(p.max_parts() == 2);
+  // 12 streams × 7 tiles (448 keys): 42 balanced blocks of 2 tiles cross stream
+  // boundaries; 3 chunks per stream (2, 2, 3 tiles) do not.
+  p = balanced_partition(12, 7, 264);
+  CHECK(p.chunks == 3);
+  CHECK(p.ctas == 36);
+  // 12 × 8 tiles: 48 balanced ranges fall on stream boundaries already; the same as 4 chunks.
+  p = balanced_partition(12, 8, 264);
+  CHECK(p.chunks == 4);
+  CHECK(p.ctas == 48);
   // One tile per stream: blocks of one tile, each stream in one block.
   p = balanced_partition(10, 1, 264);
   CHECK(p.ctas == 10);
   CHECK(p.max_parts() == 1);
+  // More streams than slots, one tile each: balanced.
+  p = balanced_partition(1000, 1, 264);
+  CHECK(p.chunks == 0);
+  CHECK(p.ctas == 264);
   // Degenerate inputs are clamped to one block.
   p = balanced_partition(0, 0, 0);
   CHECK(p.ctas == 1);
@@ -239,12 +290,14 @@ TEST_CASE("balanced split-KV emulated on the CPU: ranges, slots and per-head mer
   // The index algebra of kernels/cuda decode_attention_balanced_kernel and
   // decode_balanced_combine_kernel, in fp64: each block's ranges produce (O, m, l)
   // partials at slot p − first_cta(stream); each (sequence, head) merges parts(stream)
-  // of them. Group 20 > 16 rows exercises head subgroups; context 150 a partial tile.
+  // of them. Group 20 > 16 rows exercises head subgroups; context 700 a partial
+  // tile (11 tiles: balanced ranges at 1-7 resident blocks, per-stream chunks of
+  // 1, 3 and 5 per stream above).
   ref::AttentionShape s;
   s.batch = 3;
   s.kv_heads = 2;
   s.heads = 40;
-  s.context = 150;
+  s.context = 700;
   s.head_dim = 8;
   const int group = s.heads / s.kv_heads;
   const int rows = 16;
@@ -266,6 +319,7 @@ TEST_CASE("balanced split-KV emulated on the CPU: ranges, slots and per-head mer
   for (std::int64_t resident : {1, 2, 3, 5, 7, 12, 20, 36, 264}) {
     CAPTURE(resident);
     const auto part = ref::balanced_partition(streams, tiles, resident);
+    CAPTURE(part.chunks);
     const std::int64_t slots = part.max_parts();
     std::vector<double> po(static_cast<std::size_t>(s.batch * s.heads * slots * d), 0.0);
     std::vector<double> pm(static_cast<std::size_t>(s.batch * s.heads * slots), 0.0);
