@@ -315,11 +315,12 @@ class GroupedGemmBench final : public Bench {
     // Groups at powers of two, or (dense_groups: an experiment's grid) at 1.5× steps too.
     return {dense_groups_ ? pow2_half(1, 256) : pow2(1, 256), pow2_half(1, 512), nk, nk};
   }
-  // Rows per group (the kernel's N) in units of 64 above 64 (a quantum of 16 left
-  // the random holdouts 10-25% low between grid rows; 64 cut the misses over 10%
-  // from 21 to 14 of 96 on a fresh seed, after helping on five earlier runs),
-  // columns in units of 64 as GemmBench.
-  std::vector<double> quanta() const override { return {1, 64, 64, 1}; }
+  // Rows per group (the kernel's N) in units of 32 (with eager form timing, 64
+  // had cut the misses over 10% from 21 to 14 of 96 against 16; with the form
+  // timed in graphs, 32 cut them from 46 to 41 of 213 on the seed-15 run's three
+  // holdout draws and from 39 to 33 of 210 on the seed-16 run's), columns in units
+  // of 64 as GemmBench.
+  std::vector<double> quanta() const override { return {1, 32, 64, 1}; }
   // Above 4 TFLOP a point takes seconds to time; such prefill-sized expert GEMMs
   // are priced by roofline-bounded extrapolation or the roofline instead.
   bool over_compute_cap(const std::vector<double>& x) const override {
