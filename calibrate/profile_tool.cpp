@@ -9,6 +9,7 @@
 //   masim-profile refit IN -o OUT --alignment gemm_bf16.n=8   # unaligned widths are their own regime
 //   masim-profile refit IN -o OUT --iso-bytes 'unpermute.tokens=width*top_k+1'
 //                        # iso-bytes interpolation along tokens, bytes ∝ tokens·width·(top_k+1)
+//   masim-profile pool BASE RECHECK...   # random off-grid shapes of BASE and its rechecks, priced by BASE
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <CLI/CLI.hpp>
 
 #include "calibrate/model_shapes.hpp"
+#include "calibrate/pool.hpp"
 #include "calibrate/refit_spec.hpp"
 #include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
@@ -138,6 +140,15 @@ int main(int argc, char** argv) {
   refit->add_option("--max-power-w", max_power_w,
                     "Drop power_w values above this board limit (readings that cannot be real)")
       ->check(CLI::Range(1.0, 100000.0));
+  std::string pool_base;
+  std::vector<std::string> pool_files;
+  auto* pool = app.add_subcommand(
+      "pool", "Random off-grid shapes of a profile and its rechecks, priced by the profile's fits: per table and pooled");
+  pool->add_option("base", pool_base, "Profile whose fits price every shape (its own shapes count too)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  pool->add_option("rechecks", pool_files, "Rechecks of it (masim-calibrate recheck) or the run it was refit from")
+      ->check(CLI::ExistingFile);
   if (auto code = masim::io::parse_args(app, argc, argv)) return *code;
   try {
     if (*derive) {
@@ -157,6 +168,33 @@ int main(int argc, char** argv) {
       const profile::Profile q = profile::derive_profile(*p, from, *ds, *dt);
       profile::write_profile(q, out);
       std::printf("wrote %s (%zu op tables)\n", out.c_str(), q.ops.size());
+      return 0;
+    }
+    if (*pool) {
+      io::Diagnostics d;
+      auto base = profile::load_profile(pool_base, d);
+      std::vector<std::pair<std::string, profile::Profile>> sets;
+      if (base) sets.emplace_back(pool_base, *base);
+      for (const std::string& f : pool_files) {
+        auto p = profile::load_profile(f, d);
+        if (p) sets.emplace_back(f, std::move(*p));
+      }
+      calibrate::PoolResult r;
+      if (base) r = calibrate::pool_holdouts(*base, sets, d);
+      if (!d.empty()) {
+        std::fprintf(stderr, "%s", d.format("nothing was pooled").c_str());
+        return 2;
+      }
+      auto line = [](const char* head, const std::string& name, const calibrate::PoolResult::Table& t) {
+        std::printf("%s%-24s %6d shapes, median |error| %5.2f%%, p95 %6.2f%%, max %6.2f%%, %4d over 10%%\n", head,
+                    name.c_str(), t.errors.points, t.errors.median_abs_pct, t.errors.p95_abs_pct,
+                    t.errors.max_abs_pct, t.over_10_pct);
+      };
+      std::printf("random off-grid shapes priced by %s's fits\n", pool_base.c_str());
+      for (const auto& [path, t] : r.files) line("file  ", path, t);
+      for (const auto& [name, t] : r.tables) line("table ", name, t);
+      line("all   ", "pooled", r.all);
+      if (r.unpriced > 0) std::printf("%d shapes without a table prediction (roofline) left out\n", r.unpriced);
       return 0;
     }
     if (*shapes) {

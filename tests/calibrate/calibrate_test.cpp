@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "calibrate/model_shapes.hpp"
+#include "calibrate/pool.hpp"
 #include "calibrate/refit_spec.hpp"
 #include "calibrate/timing.hpp"
 #include "sim/profile/fit.hpp"
@@ -292,4 +293,61 @@ TEST_CASE("timing statistics: the interdecile mean follows a two-mode mix that t
   CHECK(summarize_samples({1, 2, 6}).mid_mean_us == doctest::Approx(3.0));
   CHECK(summarize_samples({}).mid_mean_us == 0.0);
   CHECK(summarize_samples({}).replays == 0);
+}
+
+TEST_CASE("pooling holdouts: priced by the base's fits, per table and pooled; other grids are bad input") {
+  io::Diagnostics d;
+  const auto base = profile::load_profile(std::string(MASIM_SOURCE_DIR) + "/calibrate/profiles/h200.json", d);
+  REQUIRE(base);
+  // The base alone: the same shapes and errors as its own holdout summaries.
+  auto r = calibrate::pool_holdouts(*base, {{"base.json", *base}}, d);
+  REQUIRE(d.empty());
+  int priced = 0;
+  for (const profile::OpTable& t : base->ops) {
+    priced += t.holdout_error.points;
+    if (t.holdout_error.points == 0) continue;
+    CAPTURE(t.name);
+    REQUIRE(r.tables.count(t.name) == 1);
+    CHECK(r.tables[t.name].errors.points == t.holdout_error.points);
+    // The profile stores predictions rounded to 5 significant digits.
+    CHECK(r.tables[t.name].errors.median_abs_pct == doctest::Approx(t.holdout_error.median_abs_pct).epsilon(0.01));
+  }
+  CHECK(r.all.errors.points == priced);
+  REQUIRE(r.files.size() == 1);
+  CHECK(r.files[0].second.errors.points == priced);
+  CHECK(r.all.over_10_pct < priced / 10);
+
+  // A "recheck" whose RMSNorm shapes all ran twice as long: 100% of them 50% low.
+  profile::Profile slow = *base;
+  profile::OpTable* norm = slow.find("rmsnorm");
+  REQUIRE(norm != nullptr);
+  for (profile::HoldoutPoint& h : norm->holdout) h.time_us *= 2;
+  r = calibrate::pool_holdouts(*base, {{"base.json", *base}, {"slow.json", slow}}, d);
+  REQUIRE(d.empty());
+  const int n = static_cast<int>(norm->holdout.size());
+  CHECK(r.tables["rmsnorm"].errors.points == 2 * n);
+  CHECK(r.tables["rmsnorm"].over_10_pct >= n);
+  CHECK(r.files.size() == 2);
+  CHECK(r.all.errors.points == 2 * priced);
+
+  // A derived profile has the same grids but is not a measurement of this GPU.
+  const auto derived = profile::load_profile(std::string(MASIM_SOURCE_DIR) + "/calibrate/profiles/a100-sxm4-80gb.derived.json", d);
+  REQUIRE(derived);
+  r = calibrate::pool_holdouts(*base, {{"a100.json", *derived}}, d);
+  REQUIRE(d.size() == 1);
+  CHECK(d.items()[0].pointer == "/provenance/gpu_name");
+  CHECK(r.all.errors.points == 0);
+  d = io::Diagnostics{};
+
+  // Another grid, or a table the base lacks: every problem reported, nothing pooled.
+  profile::Profile other = *base;
+  other.ops[0].grid[0].push_back(other.ops[0].grid[0].back() * 2);
+  other.ops[1].name = "no_such_table";
+  r = calibrate::pool_holdouts(*base, {{"other.json", other}}, d);
+  CHECK(d.size() == 2);
+  CHECK(d.items()[0].file == "other.json");
+  CHECK(d.items()[0].pointer == "/ops/0/grid");
+  CHECK(d.items()[1].pointer == "/ops/1/name");
+  CHECK(r.all.errors.points == 0);
+  CHECK(r.tables.empty());
 }
