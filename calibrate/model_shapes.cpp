@@ -33,6 +33,20 @@ bool on_grid(const std::vector<std::vector<double>>& grid, const std::vector<dou
   return true;
 }
 
+std::vector<ModelShape> off_grid_shapes(const std::vector<ModelShape>& all, const std::string& table,
+                                        const std::vector<std::vector<double>>& grid) {
+  std::vector<ModelShape> out;
+  for (const ModelShape& m : all) {
+    if (m.table != table) continue;
+    ModelShape s = m;
+    s.x = measured_shape(std::move(s.x));
+    if (on_grid(grid, s.x)) continue;
+    if (std::any_of(out.begin(), out.end(), [&](const ModelShape& o) { return o.x == s.x; })) continue;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::vector<NamedModel> load_models(const std::vector<std::string>& scenario_files, io::Diagnostics& diags) {
   std::vector<NamedModel> out;
   for (const std::string& f : scenario_files) {

@@ -47,6 +47,12 @@ std::vector<double> measured_shape(std::vector<double> x);
 // Is `x` a point of `grid` (every axis value on its list)?
 bool on_grid(const std::vector<std::vector<double>>& grid, const std::vector<double>& x);
 
+// The holdout of one table: the shapes of `table` among `all`, as the benches
+// run them (measured_shape), without grid points of `grid` and without repeats,
+// in draw order.
+std::vector<ModelShape> off_grid_shapes(const std::vector<ModelShape>& all, const std::string& table,
+                                        const std::vector<std::vector<double>>& grid);
+
 // The validation scenarios shipped in calibrate/validation (paths relative to the
 // repository root).
 std::vector<std::string> default_model_scenarios();

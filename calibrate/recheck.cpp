@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <functional>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -62,7 +61,7 @@ int run_recheck(const RecheckOptions& opt) {
     Bench& b = **bit;
     const auto table_started = std::chrono::steady_clock::now();
     // Random shapes as `run` draws them (its seed mixing), off the profile's grid.
-    Rng rng(kernels::mix64(opt.seed ^ std::hash<std::string>{}(t.name)));
+    Rng rng = holdout_rng(opt.seed, t.name);
     std::vector<std::vector<double>> shapes;
     for (int i = 0, draws = 0; i < opt.holdout && draws < 16 * opt.holdout; ++draws) {
       std::vector<double> x = b.random_point(rng, false);
@@ -70,50 +69,34 @@ int run_recheck(const RecheckOptions& opt) {
       shapes.push_back(std::move(x));
       ++i;
     }
-    std::vector<ModelShape> models;
-    for (const ModelShape& m : model_list) {
-      if (m.table != t.name) continue;
-      ModelShape s = m;
-      s.x = measured_shape(std::move(s.x));
-      if (on_grid(t.grid, s.x)) continue;
-      if (std::any_of(models.begin(), models.end(), [&](const ModelShape& o) { return o.x == s.x; })) continue;
-      models.push_back(std::move(s));
-    }
+    const std::vector<ModelShape> models = off_grid_shapes(model_list, t.name, t.grid);
     std::vector<profile::HoldoutPoint> holdout, model_holdout;
     std::map<std::string, int> counts;
-    auto measure = [&](const std::vector<double>& x) -> json {
+    // Checks and times x; an ok shape joins `list`.
+    auto measure_into = [&](std::vector<profile::HoldoutPoint>& list, const std::vector<double>& x,
+                            const std::string& source) {
       point_seed = kernels::mix64(point_seed + 1);
       if (opt.deadline_s > 0 &&
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() > opt.deadline_s) {
         out_of_time = true;
-        return json{{"status", "skipped"}};
+        return;
       }
-      json r = measure_point(dev, b, x, true, opt.memory_cap_gib, opt.timing, point_seed);
+      const json r = measure_point(dev, b, x, true, opt.memory_cap_gib, opt.timing, point_seed);
       const std::string status = r.value("status", "error");
       ++counts[status];
       if (status == "wrong") {
         ++wrong;
         std::printf("  %s %s: wrong (%s)\n", t.name.c_str(), json(x).dump().c_str(), r.value("detail", "").c_str());
       }
-      return r;
-    };
-    for (const auto& x : shapes) {
-      const json r = measure(x);
-      if (r.value("status", "") != "ok") continue;
+      if (status != "ok") return;
       profile::HoldoutPoint hp;
       hp.at = x;
       hp.time_us = r.at("time_us").get<double>();
-      holdout.push_back(std::move(hp));
-    }
-    for (const ModelShape& m : models) {
-      const json r = measure(m.x);
-      if (r.value("status", "") != "ok") continue;
-      profile::HoldoutPoint hp;
-      hp.at = m.x;
-      hp.time_us = r.at("time_us").get<double>();
-      hp.source = m.source;
-      model_holdout.push_back(std::move(hp));
-    }
+      hp.source = source;
+      list.push_back(std::move(hp));
+    };
+    for (const auto& x : shapes) measure_into(holdout, x, "");
+    for (const ModelShape& m : models) measure_into(model_holdout, m.x, m.source);
     t.holdout = std::move(holdout);
     if (opt.model_draws > 0) t.model_holdout = std::move(model_holdout);
     profile::refresh_errors(t, prof.ceilings);

@@ -197,6 +197,10 @@ std::string summary_line(const Bench& b, const profile::OpTable& t, const std::m
 
 }  // namespace
 
+Rng holdout_rng(std::uint64_t seed, const std::string& table) {
+  return Rng(kernels::mix64(seed ^ std::hash<std::string>{}(table)));
+}
+
 int run_calibration(const RunOptions& opt) {
   Device dev(static_cast<std::size_t>((opt.memory_cap_gib + 2) * 1073741824.0));
   dev.blas().set_tune_margin(opt.gemm_tune_margin);
@@ -276,7 +280,7 @@ int run_calibration(const RunOptions& opt) {
   std::map<std::string, std::vector<std::vector<double>>> holdouts;
   std::size_t total = 0;
   for (Bench* b : selected) {
-    Rng rng(kernels::mix64(opt.seed ^ std::hash<std::string>{}(b->table())));
+    Rng rng = holdout_rng(opt.seed, b->table());
     auto& h = holdouts[b->table()];
     for (int i = 0; i < opt.holdout; ++i) h.push_back(b->random_point(rng, opt.quick));
     total += Grid{b->grid(opt.quick)}.points() + h.size();
@@ -288,15 +292,12 @@ int run_calibration(const RunOptions& opt) {
     const auto files = opt.model_scenarios.empty() ? default_model_scenarios() : opt.model_scenarios;
     const auto models = load_models(files, md);
     if (!md.empty()) std::printf("%s", md.format("model holdout: some scenarios were not loaded").c_str());
-    for (ModelShape& m : model_shapes(models, opt.model_draws, opt.seed)) {
-      m.x = measured_shape(std::move(m.x));  // record the shape as it is measured
-      const auto it = std::find_if(selected.begin(), selected.end(), [&](const Bench* b) { return b->table() == m.table; });
-      if (it == selected.end()) continue;
-      if (on_grid((*it)->grid(opt.quick), m.x)) continue;  // a grid point is not a holdout
-      auto& list = model_holdouts[m.table];
-      if (std::any_of(list.begin(), list.end(), [&](const ModelShape& o) { return o.x == m.x; })) continue;
-      list.push_back(std::move(m));
-      ++total;
+    const auto all = model_shapes(models, opt.model_draws, opt.seed);
+    for (const Bench* b : selected) {
+      // Shapes recorded as they are measured; a grid point is not a holdout.
+      auto list = off_grid_shapes(all, b->table(), b->grid(opt.quick));
+      total += list.size();
+      if (!list.empty()) model_holdouts[b->table()] = std::move(list);
     }
   }
   Progress progress(total);

@@ -43,6 +43,10 @@ struct RunOptions {
 nlohmann::json measure_point(Device& dev, Bench& b, const std::vector<double>& x, bool holdout,
                              double memory_cap_gib, const TimingOptions& timing, std::uint64_t seed);
 
+// The generator of a table's random holdout for a seed (run and recheck draw the
+// same shapes from the same seed).
+Rng holdout_rng(std::uint64_t seed, const std::string& table);
+
 // Returns the process exit code (0 ok, 1 some points wrong).
 int run_calibration(const RunOptions& opt);
 

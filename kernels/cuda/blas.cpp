@@ -339,10 +339,9 @@ bool Blas::gemm_fp8(const Fp8* a, const Fp8* w, Bf16* c, std::int64_t m, std::in
   // ran 8-23% slower than their grid neighbours suggest (seed-12 run).
   if (!p.tune_tried && !capturing() && m * n * k <= kTuneMaxMnk) {
     p.tune_tried = true;
-    auto algos = lt_heuristic(p, alignment(a, w, c), kTuneCandidates);
-    if (tune_neighbors_ && !algos.empty()) {
-      add_neighbor_algos(p, algos, CUDA_R_8F_E4M3, CUDA_R_16BF, m, n, k, alignment(a, w, c));
-    }
+    const std::uint32_t align = alignment(a, w, c);
+    auto algos = lt_heuristic(p, align, kTuneCandidates);
+    if (tune_neighbors_ && !algos.empty()) add_neighbor_algos(p, algos, CUDA_R_8F_E4M3, CUDA_R_16BF, m, n, k, align);
     tune(p, algos, a, w, c, m, n, k, TuneKind{sizeof(Fp8), false, false});
   }
   MASIM_CUBLAS_CHECK(lt_run(p, p.algo, a, w, c));

@@ -351,3 +351,21 @@ TEST_CASE("pooling holdouts: priced by the base's fits, per table and pooled; ot
   CHECK(r.all.errors.points == 0);
   CHECK(r.tables.empty());
 }
+
+TEST_CASE("a table's model holdout: its shapes as measured, off the grid, without repeats, in draw order") {
+  const std::vector<calibrate::ModelShape> all = {
+      {"rmsnorm", {2.4, 4096}, "a"},    // runs as [2, 4096]: a grid point
+      {"rmsnorm", {3.0, 4096}, "b"},
+      {"gemm_bf16", {3, 4096, 4096}, "c"},
+      {"rmsnorm", {2.6, 4096}, "d"},    // runs as [3, 4096]: a repeat of b
+      {"rmsnorm", {0.2, 2048}, "e"},    // runs as [1, 2048]
+  };
+  const std::vector<std::vector<double>> grid = {{1, 2, 4}, {4096}};
+  const auto got = calibrate::off_grid_shapes(all, "rmsnorm", grid);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].source == "b");
+  CHECK(got[0].x == std::vector<double>{3, 4096});
+  CHECK(got[1].source == "e");
+  CHECK(got[1].x == std::vector<double>{1, 2048});
+  CHECK(calibrate::off_grid_shapes(all, "swiglu", grid).empty());
+}
