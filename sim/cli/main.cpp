@@ -60,6 +60,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kExitOk = 0;
+constexpr double kMaxCollectiveBytes = 1e15;  // masim collective --size upper bound
 constexpr int kExitInternal = 1;
 constexpr int kExitBadInput = 2;
 constexpr int kExitEnvironment = 3;
@@ -293,6 +294,12 @@ int cmd_collective(const CollectiveArgs& a) {
     const auto q = io::parse_quantity(s, io::Dimension::kBytes);
     if (!q.ok || q.value < 1.0) {
       diags.error("--size", "", q.ok ? "expected at least 1 B, found \"" + s + "\"" : q.error);
+      continue;
+    }
+    // A per-rank buffer past 1 PB is no GPU's (and near 9.2e18 B the byte
+    // count would overflow int64): refused before it is converted.
+    if (!(q.value <= kMaxCollectiveBytes)) {
+      diags.error("--size", "", "expected at most 1 PB (1e15 B) per rank, found \"" + s + "\"");
       continue;
     }
     sizes.push_back(Bytes(static_cast<std::int64_t>(q.value)));

@@ -1,5 +1,7 @@
 // Workload and layout parsers. See parse.hpp; keys in docs/INPUTS.md.
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "sim/frontend/parse.hpp"
@@ -101,7 +103,12 @@ std::optional<spec::WorkloadSpec> parse_workload(const json& node, const ParseCo
             rs.trace.push_back(e.get<double>());
             sum += e.get<double>();
           }
-          if (sum <= 0.0 && rs.trace.size() == t->size()) {
+          // Each count is finite (JSON has no infinity), but their sum may not be:
+          // popularity is count / sum, so an infinite sum would make every share zero.
+          if (!std::isfinite(sum)) {
+            ro->error("trace", "expected per-expert token counts whose sum is finite, found counts that sum past "
+                               "the largest double (1.8e308); scale them down, only their ratios matter");
+          } else if (sum <= 0.0 && rs.trace.size() == t->size()) {
             ro->error("trace", "expected per-expert token counts with a positive sum, found none");
           }
         }

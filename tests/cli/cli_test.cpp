@@ -187,6 +187,13 @@ TEST_CASE("collective: bad size and GPU count are input errors") {
   CHECK(r.rc == 2);
   CHECK(r.err == "--size: unknown unit \"MB/s\"; expected a size such as \"80 GiB\"\n"
                  "1 problem; nothing was simulated.\n");
+  // Past int64 bytes (9.2e18) the conversion was undefined behaviour; past 1 PB it is refused.
+  for (const char* size : {"9e18 B", "1e7 TB", "2000 TB"}) {
+    r = masim(std::string("collective --topology topologies/dgx-a100.json --size '") + size + "'");
+    CHECK(r.rc == 2);
+    CHECK(r.err == std::string("--size: expected at most 1 PB (1e15 B) per rank, found \"") + size + "\"\n"
+                   "1 problem; nothing was simulated.\n");
+  }
   r = masim("collective --topology topologies/dgx-a100.json --gpus 9");
   CHECK(r.rc == 2);
   CHECK(r.err == "--gpus: expected a GPU count in [1, 8] (topology \"dgx-a100\"), found 9\n"
