@@ -160,6 +160,13 @@ std::optional<spec::ModelSpec> import_hf_config(const json& node, const ParseCon
     const auto first = h.integer("first_k_dense_replace", "first_dense_layers", true, 0, 100000);
     const auto freq = h.integer("moe_layer_freq", "moe_layer_frequency", true, 1, 100000);
     const auto shared = h.integer("n_shared_experts", "num_shared_experts", true, 0, 1024);
+    // Past the last layer it would silently make the model dense; masim's own
+    // model format refuses a model with no MoE layer, and so does this import.
+    if (first && layers && *first >= *layers) {
+      r.error("first_k_dense_replace", "expected fewer dense layers than num_hidden_layers = " +
+                                           std::to_string(*layers) + " (else no layer is MoE), found " +
+                                           std::to_string(*first));
+    }
     for (int i = 0; i < m.num_layers; ++i) {
       m.moe_layer.push_back(i >= first.value_or(0) && i % freq.value_or(1) == 0);
     }
