@@ -10,11 +10,16 @@
 
 namespace masim::layouts {
 
+Plan build_plan(const spec::ScenarioSpec& s, const spec::LayoutSpec& layout, int index,
+                const models::ComputeCostModel& cost, int num_gpus, const models::EnergyModel* energy) {
+  planning::Builder b(s, layout, index, cost, num_gpus, energy);
+  return b.build();
+}
+
 Plan build_plan(const spec::ScenarioSpec& s, int index, const models::ComputeCostModel& cost, int num_gpus,
                 const models::EnergyModel* energy) {
   MASIM_ASSERT(index >= 0 && index < static_cast<int>(s.layouts.size()), "layout index out of range");
-  planning::Builder b(s, s.layouts[static_cast<std::size_t>(index)], index, cost, num_gpus, energy);
-  return b.build();
+  return build_plan(s, s.layouts[static_cast<std::size_t>(index)], index, cost, num_gpus, energy);
 }
 
 }  // namespace masim::layouts
