@@ -12,6 +12,30 @@
 
 namespace masim::layouts::planning {
 
+namespace {
+
+// An EP stage's work on one wave: a flow per (EP rank, micro-batch), each
+// starting after its rank's input, and the sequences of each (rank r owns its
+// share of every micro-batch of the wave).
+struct EpWave {
+  std::vector<std::vector<Flow>> flows;   // [rank][w]
+  std::vector<std::vector<Range>> seqs;   // [w][rank]
+};
+
+EpWave ep_wave(std::size_t ranks, const std::vector<Range>& mb_seqs, const Frontier& in) {
+  EpWave v{std::vector<std::vector<Flow>>(ranks, std::vector<Flow>(mb_seqs.size())),
+           std::vector<std::vector<Range>>(mb_seqs.size())};
+  for (std::size_t w = 0; w < mb_seqs.size(); ++w) {
+    for (std::size_t r = 0; r < ranks; ++r) {
+      v.seqs[w].push_back(split(mb_seqs[w], static_cast<std::int64_t>(ranks), static_cast<std::int64_t>(r)));
+      v.flows[r][w].front = Frontier{in[r]};
+    }
+  }
+  return v;
+}
+
+}  // namespace
+
 TpBlocks Builder::tp_blocks(int L, std::int64_t seqs, int t) const {
   const std::int64_t tokens = seqs * q_;
   TpBlocks b;
@@ -377,15 +401,7 @@ Frontier Builder::grid_forward(const Grid& G, std::vector<std::vector<Disagg>>& 
     return f;
   }
   Disagg& dg = dgs[static_cast<std::size_t>(d)][static_cast<std::size_t>(s)];
-  // Flows: one per EP rank (its own attention group) and micro-batch.
-  std::vector<std::vector<Flow>> flows(dg.att.size(), std::vector<Flow>(mbs.size()));
-  std::vector<std::vector<Range>> seqs(mbs.size());
-  for (std::size_t w = 0; w < mbs.size(); ++w) {
-    for (std::size_t r = 0; r < dg.att.size(); ++r) {
-      seqs[w].push_back(split(mb_seqs[w], static_cast<std::int64_t>(dg.att.size()), static_cast<std::int64_t>(r)));
-      flows[r][w].front = Frontier{in[r]};
-    }
-  }
+  auto [flows, seqs] = ep_wave(dg.att.size(), mb_seqs, in);
   for (int L = first; L < last; ++L) dg_forward_layer(dg, L, mbs, seqs, flows, step);
   Frontier out(dg.att.size(), kNoTask);
   std::vector<TaskId> ends;
@@ -426,13 +442,10 @@ Frontier Builder::grid_backward(const Grid& G, std::vector<std::vector<Disagg>>&
     return f;
   }
   Disagg& dg = dgs[static_cast<std::size_t>(d)][static_cast<std::size_t>(s)];
-  std::vector<std::vector<Flow>> flows(dg.att.size(), std::vector<Flow>(mbs.size()));
-  std::vector<std::vector<Range>> seqs(mbs.size());
-  for (std::size_t w = 0; w < mbs.size(); ++w) {
+  auto [flows, seqs] = ep_wave(dg.att.size(), mb_seqs, in);
+  for (std::size_t w = 0; w < mbs.size() && last_stage; ++w) {
     for (std::size_t r = 0; r < dg.att.size(); ++r) {
-      seqs[w].push_back(split(mb_seqs[w], static_cast<std::int64_t>(dg.att.size()), static_cast<std::int64_t>(r)));
-      flows[r][w].front = Frontier{in[r]};
-      if (last_stage) dg_start_bwd(dg, static_cast<int>(r), flows[r][w], seqs[w][r], tag(last - 1, mbs[w], step, 1));
+      dg_start_bwd(dg, static_cast<int>(r), flows[r][w], seqs[w][r], tag(last - 1, mbs[w], step, 1));
     }
   }
   for (int L = last - 1; L >= first; --L) dg_backward_layer(dg, L, mbs, seqs, flows, step);
