@@ -69,4 +69,16 @@ struct Plan {
 Plan build_plan(const spec::ScenarioSpec& s, int index, const models::ComputeCostModel& cost,
                 int num_gpus, const models::EnergyModel* energy = nullptr);
 
+// Plans `layout` (in place of s.layouts[index]) with the model, workload and
+// seed of `s`: "plan this layout on these GPUs". Its `gpus` (grid layouts) or
+// ma.attention_gpus / ma.expert_gpus (MA Separation) name the GPUs to use, for
+// instance the survivors of a failure. `index` only names /layouts/<index> in
+// diagnostics. The overload above is this one with s.layouts[index].
+//
+//   spec::LayoutSpec survivors = scenario.layouts[0];
+//   survivors.gpus = {8, 9, 10, 11, 12, 13, 14, 15};
+//   Plan plan = build_plan(scenario, survivors, /*index=*/0, roofline, topo.num_gpus());
+Plan build_plan(const spec::ScenarioSpec& s, const spec::LayoutSpec& layout, int index,
+                const models::ComputeCostModel& cost, int num_gpus, const models::EnergyModel* energy = nullptr);
+
 }  // namespace masim::layouts
