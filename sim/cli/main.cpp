@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/cli/embedded_files.hpp"
+#include "sim/faults/timeline.hpp"
 #include "sim/frontend/echo.hpp"
 #include "sim/frontend/files.hpp"
 #include "sim/frontend/scenario.hpp"
@@ -144,13 +145,17 @@ int cmd_run(const RunArgs& a) {
   layouts::SimOptions opts;
   opts.record_timeline = !a.trace.empty() || a.report;
   const layouts::ScenarioResult result = layouts::simulate(*s, *topo, *cost, opts);
+  std::optional<faults::TimelineResult> timeline;
+  if (s->timeline) timeline = faults::run_timeline(*s, *topo, *cost);
 
   // Only now, with every number in hand, touch the file system.
   const fs::path dir = a.out_dir.empty() ? fs::path("out") / safe_dir_name(s->name) : fs::path(a.out_dir);
   make_output_dir(dir);
-  const nlohmann::json results = layouts::to_json(result, frontend::resolved_json(*s));
+  nlohmann::json results = layouts::to_json(result, frontend::resolved_json(*s));
+  if (timeline) results["run_timeline"] = faults::to_json(*timeline, *s->timeline);
   write_atomically(dir / "results.json", results.dump(2) + "\n");
   std::cout << layouts::format_table(result);
+  if (timeline) std::cout << "\n" << faults::format_summary(*timeline);
   std::cout << "\nwrote " << (dir / "results.json").string() << "\n";
   if (!a.trace.empty()) {
     report::write_chrome_trace(results, a.trace);

@@ -242,6 +242,60 @@ json layout_json(const spec::LayoutSpec& l) {
   return j;
 }
 
+json timeline_json(const spec::TimelineSpec& t) {
+  auto time = [](double seconds) { return format_quantity(seconds, io::Dimension::kTime); };
+  auto bw = [](Bandwidth b) { return format_quantity(b.bytes_per_s(), io::Dimension::kBandwidth); };
+  json j;
+  j["duration"] = time(t.duration_s);
+  json fs = json::array();
+  for (const spec::FaultSpec& f : t.faults) {
+    json x;
+    x["kind"] = spec::to_string(f.kind);
+    x["at"] = time(f.at_s);
+    if (f.gpu >= 0) x["gpu"] = f.gpu;
+    if (!f.vertex.empty()) x["vertex"] = f.vertex;
+    if (!f.link_a.empty()) x["link"] = json::array({f.link_a, f.link_b});
+    if (f.kind == spec::FaultKind::kLinkDegraded || f.kind == spec::FaultKind::kStraggler) x["factor"] = f.factor;
+    if (f.duration_s >= 0) x["duration"] = time(f.duration_s);
+    if (f.repair_after_s >= 0) x["repair_after"] = time(f.repair_after_s);
+    fs.push_back(x);
+  }
+  j["faults"] = fs;
+  if (t.random.enabled) {
+    const spec::RandomFaultSpec& r = t.random;
+    json x;
+    x["seed"] = r.seed;
+    auto mtbf = [&](const char* key, double hours) {
+      if (hours > 0) x[key] = time(hours * 3600.0);
+    };
+    mtbf("gpu_mtbf", r.gpu_mtbf_h);
+    mtbf("hbm_mtbf", r.hbm_mtbf_h);
+    mtbf("nic_mtbf", r.nic_mtbf_h);
+    mtbf("switch_mtbf", r.switch_mtbf_h);
+    mtbf("cable_mtbf", r.cable_mtbf_h);
+    if (r.repair_after_s >= 0) x["repair_after"] = time(r.repair_after_s);
+    j["random"] = x;
+  }
+  const spec::RecoverySpec& c = t.recovery;
+  json rc;
+  rc["detection"] = spec::to_string(c.detection);
+  rc["heartbeat_interval"] = time(c.heartbeat_interval_s);
+  rc["heartbeat_misses"] = c.heartbeat_misses;
+  rc["watchdog_timeout"] = time(c.watchdog_timeout_s);
+  rc["comm_rebuild"] = time(c.comm_rebuild_s);
+  rc["weights"] = spec::to_string(c.weights);
+  rc["host_bandwidth"] = bw(c.host_bandwidth);
+  rc["disk_bandwidth"] = bw(c.disk_bandwidth);
+  rc["graph_recapture"] = time(c.graph_recapture_s);
+  rc["standby_kv_mirrored"] = c.standby_kv_mirrored;
+  rc["policy"] = spec::to_string(c.policy);
+  rc["spare_gpus"] = c.spare_gpus;
+  rc["checkpoint_interval"] = time(c.checkpoint_interval_s);
+  rc["checkpoint_bandwidth"] = bw(c.checkpoint_bandwidth);
+  j["recovery"] = rc;
+  return j;
+}
+
 json resolved_json(const spec::ScenarioSpec& s) {
   json j;
   j["schema"] = s.schema;
@@ -260,6 +314,7 @@ json resolved_json(const spec::ScenarioSpec& s) {
   json cs = json::array();
   for (const auto& c : s.choices) cs.push_back({{"key", c.key}, {"value", c.value}, {"reason", c.reason}});
   j["choices"] = cs;
+  if (s.timeline) j["timeline"] = timeline_json(*s.timeline);
   return j;
 }
 

@@ -30,6 +30,7 @@ nlohmann::json topology_json(const spec::TopologySpec& t);
 nlohmann::json model_json(const spec::ModelSpec& m);
 nlohmann::json workload_json(const spec::WorkloadSpec& w);
 nlohmann::json layout_json(const spec::LayoutSpec& l);
+nlohmann::json timeline_json(const spec::TimelineSpec& t);
 
 // `value` (in the dimension's base unit) with the largest unit that keeps it
 // readable and exact: format_quantity(6e11, kBandwidth) == "600 GB/s", and

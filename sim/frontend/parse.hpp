@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -71,6 +72,14 @@ std::optional<spec::WorkloadSpec> parse_workload(const nlohmann::json& node, con
 // One element of the scenario's "layouts" array; `index` is its position.
 std::optional<spec::LayoutSpec> parse_layout(const nlohmann::json& node, const ParseContext& ctx,
                                              std::size_t index);
+
+// The scenario's "timeline" object (faults, random fault rates, recovery).
+std::optional<spec::TimelineSpec> parse_timeline(const nlohmann::json& node, const ParseContext& ctx);
+// Timeline rules that need the topology and layouts: GPU ranks, vertex and link
+// names, spares idle in every layout. `pointer` is the timeline's.
+void check_timeline(const spec::TimelineSpec& t, const spec::TopologySpec& topo,
+                    const std::vector<spec::LayoutSpec>& layouts, const std::string& file,
+                    const std::string& pointer, io::Diagnostics& diags);
 
 // Model rules that need several fields (top_k <= num_experts, GQA grouping,
 // moe_layer length, ...). Called by both model parsers; exposed for tests.

@@ -151,10 +151,21 @@ std::optional<spec::ScenarioSpec> parse_scenario(const json& doc, const std::str
       s.choices.push_back(std::move(ch));
     }
   }
+  std::optional<spec::TimelineSpec> timeline;
+  if (const json* t = r.raw("timeline", Required::kNo)) {
+    timeline = parse_timeline(*t, ParseContext{file, r.pointer_of("timeline"), diags, where});
+  }
   r.finish();
 
   validate_scenario(parts, where, diags);
   if (diags.size() != before) return std::nullopt;
+  if (timeline) {
+    std::vector<spec::LayoutSpec> layouts;
+    for (auto& l : parts.layouts) layouts.push_back(*l);
+    check_timeline(*timeline, *parts.topology, layouts, file, "/timeline", diags);
+    if (diags.size() != before) return std::nullopt;
+    s.timeline = std::move(timeline);
+  }
   s.hardware = std::move(*parts.hardware);
   s.topology = std::move(*parts.topology);
   s.model = std::move(*parts.model);

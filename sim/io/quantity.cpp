@@ -14,7 +14,8 @@ struct Unit {
 };
 
 constexpr std::array kTimeUnits{Unit{"ps", 1e-12}, Unit{"ns", 1e-9}, Unit{"us", 1e-6},
-                                Unit{"\xC2\xB5s", 1e-6}, Unit{"ms", 1e-3}, Unit{"s", 1.0}};
+                                Unit{"\xC2\xB5s", 1e-6}, Unit{"ms", 1e-3}, Unit{"s", 1.0},
+                                Unit{"min", 60.0},      Unit{"h", 3600.0},  Unit{"d", 86400.0}};
 constexpr std::array kByteUnits{
     Unit{"B", 1.0},           Unit{"KB", 1e3},          Unit{"kB", 1e3},
     Unit{"MB", 1e6},          Unit{"GB", 1e9},          Unit{"TB", 1e12},

@@ -4,6 +4,7 @@
 // Network, so results do not depend on layout order.
 #include "sim/layouts/simulate.hpp"
 
+#include <cmath>
 #include <sstream>
 #include <utility>
 
@@ -22,6 +23,19 @@
 #endif
 
 namespace masim::layouts {
+
+namespace {
+// Stretches every compute task of a GPU whose factor is not 1 (after pricing,
+// so a straggler's ops keep their costs and only take longer).
+void slow_down(Program& p, const std::vector<double>& factor) {
+  for (TaskId id = 0; id < p.size(); ++id) {
+    Task& t = p.task(id);
+    if (t.kind != TaskKind::kCompute || t.gpu < 0 || static_cast<std::size_t>(t.gpu) >= factor.size()) continue;
+    const double f = factor[static_cast<std::size_t>(t.gpu)];
+    if (f != 1.0) t.duration = SimTime::ps(static_cast<std::int64_t>(std::llround(static_cast<double>(t.duration.count_ps()) * f)));
+  }
+}
+}  // namespace
 
 ScenarioResult simulate(const spec::ScenarioSpec& s, const topology::Topology& topo,
                         const models::ComputeCostModel& cost, const SimOptions& opts) {
@@ -74,6 +88,7 @@ ScenarioResult simulate(const spec::ScenarioSpec& s, const topology::Topology& t
   if (!diags.empty()) throw io::InputError(std::move(diags));
 
   for (std::size_t i = 0; i < plans.size(); ++i) {
+    if (!opts.compute_slowdown.empty()) slow_down(plans[i].program, opts.compute_slowdown);
     engine::Engine engine;
     network::Network net(engine, topo, opts.network);
     Executor exec(plans[i].program, engine, net);

@@ -27,6 +27,9 @@ struct SimOptions {
   // is simulated). false: it is simulated anyway and flagged (LayoutResult::fits,
   // memory_shortfalls), e.g. to show a paper's memory table that exceeds capacity.
   bool enforce_memory = true;
+  // Per global GPU rank: compute-task durations are multiplied by this factor
+  // (a straggler: thermal throttling, a slow HBM stack). Empty = all 1.
+  std::vector<double> compute_slowdown;
 };
 
 struct ScenarioResult;  // defined in sim/layouts/results.hpp

@@ -89,6 +89,46 @@ const char* to_string(StageParallelism k) {
   return "?";
 }
 
+const char* to_string(FaultKind k) {
+  switch (k) {
+    case FaultKind::kGpu: return "gpu";
+    case FaultKind::kHbm: return "hbm";
+    case FaultKind::kLinkDown: return "link_down";
+    case FaultKind::kLinkDegraded: return "link_degraded";
+    case FaultKind::kNicDown: return "nic_down";
+    case FaultKind::kSwitchDown: return "switch_down";
+    case FaultKind::kStraggler: return "straggler";
+  }
+  return "?";
+}
+
+const char* to_string(DetectionKind k) {
+  switch (k) {
+    case DetectionKind::kHeartbeat: return "heartbeat";
+    case DetectionKind::kWatchdog: return "watchdog";
+  }
+  return "?";
+}
+
+const char* to_string(WeightSource k) {
+  switch (k) {
+    case WeightSource::kHost: return "host";
+    case WeightSource::kDisk: return "disk";
+    case WeightSource::kPeer: return "peer";
+  }
+  return "?";
+}
+
+const char* to_string(RecoveryPolicy k) {
+  switch (k) {
+    case RecoveryPolicy::kAuto: return "auto";
+    case RecoveryPolicy::kShrink: return "shrink";
+    case RecoveryPolicy::kSpare: return "spare";
+    case RecoveryPolicy::kWait: return "wait";
+  }
+  return "?";
+}
+
 namespace {
 // a * b for degrees (>= 1) read from input files, saturating at INT_MAX: an absurd
 // layout (tp 2^20 x dp 2^20) then counts as "more GPUs than any topology" instead

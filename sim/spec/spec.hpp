@@ -177,6 +177,69 @@ struct LayoutSpec {
   int gpu_count() const;               // GPUs the layout occupies (saturates at INT_MAX)
 };
 
+// ---------------------------------------------------------------- run timeline (faults)
+// A scenario with a "timeline" runs for `duration_s` of simulated time while
+// GPUs, links, NICs and switches fail, come back or slow down. Times are seconds
+// (double) from the start of the run. Defaults and sources: docs/INPUTS.md.
+enum class FaultKind { kGpu, kHbm, kLinkDown, kLinkDegraded, kNicDown, kSwitchDown, kStraggler };
+const char* to_string(FaultKind k);
+
+struct FaultSpec {
+  FaultKind kind = FaultKind::kGpu;
+  double at_s = 0.0;
+  int gpu = -1;                 // kGpu, kHbm, kStraggler: global rank
+  std::string vertex;           // kNicDown, kSwitchDown: vertex id in the topology
+  std::string link_a, link_b;   // kLinkDown, kLinkDegraded: the link's two vertex ids
+  double factor = 1.0;          // kLinkDegraded: bandwidth factor in (0, 1); kStraggler: slowdown > 1
+  double duration_s = -1.0;     // kStraggler: how long it lasts; < 0 = to the end of the run
+  double repair_after_s = -1.0; // back in service this long after `at_s`; < 0 = not within the run
+  bool random = false;          // drawn from the failure rates (RandomFaultSpec), not listed
+};
+
+// Faults drawn from per-component failure rates (exponential lifetimes, one
+// stream per component, seeded), over every component of the topology.
+struct RandomFaultSpec {
+  bool enabled = false;
+  double gpu_mtbf_h = 0.0;      // per GPU (whole-GPU faults: XID, fell off the bus); 0 = none
+  double hbm_mtbf_h = 0.0;      // per GPU, HBM (uncorrectable ECC); 0 = none
+  double nic_mtbf_h = 0.0;      // per NIC vertex
+  double switch_mtbf_h = 0.0;   // per NVSwitch / PCIe / leaf / spine switch vertex
+  double cable_mtbf_h = 0.0;    // per link
+  double repair_after_s = -1.0; // every drawn fault is repaired after this; < 0 = never
+  std::uint64_t seed = 1;
+};
+
+enum class DetectionKind { kHeartbeat, kWatchdog };
+enum class WeightSource { kHost, kDisk, kPeer };
+enum class RecoveryPolicy { kAuto, kShrink, kSpare, kWait };
+const char* to_string(DetectionKind k);
+const char* to_string(WeightSource k);
+const char* to_string(RecoveryPolicy k);
+
+struct RecoverySpec {
+  DetectionKind detection = DetectionKind::kHeartbeat;
+  double heartbeat_interval_s = 10.0;   // Kubernetes liveness probe periodSeconds default
+  int heartbeat_misses = 3;             // Kubernetes failureThreshold default
+  double watchdog_timeout_s = 600.0;    // PyTorch ProcessGroupNCCL default timeout (10 min)
+  double comm_rebuild_s = 1.0;          // new NCCL communicators over the survivors (assumed)
+  WeightSource weights = WeightSource::kHost;
+  Bandwidth host_bandwidth = Bandwidth::gb_per_s(25);   // pinned host -> GPU over PCIe Gen4 x16
+  Bandwidth disk_bandwidth = Bandwidth::gb_per_s(2);    // one NVMe SSD per GPU
+  double graph_recapture_s = 5.0;       // CUDA-graph capture and warm-up of the new plan (assumed)
+  bool standby_kv_mirrored = true;      // MA hot standby holds a current KV cache (no re-prefill)
+  RecoveryPolicy policy = RecoveryPolicy::kAuto;
+  std::vector<int> spare_gpus;          // idle GPUs a recovery may take, in order
+  double checkpoint_interval_s = 1800.0;   // training
+  Bandwidth checkpoint_bandwidth = Bandwidth::gb_per_s(2);  // training: restore, per GPU
+};
+
+struct TimelineSpec {
+  double duration_s = 0.0;
+  std::vector<FaultSpec> faults;        // as listed (random ones are drawn at run time)
+  RandomFaultSpec random;
+  RecoverySpec recovery;
+};
+
 // ---------------------------------------------------------------- scenario
 struct Choice {                        // a value the study leaves unstated
   std::string key;
@@ -197,6 +260,7 @@ struct ScenarioSpec {
   std::vector<LayoutSpec> layouts;
   std::string profile_path;            // calibration profile; empty = roofline only
   std::vector<Choice> choices;
+  std::optional<TimelineSpec> timeline;  // absent: steady state only
 };
 
 }  // namespace masim::spec

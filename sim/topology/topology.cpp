@@ -208,6 +208,12 @@ std::optional<Topology> Topology::build(const spec::TopologySpec& spec, const st
 
 std::optional<Topology> Topology::build(const spec::TopologySpec& spec, const std::string& file,
                                         const std::string& pointer, io::Diagnostics& diags) {
+  return build(spec, file, pointer, diags, Connectivity::kRequired);
+}
+
+std::optional<Topology> Topology::build(const spec::TopologySpec& spec, const std::string& file,
+                                        const std::string& pointer, io::Diagnostics& diags,
+                                        Connectivity connectivity) {
   const std::size_t errors_before = diags.size();
   const std::string vptr = io::pointer_join(pointer, "vertices");
   const std::string lptr = io::pointer_join(pointer, "links");
@@ -405,6 +411,7 @@ std::optional<Topology> Topology::build(const spec::TopologySpec& spec, const st
   // Rule: every GPU reaches every other GPU without passing through a third GPU.
   // Reachability is symmetric (links are full duplex, and GPU transit is excluded
   // both ways), so checking from GPU 0 suffices.
+  if (connectivity == Connectivity::kAllowCutOff) return topo;
   const auto& d0 = im.dag(0);
   int reported = 0;
   for (std::size_t r = 1; r < ng; ++r) {

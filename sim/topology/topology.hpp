@@ -54,6 +54,13 @@ class Topology {
   // indices for the explicit form and the expanded list for generators.
   static std::optional<Topology> build(const spec::TopologySpec& spec, const std::string& file,
                                        const std::string& pointer, io::Diagnostics& diags);
+  // kAllowCutOff skips the connectivity rule: a cluster after link, NIC or switch
+  // faults, where some GPUs may be cut off (num_paths() == 0 between them; no
+  // route may be asked for between such GPUs).
+  enum class Connectivity { kRequired, kAllowCutOff };
+  static std::optional<Topology> build(const spec::TopologySpec& spec, const std::string& file,
+                                       const std::string& pointer, io::Diagnostics& diags,
+                                       Connectivity connectivity);
 
   const spec::TopologySpec& spec() const;
   int num_gpus() const;
