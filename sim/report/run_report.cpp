@@ -6,6 +6,7 @@
 #include "sim/report/format.hpp"
 #include "sim/report/report.hpp"
 #include "sim/report/results_view.hpp"
+#include "sim/report/timeline_report.hpp"
 
 namespace masim::report {
 
@@ -155,6 +156,10 @@ Document run_report_document(const json& results) {
                 num(e.value("aux_loss", 0.0), format_sig(e.value("aux_loss", 0.0), 4)),
                 num(e.value("dropped", 0), std::to_string(e.value("dropped", 0))),
                 num(e.value("routed", 0), std::to_string(e.value("routed", 0)))});
+  }
+
+  if (results.contains("run_timeline") && results["run_timeline"].is_object()) {
+    add_run_timeline(d, results["run_timeline"]);
   }
 
   d.heading(2, "Timelines of one iteration");
