@@ -125,6 +125,7 @@ json to_json(const TimelineResult& t, const spec::TimelineSpec& sp) {
                       {"gpus_lost", i.gpus_lost},
                       {"domain", i.domain},
                       {"action", i.action},
+                      {"outcome", i.outcome},
                       {"steps", steps},
                       {"tokens_per_s_before", i.tokens_per_s_before},
                       {"tokens_per_s_after", i.tokens_per_s_after},
@@ -140,6 +141,30 @@ json to_json(const TimelineResult& t, const spec::TimelineSpec& sp) {
     ls.push_back(x);
   }
   j["layouts"] = ls;
+  if (sp.analyses.max_failures > 0) {
+    json deg = json::array();
+    for (const Degradation& d : t.analyses.degradation) {
+      json rows = json::array();
+      for (const DegradationRow& r : d.rows) {
+        rows.push_back({{"failed", r.failed}, {"trials", r.trials}, {"mean_relative", r.mean_relative},
+                        {"min_relative", r.min_relative}, {"max_relative", r.max_relative},
+                        {"down_trials", r.down_trials}, {"mean_recovery_s", r.mean_recovery_s}});
+      }
+      deg.push_back({{"layout", d.layout}, {"rows", rows}, {"slope", d.slope}, {"intercept", d.intercept},
+                     {"r2", d.r2}, {"max_deviation", d.max_deviation}});
+    }
+    json suc = json::array();
+    for (const SuccessTable& st : t.analyses.success) {
+      json rows = json::array();
+      for (const SuccessRow& r : st.rows) {
+        rows.push_back({{"failed", r.failed}, {"trials", r.trials}, {"successes", r.successes}, {"rate", r.rate},
+                        {"wilson_low", r.wilson_low}, {"wilson_high", r.wilson_high}});
+      }
+      suc.push_back({{"layout", st.layout}, {"side", st.side}, {"rows", rows}});
+    }
+    j["analyses"] = {{"max_failures", sp.analyses.max_failures}, {"trials", sp.analyses.trials},
+                     {"degradation", deg}, {"recovery_success", suc}};
+  }
   return j;
 }
 

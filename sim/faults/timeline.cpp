@@ -395,7 +395,7 @@ class LayoutRun {
       } else if (!lost.empty()) {
         continue;   // a GPU the domain no longer uses (replaced or redistributed away): nothing to recover
       } else if (!back.empty()) {
-        on_back(t, static_cast<int>(di), f);
+        on_back(t, static_cast<int>(di), back, f);
       } else if (d.phase == Phase::kUp) {
         // No GPU lost: the same plan on a changed network or with a straggler.
         const double old_rate = d.rate;
@@ -415,6 +415,7 @@ class LayoutRun {
           inc.fault = describe(f);
           inc.domain = d.name;
           inc.action = "communicators rebuilt over the remaining paths (NCCL does not reroute a live communicator)";
+          inc.outcome = "reroute";
           inc.tokens_per_s_before = before;
           inc.sequences_affected = d.batch;
           std::string det;
@@ -432,6 +433,7 @@ class LayoutRun {
           inc.fault = (e.type == EventType::kRepair || e.type == EventType::kStragglerEnd ? "end: " : "") + describe(f);
           inc.domain = d.name;
           inc.action = "same plan, new step time (no recovery needed)";
+          inc.outcome = "same_plan";
           inc.tokens_per_s_before = before;
           out_.incidents.push_back(inc);
           settled_[static_cast<int>(out_.incidents.size()) - 1] = t;
@@ -458,6 +460,7 @@ class LayoutRun {
       drop_dead_standbys(d);
       if (!any_used) {
         inc.action = "hot standby lost; serving unaffected";
+        inc.outcome = "standby_lost";
         inc.tokens_per_s_after = before;
         inc.recovery_s = 0.0;
         out_.incidents.push_back(inc);
@@ -598,6 +601,7 @@ class LayoutRun {
       d.layout = next;
       d.out.clear();
       inc.action = "spare GPU takes the failed one's place (" + join(swaps) + ")";
+      inc.outcome = "spare";
       steps.push_back({"weight_reload", {reload, detail}});
       steps.push_back({"comm_rebuild", {rc_.comm_rebuild_s, "new NCCL communicators (recovery.comm_rebuild)"}});
       steps.push_back({"graph_recapture", {rc_.graph_recapture_s, "CUDA-graph capture and warm-up (recovery.graph_recapture)"}});
@@ -654,6 +658,7 @@ class LayoutRun {
         moves.push_back(std::to_string(n) + " to " + r.name);
       }
       waiting_ += left;
+      inc.outcome = "shrink";
       inc.action = "shrink: " + d.name + " dropped; its sequences moved (" + (moves.empty() ? "none" : join(moves)) +
                    ")" + (left > 0 ? ", " + std::to_string(left) + " wait for capacity" : "");
       if (got.empty()) settled_[d.incident] = t;
@@ -666,8 +671,10 @@ class LayoutRun {
       d.batch = 0;
       d.kv_lost = 0;
       inc.action = "wait for a repair; no spare and no live replica: the sequences queue for the first replica back";
+      inc.outcome = "wait";
     } else {
       inc.action = "wait for the repair (no spare, no other replica to take the sequences)";
+      inc.outcome = "wait";
     }
     wait_for_repair(t, d);
   }
@@ -705,6 +712,7 @@ class LayoutRun {
     std::vector<std::string> actions;
     bool waiting_for_repair = false;
     bool replanned = false;
+    bool used_spare = false, redistributed = false, shrunk = false;
     std::int64_t batch = d.batch;
     // Attention groups that lost a GPU.
     for (std::size_t gi = next.active.size(); gi-- > 0;) {
@@ -749,6 +757,7 @@ class LayoutRun {
           *std::find(g.begin(), g.end(), x) = sp;
         }
         actions.push_back("attention group " + std::to_string(gi) + " takes a spare");
+        used_spare = true;
         replanned = true;
         continue;
       }
@@ -758,6 +767,7 @@ class LayoutRun {
           if (o > static_cast<int>(gi)) --o;
         }
         actions.push_back("attention shrinks to " + std::to_string(next.active.size()) + " groups");
+        shrunk = true;
         replanned = true;
         continue;
       }
@@ -794,6 +804,7 @@ class LayoutRun {
           actions.push_back("experts of " + std::to_string(bad_shards.size()) + " failed shard(s) redistributed over " +
                             std::to_string(next.shards.size()) + " surviving expert shards");
           replanned = true;
+          redistributed = true;
           done = true;
         } else {
           actions.push_back("redistribution does not fit (" + (r.ok ? std::string("GPU memory") : r.error) + ")");
@@ -825,6 +836,7 @@ class LayoutRun {
             }
           }
           actions.push_back(std::to_string(swaps.size()) + " expert GPU(s) replaced by spares");
+          used_spare = true;
           replanned = true;
           done = true;
         } else {
@@ -835,6 +847,7 @@ class LayoutRun {
       if (!done) waiting_for_repair = true;
     }
     if (waiting_for_repair) {
+      inc.outcome = "wait";
       inc.action = (actions.empty() ? std::string() : join(actions) + "; ") +
                    "no failover, spare or redistribution possible: wait for the repair";
       wait_for_repair(t, d);
@@ -854,6 +867,7 @@ class LayoutRun {
     d.ma = next;
     d.layout = layout;
     inc.action = join(actions);
+    inc.outcome = used_spare ? "spare" : redistributed ? "redistributed" : shrunk ? "shrink" : "failover";
     if (reload > 0.0) steps.push_back({"weight_reload", {reload, reload_detail}});
     steps.push_back({"comm_rebuild", {rc_.comm_rebuild_s, "new NCCL communicators for the exchange (recovery.comm_rebuild)"}});
     if (replanned) {
@@ -886,6 +900,7 @@ class LayoutRun {
       spares_.insert(spares_.end(), taken.begin(), taken.end());
       std::sort(spares_.begin(), spares_.end());
       inc.action = "wait for the repair, then restart from the last checkpoint";
+      inc.outcome = "wait";
       d.phase = Phase::kDown;
       pending_lost_work_ = inc.lost_work_s;
       wait_for_repair(t, d);
@@ -894,6 +909,7 @@ class LayoutRun {
     d.layout = next;
     d.out.clear();
     inc.action = "restart from the last checkpoint on a spare (" + join(swaps) + ")";
+    inc.outcome = "spare";
     restart_training(t, di, inc.lost_work_s);
   }
 
@@ -931,14 +947,20 @@ class LayoutRun {
   }
 
   // A GPU of domain `di` came back.
-  void on_back(double t, int di, const spec::FaultSpec& f) {
+  void on_back(double t, int di, const std::vector<int>& back, const spec::FaultSpec& f) {
     Domain& d = domains_[static_cast<std::size_t>(di)];
     const std::vector<int> needed = layout_gpus(d.original);
     const bool all_back = std::none_of(needed.begin(), needed.end(), [&](int g) { return contains(d.out, g); });
     if (!all_back) return;
     if (d.phase != Phase::kUp && d.phase != Phase::kDown) return;   // a recovery is under way; it continues
     if (d.phase == Phase::kUp && waiting_ == 0 && full_size(d)) {
-      return;   // failover or spare kept full size: the repaired GPU is simply idle (a new standby or spare)
+      // Failover or a spare kept full size: the repaired GPUs that the plan no
+      // longer uses join the spare pool.
+      const std::vector<int> used = used_by(d);
+      for (int g : back) {
+        if (!contains(used, g) && !contains(spares_, g)) spares_.push_back(g);
+      }
+      return;
     }
     const bool was_down = d.phase == Phase::kDown;
     ++d.gen;
@@ -952,6 +974,7 @@ class LayoutRun {
       inc.at_s = t;
       inc.fault = "repair: " + describe(f);
       inc.domain = d.name;
+      inc.outcome = "restore";
       inc.tokens_per_s_before = total_rate();
       out_.incidents.push_back(inc);
       d.incident = static_cast<int>(out_.incidents.size()) - 1;
@@ -1135,18 +1158,25 @@ class LayoutRun {
 
 }  // namespace
 
+LayoutTimeline run_layout_timeline(const spec::ScenarioSpec& s, int index, Evaluator& ev,
+                                   const std::vector<spec::FaultSpec>& faults) {
+  MASIM_ASSERT(s.timeline.has_value(), "run_layout_timeline needs a scenario with a timeline");
+  const std::vector<ClusterEvent> events = cluster_events(faults, s.timeline->duration_s);
+  LayoutRun run(s, index, ev, faults, events);
+  return run.run();
+}
+
 TimelineResult run_timeline(const spec::ScenarioSpec& s, const topology::Topology& topo,
                             const models::ComputeCostModel& cost) {
   MASIM_ASSERT(s.timeline.has_value(), "run_timeline needs a scenario with a timeline");
   TimelineResult out;
   out.duration_s = s.timeline->duration_s;
   out.faults = run_faults(*s.timeline, s.topology);
-  const std::vector<ClusterEvent> events = cluster_events(out.faults, out.duration_s);
   Evaluator ev(s, topo, cost);
   for (std::size_t i = 0; i < s.layouts.size(); ++i) {
-    LayoutRun run(s, static_cast<int>(i), ev, out.faults, events);
-    out.layouts.push_back(run.run());
+    out.layouts.push_back(run_layout_timeline(s, static_cast<int>(i), ev, out.faults));
   }
+  out.analyses = run_analyses(s, ev);
   out.simulations = ev.simulations();
   return out;
 }

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -76,6 +77,9 @@ struct Incident {
   std::vector<int> gpus_lost; // layout GPUs newly failed or cut off
   std::string domain;         // "replica 1", "whole layout", ...
   std::string action;         // what the recovery did
+  // One word for it: failover, redistributed, shrink, spare, wait, reroute,
+  // same_plan, standby_lost, restore (a repair's return to the original plan).
+  std::string outcome;
   std::vector<RecoveryStep> steps;
   double tokens_per_s_before = 0.0;
   double tokens_per_s_after = 0.0;   // the new steady level (after the last step)
@@ -106,12 +110,62 @@ struct LayoutTimeline {
   std::int64_t max_cohort_total = 0;
 };
 
+// Throughput after k simultaneous random GPU failures of a layout, once its
+// recovery has settled (no repair), relative to the fault-free baseline.
+struct DegradationRow {
+  int failed = 0;
+  int trials = 0;
+  double mean_relative = 0.0;
+  double min_relative = 0.0;
+  double max_relative = 0.0;
+  int down_trials = 0;              // trials in which the layout serves nothing (waits for repairs)
+  double mean_recovery_s = 0.0;     // over trials whose incidents all recovered
+};
+struct Degradation {
+  std::string layout;
+  std::vector<DegradationRow> rows;
+  // Least squares mean_relative = intercept + slope * failed, over the rows.
+  double slope = 0.0;
+  double intercept = 0.0;
+  double r2 = 0.0;
+  double max_deviation = 0.0;       // max |mean_relative - fit|
+};
+// How often a recovery mechanism succeeds (no wait for a repair) for k failed GPUs of one side.
+struct SuccessRow {
+  int failed = 0;
+  int trials = 0;
+  int successes = 0;
+  double rate = 0.0;
+  double wilson_low = 0.0;          // Wilson score interval, 95%
+  double wilson_high = 0.0;
+};
+struct SuccessTable {
+  std::string layout;
+  std::string side;                 // "expert" (redistribution) or "attention" (failover / shrink)
+  std::vector<SuccessRow> rows;
+};
+struct Analyses {
+  std::vector<Degradation> degradation;   // one per layout
+  std::vector<SuccessTable> success;      // MA Separation layouts: expert and attention side
+};
+
 struct TimelineResult {
   double duration_s = 0.0;
+  Analyses analyses;                      // empty unless timeline.analyses.max_failures > 0
   std::vector<spec::FaultSpec> faults;   // listed and drawn, in time order
   std::vector<LayoutTimeline> layouts;   // scenario order
   std::size_t simulations = 0;           // distinct steady states and prefills simulated
 };
+
+class Evaluator;
+// One layout's timeline facing `faults` (run_timeline's building block; `ev`
+// caches steady states across calls).
+LayoutTimeline run_layout_timeline(const spec::ScenarioSpec& s, int index, Evaluator& ev,
+                                   const std::vector<spec::FaultSpec>& faults);
+// The tables of s.timeline->analyses (sim/faults/analysis.cpp).
+Analyses run_analyses(const spec::ScenarioSpec& s, Evaluator& ev);
+// Wilson score interval (95%) for `successes` of `trials`.
+std::pair<double, double> wilson95(int successes, int trials);
 
 // Requires s.timeline. Throws io::InputError only for problems the parser
 // cannot see (none today; planner refusals become incidents' "wait").

@@ -276,6 +276,9 @@ json timeline_json(const spec::TimelineSpec& t) {
     if (r.repair_after_s >= 0) x["repair_after"] = time(r.repair_after_s);
     j["random"] = x;
   }
+  if (t.analyses.max_failures > 0) {
+    j["analyses"] = {{"max_failures", t.analyses.max_failures}, {"trials", t.analyses.trials}};
+  }
   const spec::RecoverySpec& c = t.recovery;
   json rc;
   rc["detection"] = spec::to_string(c.detection);

@@ -156,6 +156,11 @@ std::optional<spec::TimelineSpec> parse_timeline(const json& node, const ParseCo
     }
     rr->finish();
   }
+  if (auto an = r.object("analyses", Required::kNo); an && an->valid()) {
+    t.analyses.max_failures = static_cast<int>(an->integer("max_failures", Required::kYes, 1, 64).value_or(0));
+    t.analyses.trials = static_cast<int>(an->integer_or("trials", t.analyses.trials, 1, 10000));
+    an->finish();
+  }
   if (auto rc = r.object("recovery", Required::kNo); rc && rc->valid()) {
     spec::RecoverySpec& c = t.recovery;
     const std::string det = rc->choice_or("detection", "heartbeat", {"heartbeat", "watchdog"});

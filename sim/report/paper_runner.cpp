@@ -1,6 +1,7 @@
 // The real simulator behind the paper report: load, build, simulate, serialize.
 #include <nlohmann/json.hpp>
 
+#include "sim/faults/timeline.hpp"
 #include "sim/frontend/echo.hpp"
 #include "sim/frontend/scenario.hpp"
 #include "sim/io/diagnostics.hpp"
@@ -12,6 +13,8 @@
 #include "sim/topology/topology.hpp"
 
 namespace masim::report {
+
+using nlohmann::json;
 
 ScenarioLoader default_scenario_loader() {
   return [](const std::string& path) {
@@ -34,7 +37,9 @@ ScenarioRunner default_scenario_runner(bool timelines) {
     layouts::SimOptions opts;
     opts.record_timeline = timelines;
     const layouts::ScenarioResult r = layouts::simulate(s, *topo, *cost, opts);
-    return layouts::to_json(r, frontend::resolved_json(s));
+    json j = layouts::to_json(r, frontend::resolved_json(s));
+    if (s.timeline) j["run_timeline"] = faults::to_json(faults::run_timeline(s, *topo, *cost), *s.timeline);
+    return j;
   };
 }
 

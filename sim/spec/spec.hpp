@@ -233,8 +233,17 @@ struct RecoverySpec {
   Bandwidth checkpoint_bandwidth = Bandwidth::gb_per_s(2);  // training: restore, per GPU
 };
 
+// Tables computed from many short runs (sim/faults/analysis.hpp): throughput
+// after 0..max_failures simultaneous random GPU failures, and how often MA
+// Separation's expert redistribution / attention failover succeeds.
+struct FaultAnalysesSpec {
+  int max_failures = 0;                 // 0: no analyses
+  int trials = 10;                      // random GPU sets per failure count
+};
+
 struct TimelineSpec {
   double duration_s = 0.0;
+  FaultAnalysesSpec analyses;
   std::vector<FaultSpec> faults;        // as listed (random ones are drawn at run time)
   RandomFaultSpec random;
   RecoverySpec recovery;

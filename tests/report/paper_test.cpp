@@ -11,6 +11,7 @@
 
 #include "sim/io/diagnostics.hpp"
 #include "sim/report/paper.hpp"
+#include "sim/report/paper_robustness.hpp"
 
 using namespace masim;
 using nlohmann::json;
@@ -115,8 +116,11 @@ TEST_CASE("the paper report compares every cell, explains refusals and is determ
   CHECK(md.find("| MA Separation | 768 | 3.00 | 16,000 |") != std::string::npos);
   // PP=2: 3.0·(0.5 + b/768) <= 3 -> b <= 384 -> 384/3 ms/16 = 8,000.
   CHECK(md.find("| PP=2 | 384 | 3.00 | 8,000 |") != std::string::npos);
-  // 49 runs: seed, training, 5 GPU counts, 4 lengths, 11 batches, 17 variants, 10 seeds.
-  CHECK(b.summary.simulations == 49);
+  // 50 runs: seed, training, 5 GPU counts, 4 lengths, 11 batches, 17 variants, 10 seeds, faults.
+  CHECK(b.summary.simulations == 50);
+  // The fake simulator has no run timeline: the robustness section says so.
+  CHECK(md.find("## Robustness and fault tolerance\n\nNot simulated: the faults scenario returned no run timeline.") !=
+        std::string::npos);
   // Every chart carries data.
   CHECK(b.doc.charts().size() >= 10);
   for (const auto& c : b.doc.charts()) {
@@ -142,4 +146,54 @@ TEST_CASE("a missing sweep choice is a diagnostic naming the scenario and the ke
     CHECK(std::string(e.what()).find("/choices: the paper report needs a choice with key \"slo.tpot_ms\"") !=
           std::string::npos);
   }
+}
+
+TEST_CASE("robustness section: the study's claims against a run timeline") {
+  const report::Reference ref = report::load_reference(std::string(MASIM_SOURCE_DIR) + "/scenarios/paper/reference.json");
+  // Two layouts; the first fault stops the dp = 1 baseline (wait) and fails MA over.
+  json step_det = {{"name", "detection"}, {"start_s", 10.0}, {"duration_s", 30.0}, {"detail", ""}};
+  json step_cr = {{"name", "comm_rebuild"}, {"start_s", 40.0}, {"duration_s", 1.0}, {"detail", ""}};
+  json t = {{"duration_s", 600.0},
+            {"faults", json::array({{{"description", "GPU 2 fails"}, {"at_s", 10.0}}})},
+            {"recovery_inputs", {{"detection", "heartbeat"}, {"detection_s", 30.0}, {"comm_rebuild_s", 1.0},
+                                 {"graph_recapture_s", 5.0}, {"weights", "host"}, {"host_bandwidth_gb_per_s", 25.0}}},
+            {"layouts",
+             json::array({{{"name", "TP=8, PP=2"}, {"kind", "tp_pp"}, {"goodput", 0.5},
+                           {"incidents", json::array({{{"fault", "GPU 2 fails"}, {"action", "wait"}, {"outcome", "wait"},
+                                                       {"steps", json::array({step_det})},
+                                                       {"tokens_per_s_before", 100.0}, {"tokens_per_s_after", 0.0},
+                                                       {"recovery_s", nullptr}, {"full_capacity_s", nullptr}}})}},
+                          {{"name", "MA Separation"}, {"kind", "ma_separation"}, {"goodput", 0.9},
+                           {"incidents", json::array({{{"fault", "GPU 2 fails"}, {"action", "failover"},
+                                                       {"outcome", "failover"}, {"steps", json::array({step_det, step_cr})},
+                                                       {"tokens_per_s_before", 100.0}, {"tokens_per_s_after", 100.0},
+                                                       {"recovery_s", 31.0}, {"full_capacity_s", 31.0}}})}}})},
+            {"analyses",
+             {{"degradation",
+               json::array({{{"layout", "MA Separation"}, {"slope", -0.1}, {"intercept", 1.0}, {"r2", 1.0},
+                             {"max_deviation", 0.0},
+                             {"rows", json::array({{{"failed", 0}, {"trials", 1}, {"mean_relative", 1.0}},
+                                                   {{"failed", 1}, {"trials", 4}, {"mean_relative", 0.9}},
+                                                   {{"failed", 2}, {"trials", 4}, {"mean_relative", 0.8}}})}},
+                            {{"layout", "TP=8, PP=2"}, {"slope", -0.5}, {"intercept", 0.75}, {"r2", 0.75},
+                             {"max_deviation", 0.25},
+                             {"rows", json::array({{{"failed", 0}, {"trials", 1}, {"mean_relative", 1.0}},
+                                                   {{"failed", 1}, {"trials", 4}, {"mean_relative", 0.0}}})}}})},
+              {"recovery_success",
+               json::array({{{"layout", "MA Separation"}, {"side", "expert"},
+                             {"rows", json::array({{{"failed", 1}, {"trials", 20}, {"successes", 20}, {"rate", 1.0},
+                                                    {"wilson_low", 0.839}, {"wilson_high", 1.0}}})}}})}}}};
+  report::Document d("t");
+  report::add_robustness_section(d, ref, json{{"run_timeline", t}});
+  const std::string md = report::render_markdown(d, "r.html");
+  CHECK(md.find("| MA Separation | failover | 30.00 | 1.00 | 31.00 | 31.00 | 100.0% | 90.0% |") != std::string::npos);
+  CHECK(md.find("| TP=8, PP=2 | wait | 30.00 | 0.00 | not within the run | not within the run | 0.0% | 50.0% |") !=
+        std::string::npos);
+  CHECK(md.find("cannot recover at all until the GPU is repaired") != std::string::npos);
+  CHECK(md.find("After detection, MA Separation's own steps take 1.00 s") != std::string::npos);
+  // 99.2% is inside [83.9%, 100%].
+  CHECK(md.find("20 of 20 single expert-GPU failures were redistributed (83.9% to 100.0%, 95%); the study's 99.2% "
+                "lies inside") != std::string::npos);
+  CHECK(md.find("linear for MA Separation (R² 1.00, max deviation 0.0%); not linear for TP=8, PP=2 (R² 0.75, max "
+                "deviation 25.0%)") != std::string::npos);
 }
