@@ -2,6 +2,7 @@
 #include <fstream>
 
 #include "sim/io/diagnostics.hpp"
+#include "sim/io/file_io.hpp"
 #include "sim/io/json_reader.hpp"
 #include "sim/report/format.hpp"
 #include "sim/report/report.hpp"
@@ -13,12 +14,8 @@ using nlohmann::json;
 
 namespace {
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw io::EnvironmentError("cannot open " + path + " for writing");
-  out << text;
-  if (!out) throw io::EnvironmentError("cannot write " + path);
-}
+// Atomically: a reader never sees a half-written report file.
+void write_text(const std::string& path, const std::string& text) { io::write_file_atomically(path, text); }
 
 Cell num(double v, std::string shown) { return Cell::number(v, std::move(shown)); }
 Cell pct(double fraction) { return num(100.0 * fraction, format_fixed(100.0 * fraction, 1)); }
