@@ -60,10 +60,8 @@ json load_results(const std::string& path) {
   if (!std::filesystem::exists(path)) throw io::EnvironmentError(path + ": no such file");
   auto doc = io::load_json_file(path, d);
   if (!doc) throw io::InputError(d);
-  if (!doc->is_object() || !doc->contains("layouts") || !(*doc)["layouts"].is_array()) {
-    d.error(path, "/layouts", "expected a results.json with a \"layouts\" array (docs/RESULTS.md)");
-    throw io::InputError(d);
-  }
+  check_results_shape(*doc, path, d);  // every wrong type at once, before anything reads it
+  if (!d.empty()) throw io::InputError(d);
   return *doc;
 }
 

@@ -457,3 +457,22 @@ TEST_CASE("outputs never write into a FIFO (they would block) and never leave te
   CHECK(r.err == "masim: error: cannot write " + (d / "report.md").string() + ": it is a FIFO, not a regular file\n");
   CHECK_FALSE(has_temp_files(d));
 }
+
+TEST_CASE("masim report: wrong types in results.json are diagnostics with pointers, exit 2") {
+  const fs::path d = fresh_dir("report_types");
+  nlohmann::json r = nlohmann::json::parse(read_text(fs::path(MASIM_SOURCE_DIR) / "tests/report/data/tiny_results.json"));
+  r["layouts"][0]["metrics"]["tpot_ms"] = "fast";
+  r["layouts"][1]["name"] = 7;
+  const fs::path f = d / "results.json";
+  std::ofstream(f) << r.dump(1);
+  Run run = masim("report " + quote(f.string()));
+  CHECK(run.rc == 2);
+  CHECK(run.err == f.string() + ":/layouts/0/metrics/tpot_ms: expected a number, found string \"fast\"\n" + f.string() +
+                       ":/layouts/1/name: expected a string, found number 7\n2 problems; nothing was simulated.\n");
+  CHECK_FALSE(fs::exists(d / "report.md"));
+  std::ofstream(f) << R"({"schema": 1, "layouts": 3})";
+  run = masim("report " + quote(f.string()));
+  CHECK(run.rc == 2);
+  CHECK(run.err == f.string() + ":/layouts: expected a results.json with a \"layouts\" array (docs/RESULTS.md)\n"
+                                "1 problem; nothing was simulated.\n");
+}
