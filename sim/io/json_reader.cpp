@@ -36,14 +36,21 @@ std::pair<std::size_t, std::size_t> line_column(const std::string& text, std::si
 }
 
 // Where the parser is, for the callback: one frame per open object or array.
+// Frames hold only their own position (a key or an index), not a pointer each:
+// a document nested 100 000 deep must not cost depth² bytes.
 struct Frame {
   bool object = false;
-  std::string pointer;             // of this object or array
   std::set<std::string> keys;      // keys seen so far (objects)
   std::string key;                 // the current member's key (objects)
   std::size_t index = 0;           // the current element's index (arrays)
-  std::string child() const { return object ? pointer_join(pointer, key) : pointer_join(pointer, index); }
 };
+
+// JSON Pointer of the value the first `n` frames lead to.
+std::string pointer_of(const std::vector<Frame>& stack, std::size_t n) {
+  std::string p;
+  for (std::size_t i = 0; i < n; ++i) p = stack[i].object ? pointer_join(p, stack[i].key) : pointer_join(p, stack[i].index);
+  return p;
+}
 
 }  // namespace
 
@@ -70,7 +77,6 @@ std::optional<json> parse_json_text(const std::string& text, const std::string& 
       case json::parse_event_t::array_start: {
         Frame f;
         f.object = event == json::parse_event_t::object_start;
-        f.pointer = stack.empty() ? std::string() : stack.back().child();
         stack.push_back(std::move(f));
         break;
       }
@@ -78,8 +84,9 @@ std::optional<json> parse_json_text(const std::string& text, const std::string& 
         Frame& f = stack.back();
         f.key = parsed.get<std::string>();
         if (!f.keys.insert(f.key).second) {
-          dups.error(file, pointer_join(f.pointer, f.key),
-                     "duplicate key \"" + f.key + "\" in " + (f.pointer.empty() ? std::string("/") : f.pointer) +
+          const std::string object = pointer_of(stack, stack.size() - 1);
+          dups.error(file, pointer_join(object, f.key),
+                     "duplicate key \"" + f.key + "\" in " + (object.empty() ? std::string("/") : object) +
                          " (JSON keeps only one of them; remove the other)");
         }
         break;
