@@ -10,7 +10,10 @@
 // Exit codes: 0 success; 2 bad input (every diagnostic printed, then
 // "N problems; nothing was simulated.", nothing written); 3 environment (an
 // output directory that cannot be created or written, ...); 1 an internal error.
-// Only main() exits; everything below returns or throws.
+// Only main() exits; everything below returns or throws. Inputs are read with
+// io::read_regular_file (a FIFO, device or directory is bad input, never read)
+// and outputs written with io::StagedFiles (atomic); `masim run` refuses an
+// output that is one of its inputs (docs/RELIABILITY.md).
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
