@@ -10,7 +10,10 @@
 // Exit codes: 0 success; 2 bad input (every diagnostic printed, then
 // "N problems; nothing was simulated.", nothing written); 3 environment (an
 // output directory that cannot be created or written, ...); 1 an internal error.
-// Only main() exits; everything below returns or throws.
+// Only main() exits; everything below returns or throws. Inputs are read with
+// io::read_regular_file (a FIFO, device or directory is bad input, never read)
+// and outputs written with io::StagedFiles (atomic); `masim run` refuses an
+// output that is one of its inputs (docs/RELIABILITY.md).
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -37,6 +40,7 @@
 #include "sim/frontend/scenario.hpp"
 #include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
+#include "sim/io/file_io.hpp"
 #include "sim/io/json_reader.hpp"
 #include "sim/io/quantity.hpp"
 #include "sim/layouts/results.hpp"
@@ -82,22 +86,33 @@ int report_bad_input(const io::Diagnostics& d) {
   return kExitBadInput;
 }
 
-// Writes `text` to `path` atomically: a temporary file beside it, then rename,
-// so a reader never sees a half-written results.json.
-void write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw io::EnvironmentError("cannot write " + tmp.string() + ": " + std::strerror(errno));
-    out << text;
-    out.flush();
-    if (!out) throw io::EnvironmentError("cannot write " + tmp.string() + " (disk full?)");
-  }
+// Whether `a` and `b` name one file: the same inode when both exist (hard
+// links, symbolic links, "..", different spellings), else the same path once
+// symbolic links and ".." are resolved as far as the path exists.
+bool same_file(const fs::path& a, const fs::path& b) {
   std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw io::EnvironmentError("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+  if (fs::exists(a, ec) && fs::exists(b, ec)) {
+    const bool eq = fs::equivalent(a, b, ec);
+    if (!ec) return eq;
+  }
+  std::error_code ea, eb;
+  const fs::path ca = fs::weakly_canonical(a, ea);
+  const fs::path cb = fs::weakly_canonical(b, eb);
+  if (ea || eb) return fs::absolute(a, ec).lexically_normal() == fs::absolute(b, ec).lexically_normal();
+  return ca == cb;
+}
+
+// An output of `masim run` that is one of the files the run read (the scenario,
+// the files it names, the profile) is refused: one bad -o or --trace would
+// otherwise destroy an input. `option` names the option that chose `out`.
+void refuse_clobbering(const std::string& option, const fs::path& out, const std::vector<std::string>& inputs,
+                       io::Diagnostics& diags) {
+  for (const std::string& in : inputs) {
+    if (!same_file(out, in)) continue;
+    std::string msg = out.string() + " is an input of this run";
+    if (fs::path(in).lexically_normal() != out.lexically_normal()) msg += " (the same file as " + in + ")";
+    diags.error(option, "", msg + "; masim never overwrites its inputs, choose another path");
+    return;
   }
 }
 
@@ -128,7 +143,9 @@ struct RunArgs {
 int cmd_run(const RunArgs& a) {
   const bool use_default = a.scenario.empty();
   const std::string path = use_default ? kDefaultScenario : a.scenario;
-  const frontend::FileSource files = use_default ? frontend::FileSource(embedded_files()) : frontend::FileSource();
+  frontend::FileSource files = use_default ? frontend::FileSource(embedded_files()) : frontend::FileSource();
+  std::vector<std::string> inputs;  // every file on disk the run reads
+  files.log_reads_to(&inputs);
   if (use_default) {
     std::cerr << "masim: no scenario given; running the seed study (" << path
               << (fs::exists(path) ? ", from disk" : ", built in") << ")\n";
@@ -136,6 +153,25 @@ int cmd_run(const RunArgs& a) {
   io::Diagnostics diags;
   auto s = frontend::load_scenario(path, diags, files);
   if (!s) return report_bad_input(diags);
+
+  // Outputs that would overwrite an input are bad input, refused before anything runs.
+  const fs::path dir = a.out_dir.empty() ? fs::path("out") / safe_dir_name(s->name) : fs::path(a.out_dir);
+  const fs::path results_path = dir / "results.json";
+  refuse_clobbering("--output", results_path, inputs, diags);
+  if (!a.trace.empty()) {
+    refuse_clobbering("--trace", a.trace, inputs, diags);
+    if (same_file(a.trace, results_path)) {
+      diags.error("--trace", "", a.trace + " is where results.json goes; choose another path");
+    }
+  }
+  if (a.report) {
+    for (const char* name : {"report.md", "report.html"}) refuse_clobbering("--report", dir / name, inputs, diags);
+    for (const std::string& in : inputs) {
+      if (fs::path(in).extension() == ".csv") refuse_clobbering("--report", dir / "csv" / fs::path(in).filename(), {in}, diags);
+    }
+  }
+  if (!diags.empty()) return report_bad_input(diags);
+
   auto topo = topology::Topology::build(s->topology, s->file, diags);
   if (!topo) return report_bad_input(diags);
   // The calibration profile when the scenario names one (roofline for ops it does
@@ -148,19 +184,22 @@ int cmd_run(const RunArgs& a) {
   std::optional<faults::TimelineResult> timeline;
   if (s->timeline) timeline = faults::run_timeline(*s, *topo, *cost);
 
-  // Only now, with every number in hand, touch the file system.
-  const fs::path dir = a.out_dir.empty() ? fs::path("out") / safe_dir_name(s->name) : fs::path(a.out_dir);
+  // Only now, with every number in hand, touch the file system. results.json
+  // and the trace are staged (written and synced as temporary files) and renamed
+  // into place together, so a failed trace leaves no results.json of this run
+  // behind. The report, derived from results.json, comes after them: if it
+  // fails, results.json and the trace are complete and `masim report` can retry.
   make_output_dir(dir);
   nlohmann::json results = layouts::to_json(result, frontend::resolved_json(*s));
   if (timeline) results["run_timeline"] = faults::to_json(*timeline, *s->timeline);
-  write_atomically(dir / "results.json", results.dump(2) + "\n");
+  io::StagedFiles staged;
+  staged.add(results_path.string(), results.dump(2) + "\n");
+  if (!a.trace.empty()) staged.add(a.trace, report::chrome_trace_text(results));
+  staged.commit();
   std::cout << layouts::format_table(result);
   if (timeline) std::cout << "\n" << faults::format_summary(*timeline);
-  std::cout << "\nwrote " << (dir / "results.json").string() << "\n";
-  if (!a.trace.empty()) {
-    report::write_chrome_trace(results, a.trace);
-    std::cout << "wrote " << a.trace << " (open in ui.perfetto.dev)\n";
-  }
+  std::cout << "\nwrote " << results_path.string() << "\n";
+  if (!a.trace.empty()) std::cout << "wrote " << a.trace << " (open in ui.perfetto.dev)\n";
   if (a.report) {
     report::OutputOptions o;
     o.out_dir = dir.string();
@@ -289,7 +328,7 @@ int cmd_collective(const CollectiveArgs& a) {
     const auto rr = frontend::FileSource().read(a.topology);
     if (rr.status != frontend::FileSource::Status::kOk) {
       diags.error(a.topology, "", rr.status == frontend::FileSource::Status::kNotFound ? "file not found"
-                                                                                         : "cannot read file");
+                                                                                         : "cannot read file: " + rr.error);
       return std::nullopt;
     }
     return io::parse_json_text(rr.text, a.topology, diags);

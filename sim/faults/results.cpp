@@ -1,5 +1,8 @@
 // results.json "timeline" (docs/RESULTS.md, "timeline").
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <iomanip>
 #include <sstream>
 
@@ -20,6 +23,21 @@ json cohorts_json(const Cohorts& c) {
 }
 
 json or_null(double x) { return x < 0 ? json(nullptr) : json(x); }
+
+// Every floating-point number to 9 significant digits: readable, small diffs,
+// and times of a year-long run still resolved to well under a second.
+void round9(json& j) {
+  if (j.is_number_float()) {
+    const double v = j.get<double>();
+    if (v != 0.0 && std::isfinite(v)) {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.9g", v);
+      j = std::strtod(buf, nullptr);
+    }
+  } else if (j.is_structured()) {
+    for (auto& x : j) round9(x);
+  }
+}
 
 }  // namespace
 
@@ -165,6 +183,7 @@ json to_json(const TimelineResult& t, const spec::TimelineSpec& sp) {
     j["analyses"] = {{"max_failures", sp.analyses.max_failures}, {"trials", sp.analyses.trials},
                      {"degradation", deg}, {"recovery_success", suc}};
   }
+  round9(j);
   return j;
 }
 

@@ -1,9 +1,8 @@
 #include "sim/frontend/files.hpp"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <system_error>
+
+#include "sim/io/file_io.hpp"
 
 namespace masim::frontend {
 
@@ -30,24 +29,18 @@ std::string file_stem(const std::string& path) {
 
 FileSource::ReadResult FileSource::read(const std::string& path) const {
   ReadResult r;
-  std::error_code ec;
-  const fs::path p(path);
-  if (fs::exists(p, ec)) {
-    // Regular files only: a directory, a device (/dev/zero never ends) or a FIFO
-    // (blocks) is unreadable, not read.
-    if (!fs::is_regular_file(p, ec)) {
+  // Regular files only, never blocking: a directory, a device (/dev/zero never
+  // ends), a FIFO (blocks) or a socket is unreadable, not read.
+  io::FileRead disk = io::read_regular_file(path);
+  if (disk.status != io::ReadStatus::kNotFound) {
+    if (read_log_ != nullptr) read_log_->push_back(path);
+    if (!disk.ok()) {
       r.status = Status::kUnreadable;
+      r.error = std::move(disk.error);
       return r;
     }
-    std::ifstream in(p, std::ios::binary);
-    if (!in) {
-      r.status = Status::kUnreadable;
-      return r;
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
     r.status = Status::kOk;
-    r.text = ss.str();
+    r.text = std::move(disk.text);
     return r;
   }
   const std::string norm = normalize_path(path);

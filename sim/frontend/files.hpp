@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace masim::frontend {
 
@@ -32,18 +33,27 @@ class FileSource {
   // Disk first; a path not on disk is looked up among `embedded` (by normalized path).
   explicit FileSource(std::span<const EmbeddedFile> embedded) : embedded_(embedded) {}
 
-  // kUnreadable: exists but is not a regular file (a directory, a device, a FIFO)
-  // or cannot be opened.
+  // kUnreadable: exists but is not a regular file (a directory, a device, a FIFO,
+  // a socket), is larger than io::kMaxInputBytes, or cannot be opened; `error`
+  // says which ("expected a regular file, found a FIFO"). Never blocks
+  // (io::read_regular_file).
   enum class Status { kOk, kNotFound, kUnreadable };
   struct ReadResult {
     Status status = Status::kNotFound;
     std::string text;
+    std::string error;      // why kUnreadable
     bool embedded = false;  // came from the embedded table
   };
   ReadResult read(const std::string& path) const;
 
+  // Every path read() finds on disk (readable or not) is appended to `*log`,
+  // e.g. so that `masim run` can refuse to overwrite one of its inputs. `log`
+  // must outlive the reads; nullptr stops logging.
+  void log_reads_to(std::vector<std::string>* log) { read_log_ = log; }
+
  private:
   std::span<const EmbeddedFile> embedded_;
+  std::vector<std::string>* read_log_ = nullptr;
 };
 
 // `ref` (as written in `referencing_file`) resolved against that file's directory

@@ -31,7 +31,7 @@ std::optional<json> read_json(const FileSource& files, const std::string& path, 
     return std::nullopt;
   }
   if (rr.status == FileSource::Status::kUnreadable) {
-    diags.error(ref_file, ref_pointer, "cannot read file \"" + as_written + "\" (not a regular file, or no permission)");
+    diags.error(ref_file, ref_pointer, "cannot read file \"" + as_written + "\": " + rr.error);
     return std::nullopt;
   }
   return io::parse_json_text(rr.text, path, diags);
@@ -133,7 +133,7 @@ std::optional<spec::ScenarioSpec> parse_scenario(const json& doc, const std::str
       // The same words as for the other references (read_json above).
       std::string msg = rr.status == FileSource::Status::kNotFound
                             ? "file not found: \"" + *prof + "\""
-                            : "cannot read file \"" + *prof + "\" (not a regular file, or no permission)";
+                            : "cannot read file \"" + *prof + "\": " + rr.error;
       if (*prof != path) msg += " (resolved to " + path + ")";
       r.error("profile", msg);
     }

@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
+#include <set>
+
+#include "sim/io/file_io.hpp"
 
 namespace masim::io {
 
@@ -23,10 +24,91 @@ std::string describe(const json& v) {
   }
 }
 
+namespace {
+
+// 1-based line and column of byte `offset` of `text`.
+std::pair<std::size_t, std::size_t> line_column(const std::string& text, std::size_t offset) {
+  std::size_t line = 1, col = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') { ++line; col = 1; } else { ++col; }
+  }
+  return {line, col};
+}
+
+// Where the parser is, for the callback: one frame per open object or array.
+// Frames hold only their own position (a key or an index), not a pointer each:
+// a document nested 100 000 deep must not cost depth² bytes.
+struct Frame {
+  bool object = false;
+  std::set<std::string> keys;      // keys seen so far (objects)
+  std::string key;                 // the current member's key (objects)
+  std::size_t index = 0;           // the current element's index (arrays)
+};
+
+// JSON Pointer of the value the first `n` frames lead to.
+std::string pointer_of(const std::vector<Frame>& stack, std::size_t n) {
+  std::string p;
+  for (std::size_t i = 0; i < n; ++i) p = stack[i].object ? pointer_join(p, stack[i].key) : pointer_join(p, stack[i].index);
+  return p;
+}
+
+}  // namespace
+
 std::optional<json> parse_json_text(const std::string& text, const std::string& file,
                                     Diagnostics& diags) {
+  // A NUL byte is never valid JSON; refused before parsing so that nothing
+  // after it can go unread by a reader that stops at the first NUL.
+  if (const std::size_t nul = text.find('\0'); nul != std::string::npos) {
+    const auto [line, col] = line_column(text, nul);
+    const std::size_t count = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\0'));
+    diags.error(file, "", "invalid JSON: NUL byte at line " + std::to_string(line) + ", column " +
+                              std::to_string(col) +
+                              (count > 1 ? " (" + std::to_string(count) + " NUL bytes in all)" : std::string()));
+    return std::nullopt;
+  }
+  // nlohmann::json keeps the last of two equal keys in an object without a word;
+  // which one the author meant is unknowable, so both are refused. The callback
+  // sees every key as it is parsed; a stack of frames gives its JSON Pointer.
+  std::vector<Frame> stack;
+  Diagnostics dups;
+  const json::parser_callback_t track = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start: {
+        Frame f;
+        f.object = event == json::parse_event_t::object_start;
+        stack.push_back(std::move(f));
+        break;
+      }
+      case json::parse_event_t::key: {
+        Frame& f = stack.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second) {
+          const std::string object = pointer_of(stack, stack.size() - 1);
+          dups.error(file, pointer_join(object, f.key),
+                     "duplicate key \"" + f.key + "\" in " + (object.empty() ? std::string("/") : object) +
+                         " (JSON keeps only one of them; remove the other)");
+        }
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        stack.pop_back();
+        if (!stack.empty() && !stack.back().object) ++stack.back().index;
+        break;
+      case json::parse_event_t::value:
+        if (!stack.empty() && !stack.back().object) ++stack.back().index;
+        break;
+    }
+    return true;
+  };
   try {
-    return json::parse(text);
+    json doc = json::parse(text, track);
+    if (!dups.empty()) {
+      diags.append(dups);
+      return std::nullopt;
+    }
+    return doc;
   } catch (const json::parse_error& e) {
     // Translate the byte offset into line:column for the message.
     std::size_t line = 1, col = 1;
@@ -67,14 +149,14 @@ std::optional<json> parse_json_text(const std::string& text, const std::string& 
 }
 
 std::optional<json> load_json_file(const std::string& path, Diagnostics& diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    diags.error(path, "", "cannot open file");
-    return std::nullopt;
+  const FileRead f = read_regular_file(path);
+  switch (f.status) {
+    case ReadStatus::kOk: return parse_json_text(f.text, path, diags);
+    // The words profile::make_cost_model looks for.
+    case ReadStatus::kNotFound: diags.error(path, "", "cannot open file"); break;
+    default: diags.error(path, "", "cannot read file: " + f.error); break;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_json_text(ss.str(), path, diags);
+  return std::nullopt;
 }
 
 JsonReader::JsonReader(const json& node, std::string file, std::string pointer, Diagnostics& diags)

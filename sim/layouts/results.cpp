@@ -3,12 +3,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/io/diagnostics.hpp"
+#include "sim/io/file_io.hpp"
 
 namespace masim::layouts {
 
@@ -158,10 +158,7 @@ nlohmann::json to_json(const ScenarioResult& r, const nlohmann::json& resolved_s
 }
 
 void write_json(const ScenarioResult& r, const std::string& path) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw io::EnvironmentError("cannot open " + path + " for writing");
-  out << to_json(r).dump(2) << '\n';
-  if (!out) throw io::EnvironmentError("cannot write " + path);
+  io::write_file_atomically(path, to_json(r).dump(2) + '\n');
 }
 
 std::string format_table(const ScenarioResult& r) {

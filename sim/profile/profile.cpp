@@ -4,14 +4,13 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/common/assert.hpp"
+#include "sim/io/file_io.hpp"
 #include "sim/io/json_reader.hpp"
 #include "sim/profile/op_map.hpp"
 
@@ -673,22 +672,7 @@ std::string to_json_text(const Profile& p) {
   return out;
 }
 
-void write_text_atomic(const std::string& path, const std::string& text) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  fs::path tmp = target;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw io::EnvironmentError("cannot write " + tmp.string());
-    out << text;
-    out.flush();
-    if (!out) throw io::EnvironmentError("cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) throw io::EnvironmentError("cannot rename " + tmp.string() + " to " + path + ": " + ec.message());
-}
+void write_text_atomic(const std::string& path, const std::string& text) { io::write_file_atomically(path, text); }
 
 void write_profile(const Profile& p, const std::string& path) { write_text_atomic(path, to_json_text(p)); }
 

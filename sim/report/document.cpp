@@ -8,6 +8,7 @@
 
 #include "sim/common/assert.hpp"
 #include "sim/io/diagnostics.hpp"
+#include "sim/io/file_io.hpp"
 
 namespace masim::report {
 
@@ -240,12 +241,10 @@ std::string inline_html(const std::string& text) {
 
 namespace {
 
+// Empty when missing or not a regular file (never blocks on a FIFO).
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  io::FileRead f = io::read_regular_file(path);
+  return f.ok() ? std::move(f.text) : std::string();
 }
 
 // Drops "//# sourceMappingURL=..." (nothing to map offline) and makes "</script"

@@ -1,10 +1,12 @@
 #include "sim/report/results_view.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
 
+#include "sim/io/json_reader.hpp"
 #include "sim/report/charts.hpp"
 
 namespace masim::report {
@@ -27,6 +29,215 @@ const std::vector<MemoryComponentInfo>& memory_components() {
       {"optimizer_states", "Optimizer states"}, {"comm_buffers", "Communication buffers"},
       {"reserve", "Runtime reserve"}};
   return kComponents;
+}
+
+namespace {
+
+// One shape check: walks the members the report reads, recording each one of
+// the wrong type; returns the member only when its type is right.
+class ShapeCheck {
+ public:
+  ShapeCheck(const std::string& file, io::Diagnostics& diags) : file_(file), diags_(diags) {}
+
+  enum class Type { kNumber, kInteger, kString, kBoolean, kObject, kArray };
+
+  // `obj[key]` if present and of type `t`; nullptr (and a diagnostic if present) otherwise.
+  const json* member(const json& obj, const std::string& ptr, const std::string& key, Type t) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return nullptr;
+    return is(*it, io::pointer_join(ptr, key), t) ? &*it : nullptr;
+  }
+
+  // Whether `v` is of type `t`; a diagnostic at `ptr` if not.
+  bool is(const json& v, const std::string& ptr, Type t) {
+    bool ok = false;
+    const char* want = "";
+    switch (t) {
+      case Type::kNumber: ok = v.is_number(); want = "a number"; break;
+      case Type::kInteger:
+        // Read as int (GPU numbers, counts): a whole number in int's range.
+        ok = v.is_number() && std::floor(v.get<double>()) == v.get<double>() && std::abs(v.get<double>()) < 1e9;
+        want = "an integer";
+        break;
+      case Type::kString: ok = v.is_string(); want = "a string"; break;
+      case Type::kBoolean: ok = v.is_boolean(); want = "a boolean"; break;
+      case Type::kObject: ok = v.is_object(); want = "an object"; break;
+      case Type::kArray: ok = v.is_array(); want = "an array"; break;
+    }
+    if (!ok) diags_.error(file_, ptr, std::string("expected ") + want + ", found " + io::describe(v));
+    return ok;
+  }
+
+  // Each named member of `obj` that is present must be of type `t`.
+  void members(const json& obj, const std::string& ptr, std::initializer_list<const char*> keys, Type t) {
+    for (const char* k : keys) member(obj, ptr, k, t);
+  }
+
+  // `obj[key]`, if present, is an array whose elements are all of type `t`.
+  const json* array_of(const json& obj, const std::string& ptr, const std::string& key, Type t) {
+    const json* a = member(obj, ptr, key, Type::kArray);
+    if (a == nullptr) return nullptr;
+    bool all = true;
+    for (std::size_t i = 0; i < a->size(); ++i) all = is((*a)[i], io::pointer_join(io::pointer_join(ptr, key), i), t) && all;
+    return all ? a : nullptr;
+  }
+
+ private:
+  const std::string& file_;
+  io::Diagnostics& diags_;
+};
+
+void check_layout_shape(const json& l, const std::string& p, ShapeCheck& c) {
+  using T = ShapeCheck::Type;
+  c.members(l, p, {"name", "kind", "router_location", "layer_split"}, T::kString);
+  c.members(l, p, {"gpus", "max_batch_that_fits", "events"}, T::kInteger);
+  c.member(l, p, "fits", T::kBoolean);
+  c.array_of(l, p, "gpu_ranks", T::kInteger);
+  if (const json* par = c.member(l, p, "parallelism", T::kObject)) {
+    const std::string pp = io::pointer_join(p, "parallelism");
+    c.members(*par, pp, {"tp", "pp", "ep", "dp", "micro_batches", "attention_gpus", "expert_gpus", "attention_dp",
+                         "attention_replicas", "expert_tp", "hot_expert_replicas"},
+              T::kInteger);
+    c.member(*par, pp, "stage_parallelism", T::kString);
+  }
+  if (const json* m = c.member(l, p, "metrics", T::kObject)) {
+    // Every metric is a number (null where the simulation gave none, e.g. NaN),
+    // or an array of numbers (gpu_util).
+    const std::string mp = io::pointer_join(p, "metrics");
+    for (const auto& [k, v] : m->items()) {
+      if (v.is_null()) continue;
+      if (v.is_array()) {
+        c.array_of(*m, mp, k, T::kNumber);
+      } else {
+        c.is(v, io::pointer_join(mp, k), T::kNumber);
+      }
+    }
+  }
+  if (const json* cm = c.member(l, p, "communication", T::kObject)) {
+    const std::string cp = io::pointer_join(p, "communication");
+    for (const auto& [tag, v] : cm->items()) {
+      if (c.is(v, io::pointer_join(cp, tag), T::kObject)) {
+        c.members(v, io::pointer_join(cp, tag), {"share", "exposed_ms", "bytes", "calls"}, T::kNumber);
+      }
+    }
+  }
+  if (const json* mem = c.member(l, p, "memory", T::kArray)) {
+    for (std::size_t i = 0; i < mem->size(); ++i) {
+      const std::string ip = io::pointer_join(io::pointer_join(p, "memory"), i);
+      const json& g = (*mem)[i];
+      if (!c.is(g, ip, T::kObject)) continue;
+      c.member(g, ip, "gpu", T::kInteger);
+      for (const auto& comp : memory_components()) c.member(g, ip, std::string(comp.key) + "_gib", T::kNumber);
+      c.members(g, ip, {"total_gib", "capacity_gib"}, T::kNumber);
+    }
+  }
+  if (const json* e = c.member(l, p, "experts", T::kObject)) {
+    const std::string ep = io::pointer_join(p, "experts");
+    c.members(*e, ep, {"share_std", "share_min", "share_max", "aux_loss", "gpu_load_max_over_mean"}, T::kNumber);
+    c.members(*e, ep, {"dropped", "routed"}, T::kInteger);
+  }
+  if (const json* tl = c.member(l, p, "timeline", T::kArray)) {
+    for (std::size_t i = 0; i < tl->size(); ++i) {
+      const std::string ip = io::pointer_join(io::pointer_join(p, "timeline"), i);
+      const json& e = (*tl)[i];
+      if (!c.is(e, ip, T::kObject)) continue;
+      c.members(e, ip, {"gpu", "layer", "micro_batch"}, T::kInteger);
+      c.members(e, ip, {"stream", "name", "cat"}, T::kString);
+      c.members(e, ip, {"start_us", "dur_us"}, T::kNumber);
+    }
+  }
+}
+
+// What the run report's timeline section reads (sim/report/timeline_report.cpp).
+void check_run_timeline_shape(const json& t, const std::string& p, ShapeCheck& c) {
+  using T = ShapeCheck::Type;
+  c.members(t, p, {"duration_s"}, T::kNumber);
+  c.member(t, p, "simulations", T::kInteger);
+  if (const json* fs = c.member(t, p, "faults", T::kArray)) {
+    for (std::size_t i = 0; i < fs->size(); ++i) {
+      const std::string fp = io::pointer_join(io::pointer_join(p, "faults"), i);
+      if (!c.is((*fs)[i], fp, T::kObject)) continue;
+      c.member((*fs)[i], fp, "description", T::kString);
+      c.member((*fs)[i], fp, "at_s", T::kNumber);
+      const auto r = (*fs)[i].find("repair_after_s");
+      if (r != (*fs)[i].end() && !r->is_null()) c.member((*fs)[i], fp, "repair_after_s", T::kNumber);
+    }
+  }
+  if (const json* ri = c.member(t, p, "recovery_inputs", T::kObject)) {
+    c.member(*ri, io::pointer_join(p, "recovery_inputs"), "detection_s", T::kNumber);
+  }
+  const json* ls = c.member(t, p, "layouts", T::kArray);
+  if (ls == nullptr) return;
+  for (std::size_t i = 0; i < ls->size(); ++i) {
+    const std::string lp = io::pointer_join(io::pointer_join(p, "layouts"), i);
+    const json& l = (*ls)[i];
+    if (!c.is(l, lp, T::kObject)) continue;
+    c.member(l, lp, "name", T::kString);
+    c.members(l, lp, {"baseline_tokens_per_s", "goodput", "availability", "tokens_lost_in_flight", "tokens_recomputed"},
+              T::kNumber);
+    if (const json* cons = c.member(l, lp, "conservation", T::kObject)) {
+      c.member(*cons, io::pointer_join(lp, "conservation"), "holds", T::kBoolean);
+    }
+    if (const json* segs = c.member(l, lp, "segments", T::kArray)) {
+      for (std::size_t k = 0; k < segs->size(); ++k) {
+        const std::string sp = io::pointer_join(io::pointer_join(lp, "segments"), k);
+        const json& g = (*segs)[k];
+        if (!c.is(g, sp, T::kObject)) continue;
+        c.members(g, sp, {"start_s", "end_s", "tokens_per_s"}, T::kNumber);
+        c.member(g, sp, "gpus_out", T::kInteger);
+        if (const json* co = c.member(g, sp, "cohorts", T::kObject)) {
+          c.members(*co, io::pointer_join(sp, "cohorts"), {"running", "stalled", "kv_lost", "reprefilling", "waiting"},
+                    T::kInteger);
+        }
+      }
+    }
+    if (const json* incs = c.member(l, lp, "incidents", T::kArray)) {
+      for (std::size_t k = 0; k < incs->size(); ++k) {
+        const std::string ip = io::pointer_join(io::pointer_join(lp, "incidents"), k);
+        const json& inc = (*incs)[k];
+        if (!c.is(inc, ip, T::kObject)) continue;
+        c.members(inc, ip, {"fault", "domain", "action"}, T::kString);
+        c.members(inc, ip, {"at_s", "tokens_per_s_before", "tokens_per_s_after"}, T::kNumber);
+        c.member(inc, ip, "sequences_reprefilled", T::kInteger);
+        for (const char* k2 : {"recovery_s", "full_capacity_s"}) {
+          const auto r = inc.find(k2);
+          if (r != inc.end() && !r->is_null()) c.member(inc, ip, k2, T::kNumber);
+        }
+        if (const json* steps = c.member(inc, ip, "steps", T::kArray)) {
+          for (std::size_t q = 0; q < steps->size(); ++q) {
+            const std::string qp = io::pointer_join(io::pointer_join(ip, "steps"), q);
+            if (!c.is((*steps)[q], qp, T::kObject)) continue;
+            c.member((*steps)[q], qp, "name", T::kString);
+            c.member((*steps)[q], qp, "duration_s", T::kNumber);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void check_results_shape(const json& results, const std::string& file, io::Diagnostics& diags) {
+  using T = ShapeCheck::Type;
+  ShapeCheck c(file, diags);
+  if (!results.is_object() || !results.contains("layouts") || !results["layouts"].is_array()) {
+    diags.error(file, "/layouts", "expected a results.json with a \"layouts\" array (docs/RESULTS.md)");
+    if (!results.is_object()) return;
+  }
+  c.members(results, "", {"masim_version", "scenario_name", "cost_model", "network_model"}, T::kString);
+  c.member(results, "", "schema", T::kInteger);
+  if (const json* w = c.member(results, "", "workload", T::kObject)) {
+    c.member(*w, "/workload", "kind", T::kString);
+    c.members(*w, "/workload", {"batch", "context_length"}, T::kInteger);
+  }
+  if (const json* t = c.member(results, "", "run_timeline", T::kObject)) check_run_timeline_shape(*t, "/run_timeline", c);
+  const auto it = results.find("layouts");
+  if (it == results.end() || !it->is_array()) return;
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const std::string p = io::pointer_join("/layouts", i);
+    if (c.is((*it)[i], p, T::kObject)) check_layout_shape((*it)[i], p, c);
+  }
 }
 
 const json* find_layout_by_kind(const json& results, const std::string& kind) {

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/io/diagnostics.hpp"
 #include "sim/report/document.hpp"
 
 namespace masim::report {
@@ -31,6 +32,14 @@ struct MemoryComponentInfo {
   const char* label;   // "Parameters"
 };
 const std::vector<MemoryComponentInfo>& memory_components();
+
+// Checks that every member of results.json the report reads has the type
+// docs/RESULTS.md gives it, so that the views below never meet a wrong type
+// (nlohmann::json would throw). Missing members are fine (the views default
+// them); a present member of the wrong type is one diagnostic each, all of
+// them in one pass: "r.json:/layouts/0/metrics/tpot_ms: expected a number,
+// found string "fast"". A results.json without a "layouts" array is one too.
+void check_results_shape(const nlohmann::json& results, const std::string& file, io::Diagnostics& diags);
 
 // The first layout of `kind` ("tp", "pp", "tp_pp", "ep", "ma_separation"); null if none.
 const nlohmann::json* find_layout_by_kind(const nlohmann::json& results, const std::string& kind);

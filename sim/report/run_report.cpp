@@ -2,6 +2,7 @@
 #include <fstream>
 
 #include "sim/io/diagnostics.hpp"
+#include "sim/io/file_io.hpp"
 #include "sim/io/json_reader.hpp"
 #include "sim/report/format.hpp"
 #include "sim/report/report.hpp"
@@ -14,12 +15,8 @@ using nlohmann::json;
 
 namespace {
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw io::EnvironmentError("cannot open " + path + " for writing");
-  out << text;
-  if (!out) throw io::EnvironmentError("cannot write " + path);
-}
+// Atomically: a reader never sees a half-written report file.
+void write_text(const std::string& path, const std::string& text) { io::write_file_atomically(path, text); }
 
 Cell num(double v, std::string shown) { return Cell::number(v, std::move(shown)); }
 Cell pct(double fraction) { return num(100.0 * fraction, format_fixed(100.0 * fraction, 1)); }
@@ -64,10 +61,8 @@ json load_results(const std::string& path) {
   if (!std::filesystem::exists(path)) throw io::EnvironmentError(path + ": no such file");
   auto doc = io::load_json_file(path, d);
   if (!doc) throw io::InputError(d);
-  if (!doc->is_object() || !doc->contains("layouts") || !(*doc)["layouts"].is_array()) {
-    d.error(path, "/layouts", "expected a results.json with a \"layouts\" array (docs/RESULTS.md)");
-    throw io::InputError(d);
-  }
+  check_results_shape(*doc, path, d);  // every wrong type at once, before anything reads it
+  if (!d.empty()) throw io::InputError(d);
   return *doc;
 }
 

@@ -1,9 +1,8 @@
 #include "sim/report/trace.hpp"
 
-#include <fstream>
 #include <map>
 
-#include "sim/io/diagnostics.hpp"
+#include "sim/io/file_io.hpp"
 
 namespace masim::report {
 
@@ -57,11 +56,10 @@ json chrome_trace(const json& results) {
   return trace;
 }
 
+std::string chrome_trace_text(const json& results) { return chrome_trace(results).dump() + '\n'; }
+
 void write_chrome_trace(const json& results, const std::string& path) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw io::EnvironmentError("cannot open " + path + " for writing");
-  out << chrome_trace(results).dump() << '\n';
-  if (!out) throw io::EnvironmentError("cannot write " + path);
+  io::write_file_atomically(path, chrome_trace_text(results));
 }
 
 }  // namespace masim::report

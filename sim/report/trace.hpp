@@ -21,7 +21,11 @@ namespace masim::report {
 // one get a process with no events (their name still shows).
 nlohmann::json chrome_trace(const nlohmann::json& results);
 
-// Writes chrome_trace(results) to `path`. Throws io::EnvironmentError if it cannot write.
+// chrome_trace(results) as the text write_chrome_trace writes (one line).
+std::string chrome_trace_text(const nlohmann::json& results);
+
+// Writes chrome_trace(results) to `path` atomically (io::write_file_atomically).
+// Throws io::EnvironmentError if it cannot write.
 void write_chrome_trace(const nlohmann::json& results, const std::string& path);
 
 }  // namespace masim::report

@@ -4,6 +4,7 @@
 // directory; every shipped scenario checks clean; --version and --help work.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,10 +54,12 @@ std::string quote(const std::string& s) {
 }
 
 // Runs masim with `args` (already shell-quoted) in `cwd` (default: the repository root).
+// Under timeout(1): a masim that blocks (on a FIFO, say) fails with 124 instead
+// of hanging the suite.
 Run masim(const std::string& args, const std::string& cwd = MASIM_SOURCE_DIR) {
   const fs::path out = scratch() / "stdout.txt";
   const fs::path err = scratch() / "stderr.txt";
-  const std::string cmd = "cd " + quote(cwd) + " && " + quote(MASIM_BIN) + " " + args + " >" + quote(out.string()) +
+  const std::string cmd = "cd " + quote(cwd) + " && timeout 120 " + quote(MASIM_BIN) + " " + args + " >" + quote(out.string()) +
                           " 2>" + quote(err.string());
   const int status = std::system(cmd.c_str());
   Run r;
@@ -293,4 +296,183 @@ TEST_CASE("collective --against compares masim with a profile's measured NCCL ta
   // A profile that does not load is bad input.
   const Run bad = masim("collective --topology topologies/hgx-h200.json --against tests/bad_inputs/bad_unit.json");
   CHECK(bad.rc == 2);
+}
+
+// ---- Hardening (issue 20): special files, clobbered inputs, atomic outputs, results shapes.
+
+namespace {
+
+// The seed study with its references made absolute, so it can be copied anywhere.
+nlohmann::json portable_seed_study() {
+  const fs::path dir = fs::path(MASIM_SOURCE_DIR) / "scenarios/paper";
+  nlohmann::json s = nlohmann::json::parse(read_text(dir / "seed_study.json"));
+  for (const char* key : {"hardware", "topology", "model", "profile"}) {
+    if (s.contains(key) && s[key].is_string()) s[key] = (dir / s[key].get<std::string>()).lexically_normal().string();
+  }
+  return s;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = scratch() / name;
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+bool has_temp_files(const fs::path& dir) {
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.path().filename().string().find(".tmp") != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("special files as inputs: a clear diagnostic, exit 2, never blocking") {
+  const fs::path d = fresh_dir("special");
+  const std::string fifo = (d / "in.json").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::string found_fifo = "expected a regular file, found a FIFO";
+
+  // masim check and masim run on the FIFO itself.
+  Run r = masim("check " + quote(fifo));
+  CHECK(r.rc == 2);
+  CHECK(r.err == fifo + ":/: cannot read file \"" + fifo + "\": " + found_fifo + "\n1 problem; nothing was simulated.\n");
+  r = masim("run " + quote(fifo) + " -o " + quote((d / "out").string()));
+  CHECK(r.rc == 2);
+  CHECK(r.err.find(found_fifo) != std::string::npos);
+  CHECK_FALSE(fs::exists(d / "out"));
+
+  // A directory and a device.
+  r = masim("check " + quote(d.string()) + " /dev/zero");
+  CHECK(r.rc == 2);
+  CHECK(r.err.find(d.string() + ":/: cannot read file \"" + d.string() + "\": expected a regular file, found a directory\n") == 0);
+  CHECK(r.err.find("/dev/zero:/: cannot read file \"/dev/zero\": expected a regular file, found a character device\n") !=
+        std::string::npos);
+
+  // Files a scenario names: hardware, model, topology and profile.
+  for (const char* key : {"hardware", "model", "topology", "profile"}) {
+    CAPTURE(key);
+    nlohmann::json s = portable_seed_study();
+    s[key] = fifo;
+    const fs::path scen = d / (std::string("refers_") + key + ".json");
+    std::ofstream(scen) << s.dump(2);
+    r = masim("check " + quote(scen.string()));
+    CHECK(r.rc == 2);
+    CHECK(r.err == scen.string() + ":/" + key + ": cannot read file \"" + fifo + "\": " + found_fifo +
+                       "\n1 problem; nothing was simulated.\n");
+  }
+
+  // masim report RESULTS, masim collective --topology and --against.
+  r = masim("report " + quote(fifo));
+  CHECK(r.rc == 2);
+  CHECK(r.err == fifo + ":/: cannot read file: " + found_fifo + "\n1 problem; nothing was simulated.\n");
+  r = masim("report " + quote(d.string()));
+  CHECK(r.rc == 2);
+  CHECK(r.err.find("expected a regular file, found a directory") != std::string::npos);
+  r = masim("collective --topology " + quote(fifo));
+  CHECK(r.rc == 2);
+  CHECK(r.err == fifo + ":/: cannot read file: " + found_fifo + "\n1 problem; nothing was simulated.\n");
+  r = masim("collective --topology topologies/dgx-a100.json --against " + quote(fifo));
+  CHECK(r.rc == 2);
+  CHECK(r.err == fifo + ":/: cannot read file: " + found_fifo + "\n1 problem; nothing was simulated.\n");
+}
+
+TEST_CASE("an input larger than the cap is refused with the cap in the message") {
+  const fs::path d = fresh_dir("big");
+  const fs::path big = d / "big.json";
+  std::ofstream(big) << "{}";
+  fs::resize_file(big, 257u * 1024 * 1024);  // sparse: no disk used
+  const Run r = masim("check " + quote(big.string()));
+  CHECK(r.rc == 2);
+  CHECK(r.err == big.string() + ":/: cannot read file \"" + big.string() +
+                     "\": file is 269484032 bytes; masim reads input files of at most 256 MiB\n"
+                     "1 problem; nothing was simulated.\n");
+}
+
+TEST_CASE("masim run refuses an output that is one of its inputs") {
+  const fs::path d = fresh_dir("clobber");
+  // The scenario is named results.json and -o is its directory.
+  const fs::path scen = d / "results.json";
+  const std::string text = portable_seed_study().dump(2);
+  std::ofstream(scen) << text;
+  Run r = masim("run " + quote(scen.string()) + " -o " + quote(d.string()));
+  CHECK(r.rc == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err == "--output: " + scen.string() +
+                     " is an input of this run; masim never overwrites its inputs, choose another path\n"
+                     "1 problem; nothing was simulated.\n");
+  CHECK(read_text(scen) == text);
+
+  // The same through a symbolic link to the directory: resolved, still refused.
+  fs::create_directory_symlink(d, scratch() / "clobber_link");
+  r = masim("run " + quote(scen.string()) + " -o " + quote((scratch() / "clobber_link").string()));
+  CHECK(r.rc == 2);
+  CHECK(r.err.find("(the same file as " + scen.string() + ")") != std::string::npos);
+  fs::remove(scratch() / "clobber_link");
+
+  // --trace onto the model file, spelled with "..": refused, the model intact.
+  const std::string model = "scenarios/models/seed-moe-4l.json";
+  const std::string before = read_text(fs::path(MASIM_SOURCE_DIR) / model);
+  r = masim("run scenarios/paper/seed_study.json -o " + quote((d / "out").string()) +
+            " --trace scenarios/paper/../models/seed-moe-4l.json");
+  CHECK(r.rc == 2);
+  CHECK(r.err.rfind("--trace: scenarios/paper/../models/seed-moe-4l.json is an input of this run", 0) == 0);
+  CHECK(read_text(fs::path(MASIM_SOURCE_DIR) / model) == before);
+  CHECK_FALSE(fs::exists(d / "out"));
+
+  // --trace onto results.json itself.
+  r = masim("run scenarios/paper/seed_study.json -o " + quote((d / "out").string()) + " --trace " +
+            quote((d / "out/results.json").string()));
+  CHECK(r.rc == 2);
+  CHECK(r.err.find("is where results.json goes") != std::string::npos);
+}
+
+TEST_CASE("masim run: results.json and the trace are written together or not at all") {
+  const fs::path d = fresh_dir("atomic");
+  // The trace cannot be written (its directory does not exist): exit 3, and no
+  // results.json of this run is left behind, nor any temporary file.
+  Run r = masim("run scenarios/paper/seed_study.json -o " + quote((d / "out").string()) + " --trace " +
+                quote((d / "no/such/dir/trace.json").string()));
+  CHECK(r.rc == 3);
+  CHECK(r.err.rfind("masim: error: cannot write " + (d / "no/such/dir/trace.json").string() + ": ", 0) == 0);
+  CHECK_FALSE(fs::exists(d / "out/results.json"));
+  CHECK_FALSE(has_temp_files(d));
+
+  // Both written: both complete JSON, no temporary file left.
+  r = masim("run scenarios/paper/seed_study.json -o " + quote((d / "out").string()) + " --trace " +
+            quote((d / "out/trace.json").string()));
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  CHECK(nlohmann::json::parse(read_text(d / "out/results.json"))["layouts"].size() == 4);
+  CHECK(nlohmann::json::parse(read_text(d / "out/trace.json")).contains("traceEvents"));
+  CHECK_FALSE(has_temp_files(d));
+}
+
+TEST_CASE("outputs never write into a FIFO (they would block) and never leave temporary files") {
+  const fs::path d = fresh_dir("out_fifo");
+  REQUIRE(masim("run scenarios/paper/seed_study.json -o " + quote(d.string())).rc == 0);
+  REQUIRE(::mkfifo((d / "report.md").c_str(), 0600) == 0);
+  const Run r = masim("report " + quote((d / "results.json").string()));
+  CHECK(r.rc == 3);
+  CHECK(r.err == "masim: error: cannot write " + (d / "report.md").string() + ": it is a FIFO, not a regular file\n");
+  CHECK_FALSE(has_temp_files(d));
+}
+
+TEST_CASE("masim report: wrong types in results.json are diagnostics with pointers, exit 2") {
+  const fs::path d = fresh_dir("report_types");
+  nlohmann::json r = nlohmann::json::parse(read_text(fs::path(MASIM_SOURCE_DIR) / "tests/report/data/tiny_results.json"));
+  r["layouts"][0]["metrics"]["tpot_ms"] = "fast";
+  r["layouts"][1]["name"] = 7;
+  const fs::path f = d / "results.json";
+  std::ofstream(f) << r.dump(1);
+  Run run = masim("report " + quote(f.string()));
+  CHECK(run.rc == 2);
+  CHECK(run.err == f.string() + ":/layouts/0/metrics/tpot_ms: expected a number, found string \"fast\"\n" + f.string() +
+                       ":/layouts/1/name: expected a string, found number 7\n2 problems; nothing was simulated.\n");
+  CHECK_FALSE(fs::exists(d / "report.md"));
+  std::ofstream(f) << R"({"schema": 1, "layouts": 3})";
+  run = masim("report " + quote(f.string()));
+  CHECK(run.rc == 2);
+  CHECK(run.err == f.string() + ":/layouts: expected a results.json with a \"layouts\" array (docs/RESULTS.md)\n"
+                                "1 problem; nothing was simulated.\n");
 }

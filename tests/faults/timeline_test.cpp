@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <string>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +28,7 @@ json base_doc(const char* file = "faults.json") {
   std::ifstream in(kDir + file);
   json j = json::parse(in);
   j["workload"]["iterations"] = 2;
+  if (j.contains("timeline")) j["timeline"].erase("analyses");  // tested on their own below
   return j;
 }
 
@@ -308,4 +310,44 @@ TEST_CASE("determinism: the same scenario and seed give the same timeline, byte 
   const Run a = run(doc);
   const Run b = run(doc);
   CHECK(faults::to_json(a.t, *a.s.timeline).dump() == faults::to_json(b.t, *b.s.timeline).dump());
+}
+
+TEST_CASE("analyses: degradation with k failed GPUs and recovery success with Wilson intervals") {
+  json doc = base_doc();
+  doc["layouts"] = json::array({layout(doc, "TP=8, PP=2"), layout(doc, "MA Separation")});
+  doc["timeline"]["faults"] = json::array();
+  doc["timeline"]["analyses"] = {{"max_failures", 2}, {"trials", 3}};
+  const Run r = run(doc);
+  const faults::Analyses& a = r.t.analyses;
+  REQUIRE(a.degradation.size() == 2);
+  // One GPU of the single TP=8, PP=2 replica stops it for good (no spare, no repair).
+  const faults::Degradation& tppp = a.degradation[0];
+  REQUIRE(tppp.rows.size() == 3);
+  CHECK(tppp.rows[0].mean_relative == doctest::Approx(1.0));
+  CHECK(tppp.rows[1].mean_relative == 0.0);
+  CHECK(tppp.rows[1].down_trials == 3);
+  // MA Separation keeps serving, with less.
+  const faults::Degradation& ma = a.degradation[1];
+  CHECK(ma.rows[1].down_trials == 0);
+  CHECK(ma.rows[1].mean_relative < 1.0);
+  CHECK(ma.rows[2].mean_relative <= ma.rows[1].mean_relative + 1e-9);
+  CHECK(ma.r2 <= 1.0);
+  // The fit is least squares: residuals sum to zero.
+  double res = 0.0;
+  for (const auto& row : ma.rows) res += row.mean_relative - (ma.intercept + ma.slope * row.failed);
+  CHECK(std::abs(res) < 1e-9);
+  REQUIRE(a.success.size() == 2);
+  for (const faults::SuccessTable& st : a.success) {
+    for (const faults::SuccessRow& row : st.rows) {
+      CHECK(row.wilson_low <= row.rate);
+      CHECK(row.rate <= row.wilson_high);
+    }
+  }
+  // Wilson 95%: 20 of 20 -> [0.839, 1]; 10 of 20 -> [0.299, 0.701] (Wilson 1927; standard tables).
+  auto [lo, hi] = faults::wilson95(20, 20);
+  CHECK(lo == doctest::Approx(0.8389).epsilon(1e-3));
+  CHECK(hi == doctest::Approx(1.0));
+  std::tie(lo, hi) = faults::wilson95(10, 20);
+  CHECK(lo == doctest::Approx(0.2993).epsilon(1e-3));
+  CHECK(hi == doctest::Approx(0.7007).epsilon(1e-3));
 }

@@ -11,15 +11,9 @@
 // diagnostic is malformed (no file or message, or a JSON Pointer that does not
 // resolve in the file it names).
 //
-// Build (clang only; the flags instrument the libraries for coverage too):
-//   cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DMASIM_FUZZ=ON \
-//     -DCMAKE_BUILD_TYPE=RelAssert -DMASIM_ENABLE_CUDA=OFF -DMASIM_BUILD_BENCHMARKS=OFF \
-//     -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined"
-//   cmake --build build/fuzz --target fuzz_scenario
-// Run (from the repository root; the corpus directory collects new inputs):
-//   mkdir -p build/fuzz/corpus
-//   build/fuzz/tests/robustness/fuzz_scenario -dict=tests/robustness/fuzz_scenario.dict \
-//     -max_total_time=300 -timeout=10 -rss_limit_mb=4096 build/fuzz/corpus scenarios/paper tests/bad_inputs
+// Build and run with clang and libFuzzer: scripts/fuzz.sh (docs/RELIABILITY.md);
+// without libFuzzer, ctest's fuzz_replay_scenario replays corpus/scenario/, the
+// shipped scenarios and the bad-input corpus through this entry point.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
