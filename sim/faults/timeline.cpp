@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <numeric>
 #include <set>
@@ -310,6 +311,10 @@ class LayoutRun {
     for (std::size_t i = 0; i < spares_.size(); ++i) {
       const int g = spares_[i];
       if (cs_.gpu_failed(g) || (near >= 0 && near != g && topo.num_paths(near, g) == 0)) continue;
+      // A GPU the pool got back from a repair may be in a plan again since (a restored standby).
+      const bool in_use = std::any_of(domains_.begin(), domains_.end(),
+                                      [&](const Domain& o) { return contains(used_by(o), g); });
+      if (in_use) continue;
       spares_.erase(spares_.begin() + static_cast<long>(i));
       return g;
     }
@@ -359,6 +364,7 @@ class LayoutRun {
         if (d.gen != a.gen) break;
         d.phase = Phase::kUp;
         d.kv_lost = 0;
+        if (training_) pending_lost_work_ = 0.0;
         set_rate(d);
         if (d.rebalance) {
           d.rebalance = false;
@@ -478,6 +484,8 @@ class LayoutRun {
         const double ckpt = last_restart_ + std::floor(since / rc_.checkpoint_interval_s) * rc_.checkpoint_interval_s;
         inc.lost_work_s = t - ckpt;
       }
+      // Redone at the next restart (a failure during a restart keeps it pending).
+      pending_lost_work_ += inc.lost_work_s;
     } else if (ma_) {
       // KV caches of the attention groups that lost a GPU, unless a live,
       // mirrored standby takes over.
@@ -496,7 +504,17 @@ class LayoutRun {
     }
     out_.tokens_lost_in_flight += inc.tokens_lost_in_flight;
     out_.incidents.push_back(inc);
-    d.incident = static_cast<int>(out_.incidents.size()) - 1;
+    const int now = static_cast<int>(out_.incidents.size()) - 1;
+    // An open recovery of this domain is cut short: it ends when this one does.
+    for (int* open : {&d.incident, &d.wait_incident}) {
+      if (*open < 0) continue;
+      superseded_[*open] = now;
+      Incident& prev = out_.incidents[static_cast<std::size_t>(*open)];
+      if (prev.outcome.empty()) prev.outcome = "interrupted";
+      prev.action += std::string(prev.action.empty() ? "" : "; ") + "cut short by a later fault (" + inc.fault + ")";
+      *open = -1;
+    }
+    d.incident = now;
     d.phase = Phase::kStalled;
     d.fail_at = t;
     ++d.gen;
@@ -902,7 +920,6 @@ class LayoutRun {
       inc.action = "wait for the repair, then restart from the last checkpoint";
       inc.outcome = "wait";
       d.phase = Phase::kDown;
-      pending_lost_work_ = inc.lost_work_s;
       wait_for_repair(t, d);
       return;
     }
@@ -910,7 +927,7 @@ class LayoutRun {
     d.out.clear();
     inc.action = "restart from the last checkpoint on a spare (" + join(swaps) + ")";
     inc.outcome = "spare";
-    restart_training(t, di, inc.lost_work_s);
+    restart_training(t, di, pending_lost_work_);
   }
 
   static void replace_gpu(spec::LayoutSpec& l, int from, int to) {
@@ -1098,7 +1115,9 @@ class LayoutRun {
     out_.availability = duration_ > 0 ? up / duration_ : 0.0;
     for (std::size_t i = 0; i < out_.incidents.size(); ++i) {
       Incident& inc = out_.incidents[i];
-      const auto it = settled_.find(static_cast<int>(i));
+      int last = static_cast<int>(i);
+      for (auto sup = superseded_.find(last); sup != superseded_.end(); sup = superseded_.find(last)) last = sup->second;
+      const auto it = settled_.find(last);
       const double settled = it == settled_.end() ? -1.0 : it->second;
       const double level = settled >= 0 ? rate_at(settled) : -1.0;
       inc.tokens_per_s_after = level >= 0 ? level : 0.0;
@@ -1153,6 +1172,7 @@ class LayoutRun {
   std::map<std::pair<double, std::uint64_t>, Action> queue_;
   std::uint64_t seq_ = 0;
   std::map<int, double> settled_;   // incident -> time its last step ended
+  std::map<int, int> superseded_;   // incident -> the later incident that cut its recovery short
   LayoutTimeline out_;
 };
 

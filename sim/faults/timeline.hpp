@@ -78,7 +78,9 @@ struct Incident {
   std::string domain;         // "replica 1", "whole layout", ...
   std::string action;         // what the recovery did
   // One word for it: failover, redistributed, shrink, spare, wait, reroute,
-  // same_plan, standby_lost, restore (a repair's return to the original plan).
+  // same_plan, standby_lost, restore (a repair's return to the original plan),
+  // interrupted (a later fault hit the domain before a decision; its recovery
+  // then ends with that fault's).
   std::string outcome;
   std::vector<RecoveryStep> steps;
   double tokens_per_s_before = 0.0;
