@@ -9,6 +9,7 @@
 
 #include "sim/report/charts.hpp"
 #include "sim/report/format.hpp"
+#include "sim/report/timeline_report.hpp"
 
 namespace masim::report {
 
@@ -122,6 +123,7 @@ void add_robustness_section(Document& d, const Reference& ref, const json& resul
   }
   rt.note = "Recovery: failure to throughput back within 5% of the new steady level (issue 16's definition); it "
             "includes detection. *After detection*: the layout's own recovery steps.";
+  d.chart(run_timeline_chart(t, "faults-throughput", "Throughput over the faults run"));
   std::vector<std::string> items;
   {
     std::string s = "**" + rec.text + "** (study). masim: detection alone takes " + format_sig(detect, 3) +

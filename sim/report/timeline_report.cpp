@@ -30,6 +30,31 @@ std::string steps_text(const json& steps) {
 
 }  // namespace
 
+Chart run_timeline_chart(const json& t, const std::string& id, const std::string& title) {
+  json rows = json::array();
+  for (const json& l : t.value("layouts", json::array())) {
+    const std::string name = l.value("name", std::string("?"));
+    // Two points per segment draw the step function.
+    for (const json& g : l.value("segments", json::array())) {
+      const double tps = g.value("tokens_per_s", 0.0);
+      rows.push_back({{"minute", g.value("start_s", 0.0) / 60.0}, {"tokens_per_s", tps}, {"layout", name},
+                      {"order", rows.size()}});
+      rows.push_back({{"minute", g.value("end_s", 0.0) / 60.0}, {"tokens_per_s", tps}, {"layout", name},
+                      {"order", rows.size()}});
+    }
+  }
+  LineChart c;
+  c.x = {"minute", "time (min)"};
+  c.y = {"tokens_per_s", "tokens/s"};
+  c.color = {"layout", "Layout"};
+  c.order = Field{"order", "order"};
+  c.width = 760;
+  return Chart{id, title,
+               "Whole-layout tokens/s over simulated time; drops are failures and recoveries (detection, rebuild, "
+               "reload, re-prefill), steps down are degraded plans on the surviving GPUs",
+               make_line_chart(c, rows)};
+}
+
 void add_run_timeline(Document& d, const json& t) {
   const double duration = t.value("duration_s", 0.0);
   const json faults = t.value("faults", json::array());
@@ -54,7 +79,6 @@ void add_run_timeline(Document& d, const json& t) {
   Table& s = d.table("run_timeline", "Goodput and availability",
                      {"Layout", "baseline tokens/s", "goodput (%)", "availability (%)", "incidents",
                       "worst recovery (s)", "tokens lost in flight", "tokens recomputed", "sequences conserved"});
-  json rows = json::array();
   for (const json& l : layouts) {
     const std::string name = l.value("name", std::string("?"));
     double worst = -1.0;
@@ -76,27 +100,10 @@ void add_run_timeline(Document& d, const json& t) {
                num(l.value("tokens_lost_in_flight", 0.0), format_grouped(l.value("tokens_lost_in_flight", 0.0))),
                num(l.value("tokens_recomputed", 0.0), format_grouped(l.value("tokens_recomputed", 0.0))),
                Cell::text(cons.value("holds", false) ? "yes" : "NO")});
-    // Two points per segment draw the step function.
-    for (const json& g : l.value("segments", json::array())) {
-      const double tps = g.value("tokens_per_s", 0.0);
-      rows.push_back({{"minute", g.value("start_s", 0.0) / 60.0}, {"tokens_per_s", tps}, {"layout", name},
-                      {"order", rows.size()}});
-      rows.push_back({{"minute", g.value("end_s", 0.0) / 60.0}, {"tokens_per_s", tps}, {"layout", name},
-                      {"order", rows.size()}});
-    }
   }
   s.note = "Goodput: tokens generated over the run / baseline tokens/s x duration. Availability: share of the "
            "run within 5% of the baseline. Recovery: failure to throughput within 5% of the new steady level.";
-  LineChart c;
-  c.x = {"minute", "time (min)"};
-  c.y = {"tokens_per_s", "tokens/s"};
-  c.color = {"layout", "Layout"};
-  c.order = Field{"order", "order"};
-  c.width = 760;
-  d.chart(Chart{"run-timeline-throughput", "Throughput over the run",
-                "Whole-layout tokens/s over simulated time; drops are failures and recoveries, steps down are "
-                "degraded plans",
-                make_line_chart(c, rows)});
+  d.chart(run_timeline_chart(t, "run-timeline-throughput", "Throughput over the run"));
 
   Table& it = d.table("incidents", "Incidents and their recovery steps",
                       {"Layout", "at (s)", "fault", "domain", "action", "steps", "recovery (s)",

@@ -5,6 +5,8 @@
 //   if (results.contains("run_timeline")) add_run_timeline(doc, results["run_timeline"]);
 #pragma once
 
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "sim/report/document.hpp"
@@ -12,5 +14,8 @@
 namespace masim::report {
 
 void add_run_timeline(Document& d, const nlohmann::json& timeline);
+
+// Throughput over the run, one step line per layout (also the paper report's).
+Chart run_timeline_chart(const nlohmann::json& timeline, const std::string& id, const std::string& title);
 
 }  // namespace masim::report

@@ -138,6 +138,8 @@ TEST_CASE("MA Separation: an attention GPU fails over to its hot standby in dete
   CHECK(i.action.find("hot standby") != std::string::npos);
   CHECK(i.recovery_s == doctest::Approx(4.5));           // 2 s x 2 misses + 0.5 s rebuild
   CHECK(i.sequences_reprefilled == 0);                   // the standby's KV cache is current
+  CHECK(i.tokens_lost_in_flight == doctest::Approx(384));  // decode: the interrupted step's one token per sequence
+  CHECK(l.tokens_lost_in_flight == doctest::Approx(384));
   CHECK(i.tokens_per_s_after == doctest::Approx(i.tokens_per_s_before).epsilon(0.02));
   // Everything stops while the exchange's communicator is broken: MA is one failure domain.
   bool stalled = false;
@@ -193,6 +195,8 @@ TEST_CASE("grid layouts: a replica stops, its sequences move to the others; a dp
   REQUIRE(!tp.incidents.empty());
   CHECK(tp.incidents[0].action.find("shrink") != std::string::npos);
   CHECK(tp.incidents[0].sequences_reprefilled == 192);
+  CHECK(tp.incidents[0].tokens_recomputed == doctest::Approx(192.0 * 2048));   // their whole context
+  CHECK(tp.incidents[0].tokens_lost_in_flight == doctest::Approx(192));        // one step of the failed replica
   CHECK(tp.incidents[0].tokens_per_s_after > 0.5 * tp.baseline_tokens_per_s);   // one replica serves all 384
   CHECK(tp.incidents[0].tokens_per_s_after < tp.baseline_tokens_per_s);
   // The dp = 1 layout is down from the failure until the repair and its restart.
