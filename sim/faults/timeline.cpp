@@ -16,6 +16,7 @@
 #include "sim/common/assert.hpp"
 #include "sim/faults/cluster.hpp"
 #include "sim/faults/evaluator.hpp"
+#include "sim/models/model_params.hpp"
 
 namespace masim::faults {
 
@@ -499,6 +500,15 @@ class LayoutRun {
         if (!failover) lost_kv += group_batch(d, gi);
       }
       d.kv_lost = std::min(d.batch, d.kv_lost + lost_kv);
+    } else if (ep_replica(d)) {
+      // EP: attention is data-parallel over the ranks; only the failed ranks' sequences lose their KV cache.
+      const auto ep = static_cast<std::int64_t>(d.layout.gpus.size());
+      std::int64_t lost_kv = 0;
+      for (std::size_t pos = 0; pos < d.layout.gpus.size(); ++pos) {
+        if (!contains(lost, d.layout.gpus[pos])) continue;
+        lost_kv += d.batch / ep + (static_cast<std::int64_t>(pos) < d.batch % ep ? 1 : 0);
+      }
+      d.kv_lost = std::min(d.batch, d.kv_lost + lost_kv);
     } else {
       d.kv_lost = d.batch;   // one shard of every sequence's KV cache (TP) or a stage's layers (PP) is gone
     }
@@ -522,6 +532,11 @@ class LayoutRun {
     const double dt = detection_s(det);
     add_step(incident(d), "detection", t, dt, det);
     push(t + dt, {ActionKind::kDetect, di, d.gen, -1});
+  }
+
+  // A replica of an EP layout without pipeline stages (its ranks can be re-planned as a smaller EP group).
+  static bool ep_replica(const Domain& d) {
+    return d.layout.kind == spec::LayoutKind::kExpert && d.layout.pp == 1;
   }
 
   static bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
@@ -624,6 +639,38 @@ class LayoutRun {
       steps.push_back({"comm_rebuild", {rc_.comm_rebuild_s, "new NCCL communicators (recovery.comm_rebuild)"}});
       steps.push_back({"graph_recapture", {rc_.graph_recapture_s, "CUDA-graph capture and warm-up (recovery.graph_recapture)"}});
       return schedule(t, di, steps, d.batch);
+    }
+    if (may(spec::RecoveryPolicy::kShrink) && ep_replica(d) && dead.size() < d.layout.gpus.size()) {
+      // EP: the experts of the failed ranks are redistributed over the surviving
+      // ranks of the replica (uneven when ep - k does not divide the experts).
+      spec::LayoutSpec next = d.layout;
+      next.gpus.clear();
+      for (int g : d.layout.gpus) {
+        if (!contains(dead, g)) next.gpus.push_back(g);
+      }
+      next.ep = static_cast<int>(next.gpus.size());
+      const StateRun& r = ev_.steady(next, d.batch, cs_);
+      if (r.ok && r.fits) {
+        const models::ModelParams mp = models::count_params(s_.model);
+        const double per_expert = s_.model.num_experts > 0 ? static_cast<double>(mp.routed_experts_total()) /
+                                                                 s_.model.num_experts *
+                                                                 spec::dtype_bytes(s_.model.dtype)
+                                                           : 0.0;
+        const double lost_experts = static_cast<double>(s_.model.num_experts) * static_cast<double>(dead.size()) /
+                                    static_cast<double>(d.layout.gpus.size());
+        std::string det;
+        const double reload = reload_s(per_expert * lost_experts / next.ep, next.gpus[0], -1, det);
+        const std::int64_t lost = d.kv_lost;
+        d.layout = next;
+        inc.outcome = "redistributed";
+        inc.action = "experts of the failed EP rank(s) redistributed over the " + std::to_string(next.ep) +
+                     " surviving ranks of " + d.name;
+        Steps steps;
+        steps.push_back({"weight_reload", {reload, det + " per surviving rank, in parallel"}});
+        steps.push_back({"comm_rebuild", {rc_.comm_rebuild_s, "new NCCL communicators for the all-to-all (recovery.comm_rebuild)"}});
+        steps.push_back({"graph_recapture", {rc_.graph_recapture_s, "CUDA-graph capture of the new plan (recovery.graph_recapture)"}});
+        return schedule(t, di, steps, lost);
+      }
     }
     std::vector<int> receivers;
     for (std::size_t e = 0; e < domains_.size(); ++e) {

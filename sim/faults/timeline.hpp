@@ -11,9 +11,11 @@
 // expert GPU) and for training (gradients are synchronized across replicas).
 //
 // Policies (recovery.policy, "auto" tries them in this order):
-//   grid inference: a spare GPU; else shrink (the replica is dropped, its
-//     sequences re-prefill on the surviving replicas as far as their memory
-//     allows, the rest wait); else wait for the repair.
+//   grid inference: a spare GPU; else shrink: an EP replica (pp = 1)
+//     redistributes the failed ranks' experts over its surviving ranks when the
+//     re-planned group fits; any other replica is dropped, its sequences
+//     re-prefill on the surviving replicas as far as their memory allows, the
+//     rest wait; else wait for the repair.
 //   MA Separation: an attention GPU fails over to a live hot standby
 //     (attention_replicas >= 2); else a spare; else the attention side shrinks
 //     by one group. An expert GPU's experts are redistributed over the

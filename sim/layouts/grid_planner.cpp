@@ -148,8 +148,12 @@ void Builder::build_grid() {
       if (i > 0 && sorted[i] == sorted[i - 1]) fail(s_, index_, "gpus", "GPU " + std::to_string(sorted[i]) + " is listed twice");
     }
   }
-  if (G.ep_style && m_.num_experts % G.inner != 0) {
-    fail(s_, index_, "ep", "ep = " + std::to_string(G.inner) + " does not divide the model's " +
+  // EP with ep not dividing the experts: input validation refuses it for a
+  // scenario's layouts (frontend/validate.cpp); a re-plan on the survivors of a
+  // failure (sim/faults) places the experts unevenly, ranks taking
+  // floor or ceil(E / ep) (place_experts).
+  if (G.ep_style && G.inner > m_.num_experts) {
+    fail(s_, index_, "ep", "ep = " + std::to_string(G.inner) + " exceeds the model's " +
                                std::to_string(m_.num_experts) + " experts");
   }
   if (static_cast<std::int64_t>(w_.batch) < std::int64_t{G.dp} * (G.ep_style ? G.inner : 1)) {
@@ -226,8 +230,15 @@ void Builder::build_grid() {
       for (int r = 0; r < G.inner; ++r) {
         const int g = G.gpu(d, s, r);
         const int tp = G.ep_style ? 1 : G.inner;
-        const double experts_here = G.ep_style ? static_cast<double>(m_.num_experts) / G.inner
-                                               : static_cast<double>(m_.num_experts);
+        // Experts on EP rank r: those e with floor(e * ep / E) == r (place_experts).
+        double experts_here = static_cast<double>(m_.num_experts);
+        if (G.ep_style) {
+          int held = 0;
+          for (int e = 0; e < m_.num_experts; ++e) {
+            held += static_cast<int>(static_cast<std::int64_t>(e) * G.inner / m_.num_experts) == r ? 1 : 0;
+          }
+          experts_here = held;
+        }
         add_params(g, G.stage_layers[static_cast<std::size_t>(s)], tp, tp, experts_here, s == 0, s == G.pp - 1);
         auto& fp = plan_.footprint[static_cast<std::size_t>(g)];
         fp.used = true;

@@ -211,6 +211,24 @@ TEST_CASE("grid layouts: a replica stops, its sequences move to the others; a dp
   CHECK(tppp.segments.back().tokens_per_s == doctest::Approx(tppp.baseline_tokens_per_s).epsilon(1e-6));
 }
 
+TEST_CASE("EP: a failed rank's experts are redistributed over its replica's survivors; only its sequences re-prefill") {
+  json doc = base_doc();
+  doc["layouts"] = json::array({{{"name", "EP=8"}, {"kind", "ep"}, {"ep", 8}, {"dp", 2}, {"micro_batches", 2}}});
+  doc["timeline"]["faults"] = json::array({{{"kind", "gpu"}, {"at", "60 s"}, {"gpu", 3}, {"repair_after", "10 min"}}});
+  const Run r = run(doc);
+  const faults::LayoutTimeline& l = r.t.layouts.at(0);
+  check_accounting(l, r.t.duration_s);
+  REQUIRE(!l.incidents.empty());
+  const faults::Incident& i = l.incidents[0];
+  CHECK(i.outcome == "redistributed");
+  CHECK(i.domain == "replica 0");
+  CHECK(i.sequences_reprefilled == 24);   // 384 / 2 replicas / 8 ranks: rank 3's sequences
+  CHECK(i.tokens_per_s_after < i.tokens_per_s_before);
+  CHECK(i.tokens_per_s_after > 0.5 * i.tokens_per_s_before);   // the other replica is untouched
+  // The repair brings the replica back to 8 ranks.
+  CHECK(l.segments.back().tokens_per_s == doctest::Approx(l.baseline_tokens_per_s).epsilon(1e-6));
+}
+
 TEST_CASE("a spare GPU takes a failed one's place: reload, rebuild, recapture, re-prefill") {
   json doc = base_doc();
   // TP=8 on node 0 only; node 1's GPUs are spares.
