@@ -35,6 +35,7 @@
 
 #include "sim/cli/embedded_files.hpp"
 #include "sim/faults/timeline.hpp"
+#include "sim/serving/results.hpp"
 #include "sim/frontend/echo.hpp"
 #include "sim/frontend/files.hpp"
 #include "sim/frontend/scenario.hpp"
@@ -183,6 +184,8 @@ int cmd_run(const RunArgs& a) {
   const layouts::ScenarioResult result = layouts::simulate(*s, *topo, *cost, opts);
   std::optional<faults::TimelineResult> timeline;
   if (s->timeline) timeline = faults::run_timeline(*s, *topo, *cost);
+  std::optional<serving::ServingResult> served;
+  if (s->serving) served = serving::run_serving(*s, *topo, *cost);
 
   // Only now, with every number in hand, touch the file system. results.json
   // and the trace are staged (written and synced as temporary files) and renamed
@@ -192,12 +195,14 @@ int cmd_run(const RunArgs& a) {
   make_output_dir(dir);
   nlohmann::json results = layouts::to_json(result, frontend::resolved_json(*s));
   if (timeline) results["run_timeline"] = faults::to_json(*timeline, *s->timeline);
+  if (served) results["serving"] = serving::to_json(*served, *s->serving);
   io::StagedFiles staged;
   staged.add(results_path.string(), results.dump(2) + "\n");
   if (!a.trace.empty()) staged.add(a.trace, report::chrome_trace_text(results));
   staged.commit();
   std::cout << layouts::format_table(result);
   if (timeline) std::cout << "\n" << faults::format_summary(*timeline);
+  if (served) std::cout << "\n" << serving::format_summary(*served);
   std::cout << "\nwrote " << results_path.string() << "\n";
   if (!a.trace.empty()) std::cout << "wrote " << a.trace << " (open in ui.perfetto.dev)\n";
   if (a.report) {

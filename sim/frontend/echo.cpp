@@ -299,6 +299,46 @@ json timeline_json(const spec::TimelineSpec& t) {
   return j;
 }
 
+json length_json(const spec::LengthDist& d) {
+  switch (d.kind) {
+    case spec::LengthKind::kFixed: return {{"kind", "fixed"}, {"value", d.value}};
+    case spec::LengthKind::kUniform: return {{"kind", "uniform"}, {"min", d.min}, {"max", d.max}};
+    case spec::LengthKind::kLognormal:
+      return {{"kind", "lognormal"}, {"mean", d.mean}, {"cv", d.cv}, {"min", d.min}, {"max", d.max}};
+  }
+  return nullptr;
+}
+
+json serving_json(const spec::ServingSpec& s) {
+  auto time = [](double seconds) { return format_quantity(seconds, io::Dimension::kTime); };
+  json j;
+  json a;
+  a["kind"] = spec::to_string(s.arrivals);
+  a["seed"] = s.seed;
+  if (s.arrivals == spec::ArrivalKind::kTrace) {
+    a["file"] = s.trace_path;
+    a["time_scale"] = s.trace_time_scale;
+  } else {
+    a["rate"] = s.rate_per_s;
+    a["requests"] = s.requests;
+    if (s.arrivals == spec::ArrivalKind::kGamma) a["cv"] = s.cv;
+    j["prompt_tokens"] = length_json(s.prompt);
+    j["output_tokens"] = length_json(s.output);
+  }
+  j["arrivals"] = a;
+  j["scheduler"] = {{"max_num_seqs", s.max_num_seqs},
+                    {"max_batched_tokens", s.max_batched_tokens},
+                    {"block_size", s.block_size},
+                    {"kv_memory_fraction", s.kv_memory_fraction},
+                    {"chunked_prefill", s.chunked_prefill},
+                    {"preemption", spec::to_string(s.preemption)},
+                    {"swap_bandwidth", format_quantity(s.swap_bandwidth.bytes_per_s(), io::Dimension::kBandwidth)}};
+  j["router"] = spec::to_string(s.router);
+  j["slo"] = {{"ttft", time(s.slo_ttft_s)}, {"tpot", time(s.slo_tpot_s)}};
+  if (!s.rate_sweep.empty()) j["rate_sweep"] = s.rate_sweep;
+  return j;
+}
+
 json resolved_json(const spec::ScenarioSpec& s) {
   json j;
   j["schema"] = s.schema;
@@ -318,6 +358,7 @@ json resolved_json(const spec::ScenarioSpec& s) {
   for (const auto& c : s.choices) cs.push_back({{"key", c.key}, {"value", c.value}, {"reason", c.reason}});
   j["choices"] = cs;
   if (s.timeline) j["timeline"] = timeline_json(*s.timeline);
+  if (s.serving) j["serving"] = serving_json(*s.serving);
   return j;
 }
 

@@ -31,6 +31,7 @@ nlohmann::json model_json(const spec::ModelSpec& m);
 nlohmann::json workload_json(const spec::WorkloadSpec& w);
 nlohmann::json layout_json(const spec::LayoutSpec& l);
 nlohmann::json timeline_json(const spec::TimelineSpec& t);
+nlohmann::json serving_json(const spec::ServingSpec& s);
 
 // `value` (in the dimension's base unit) with the largest unit that keeps it
 // readable and exact: format_quantity(6e11, kBandwidth) == "600 GB/s", and

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "sim/frontend/files.hpp"
 #include "sim/frontend/source_map.hpp"
 #include "sim/io/diagnostics.hpp"
 #include "sim/spec/spec.hpp"
@@ -80,6 +81,18 @@ std::optional<spec::TimelineSpec> parse_timeline(const nlohmann::json& node, con
 void check_timeline(const spec::TimelineSpec& t, const spec::TopologySpec& topo,
                     const std::vector<spec::LayoutSpec>& layouts, const std::string& file,
                     const std::string& pointer, io::Diagnostics& diags);
+
+// The scenario's "serving" object; a trace file it names is read from `files`
+// (relative to the scenario) and parsed with parse_request_trace.
+std::optional<spec::ServingSpec> parse_serving(const nlohmann::json& node, const ParseContext& ctx,
+                                               const FileSource& files);
+// A request trace (CSV with a header: arrival_s,prompt_tokens,output_tokens or
+// the Azure traces' TIMESTAMP,ContextTokens,GeneratedTokens). Problems go to
+// `diags` as "file:LINE: column C (NAME): expected ..., found ..." (the first 20,
+// then a count); on any problem the result is empty. Arrival times come back in
+// order and relative to the first request.
+std::vector<spec::TraceRequest> parse_request_trace(std::string_view text, const std::string& file,
+                                                    io::Diagnostics& diags);
 
 // Model rules that need several fields (top_k <= num_experts, GQA grouping,
 // moe_layer length, ...). Called by both model parsers; exposed for tests.

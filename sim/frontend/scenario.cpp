@@ -155,6 +155,10 @@ std::optional<spec::ScenarioSpec> parse_scenario(const json& doc, const std::str
   if (const json* t = r.raw("timeline", Required::kNo)) {
     timeline = parse_timeline(*t, ParseContext{file, r.pointer_of("timeline"), diags, where});
   }
+  std::optional<spec::ServingSpec> serving;
+  if (const json* sv = r.raw("serving", Required::kNo)) {
+    serving = parse_serving(*sv, ParseContext{file, r.pointer_of("serving"), diags, where}, files);
+  }
   r.finish();
 
   validate_scenario(parts, where, diags);
@@ -165,6 +169,13 @@ std::optional<spec::ScenarioSpec> parse_scenario(const json& doc, const std::str
     check_timeline(*timeline, *parts.topology, layouts, file, "/timeline", diags);
     if (diags.size() != before) return std::nullopt;
     s.timeline = std::move(timeline);
+  }
+  if (serving) {
+    if (parts.workload->kind == spec::WorkloadKind::kTraining) {
+      diags.error(file, "/serving", "applies to inference; this scenario's workload is \"training\"");
+      return std::nullopt;
+    }
+    s.serving = std::move(serving);
   }
   s.hardware = std::move(*parts.hardware);
   s.topology = std::move(*parts.topology);

@@ -8,6 +8,10 @@ void Diagnostics::error(std::string file, std::string pointer, std::string messa
   items_.push_back({std::move(file), std::move(pointer), std::move(message)});
 }
 
+void Diagnostics::error_at_line(std::string file, int line, std::string message) {
+  items_.push_back({std::move(file), "", std::move(message), line});
+}
+
 void Diagnostics::append(const Diagnostics& other) {
   items_.insert(items_.end(), other.items_.begin(), other.items_.end());
 }
@@ -17,7 +21,7 @@ std::string Diagnostics::format_lines() const {
   for (const auto& d : items_) {
     out += d.file;
     out += ':';
-    out += d.pointer.empty() ? "/" : d.pointer;
+    out += d.line > 0 ? std::to_string(d.line) : d.pointer.empty() ? "/" : d.pointer;
     out += ": ";
     out += d.message;
     out += '\n';

@@ -20,12 +20,15 @@ struct Diagnostic {
   std::string file;
   std::string pointer;  // JSON Pointer; empty for the whole document
   std::string message;
+  int line = 0;         // > 0: a line of a text file (CSV), printed instead of the pointer
   friend bool operator==(const Diagnostic&, const Diagnostic&) = default;
 };
 
 class Diagnostics {
  public:
   void error(std::string file, std::string pointer, std::string message);
+  // A problem on line `line` (1-based) of a text file: "file:LINE: message".
+  void error_at_line(std::string file, int line, std::string message);
   void append(const Diagnostics& other);
   bool empty() const { return items_.empty(); }
   std::size_t size() const { return items_.size(); }

@@ -129,6 +129,31 @@ const char* to_string(RecoveryPolicy k) {
   return "?";
 }
 
+const char* to_string(ArrivalKind k) {
+  switch (k) {
+    case ArrivalKind::kPoisson: return "poisson";
+    case ArrivalKind::kGamma: return "gamma";
+    case ArrivalKind::kTrace: return "trace";
+  }
+  return "?";
+}
+
+const char* to_string(PreemptionMode k) {
+  switch (k) {
+    case PreemptionMode::kRecompute: return "recompute";
+    case PreemptionMode::kSwap: return "swap";
+  }
+  return "?";
+}
+
+const char* to_string(RouterPolicy k) {
+  switch (k) {
+    case RouterPolicy::kRoundRobin: return "round_robin";
+    case RouterPolicy::kLeastLoaded: return "least_loaded";
+  }
+  return "?";
+}
+
 namespace {
 // a * b for degrees (>= 1) read from input files, saturating at INT_MAX: an absurd
 // layout (tp 2^20 x dp 2^20) then counts as "more GPUs than any topology" instead

@@ -249,6 +249,57 @@ struct TimelineSpec {
   RecoverySpec recovery;
 };
 
+// ---------------------------------------------------------------- serving (request traffic)
+// A scenario with a "serving" object also serves a stream of requests on every
+// layout: arrivals, continuous batching under the KV-cache limit, per-request
+// latencies (sim/serving). Defaults and sources: docs/INPUTS.md, "Serving".
+enum class ArrivalKind { kPoisson, kGamma, kTrace };
+enum class LengthKind { kFixed, kUniform, kLognormal };
+enum class PreemptionMode { kRecompute, kSwap };
+enum class RouterPolicy { kRoundRobin, kLeastLoaded };
+const char* to_string(ArrivalKind k);
+const char* to_string(PreemptionMode k);
+const char* to_string(RouterPolicy k);
+
+struct LengthDist {                   // tokens per request (prompt or output)
+  LengthKind kind = LengthKind::kFixed;
+  std::int64_t value = 0;             // kFixed
+  std::int64_t min = 1, max = 1;      // kUniform: inclusive; kLognormal: clamp
+  double mean = 0.0, cv = 0.0;        // kLognormal
+};
+
+struct TraceRequest {                 // one line of a request trace
+  double arrival_s = 0.0;
+  std::int64_t prompt_tokens = 0;
+  std::int64_t output_tokens = 0;
+  int line = 0;                       // in the trace file (for messages)
+};
+
+struct ServingSpec {
+  ArrivalKind arrivals = ArrivalKind::kPoisson;
+  double rate_per_s = 1.0;            // kPoisson / kGamma: mean arrival rate
+  double cv = 1.0;                    // kGamma: coefficient of variation of inter-arrival times
+  std::int64_t requests = 1000;       // kPoisson / kGamma: how many arrive
+  std::uint64_t seed = 1;
+  LengthDist prompt, output;          // kPoisson / kGamma
+  std::string trace_file;             // kTrace: as written (resolved path in trace_path)
+  std::string trace_path;
+  double trace_time_scale = 1.0;      // kTrace: arrival times multiplied by this
+  std::vector<TraceRequest> trace;    // kTrace: read at parse time
+  // Scheduler (per replica), as vLLM's: iteration-level (continuous) batching.
+  int max_num_seqs = 256;             // vLLM --max-num-seqs default
+  std::int64_t max_batched_tokens = 8192;   // vLLM --max-num-batched-tokens (chunked prefill default 8192)
+  int block_size = 16;                // vLLM --block-size default (tokens per KV block)
+  double kv_memory_fraction = 1.0;    // of the memory left after weights and activations (vLLM gpu_memory_utilization applies to all)
+  bool chunked_prefill = false;
+  PreemptionMode preemption = PreemptionMode::kRecompute;   // vLLM V1 default
+  Bandwidth swap_bandwidth = Bandwidth::gb_per_s(25);       // KV to and from host memory (PCIe Gen4 x16)
+  RouterPolicy router = RouterPolicy::kLeastLoaded;
+  double slo_ttft_s = 2.0;            // goodput: a request meets both SLOs
+  double slo_tpot_s = 0.1;
+  std::vector<double> rate_sweep;     // arrival rates (req/s) for throughput-latency curves; empty = none
+};
+
 // ---------------------------------------------------------------- scenario
 struct Choice {                        // a value the study leaves unstated
   std::string key;
@@ -270,6 +321,7 @@ struct ScenarioSpec {
   std::string profile_path;            // calibration profile; empty = roofline only
   std::vector<Choice> choices;
   std::optional<TimelineSpec> timeline;  // absent: steady state only
+  std::optional<ServingSpec> serving;    // absent: no request traffic
 };
 
 }  // namespace masim::spec

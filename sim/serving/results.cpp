@@ -1,0 +1,186 @@
+#include "sim/serving/results.hpp"
+
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace masim::serving {
+
+using nlohmann::json;
+
+namespace {
+
+double round9(double x) {
+  if (!std::isfinite(x)) return 0.0;
+  return std::round(x * 1e9) / 1e9;
+}
+
+json pct_json(const Percentiles& p) {
+  return {{"count", p.count}, {"mean", round9(p.mean)}, {"p50", round9(p.p50)},
+          {"p90", round9(p.p90)}, {"p99", round9(p.p99)}, {"max", round9(p.max)}};
+}
+
+const char* status_name(RequestStatus s) {
+  switch (s) {
+    case RequestStatus::kCompleted: return "completed";
+    case RequestStatus::kRejected: return "rejected";
+    case RequestStatus::kInFlight: return "in_flight";
+  }
+  return "?";
+}
+
+json summary_json(const ServingLayout& l) {
+  json j;
+  j["name"] = l.name;
+  j["ok"] = l.ok;
+  if (!l.ok) j["error"] = l.error;
+  j["replicas"] = l.replicas;
+  j["kv_capacity_tokens_per_replica"] = l.kv_capacity_tokens;
+  j["requests"] = {{"arrived", l.arrived}, {"completed", l.completed}, {"rejected", l.rejected},
+                   {"in_flight", l.in_flight}};
+  j["offered_rate_per_s"] = round9(l.offered_rate_per_s);
+  j["capacity_rate_per_s"] = round9(l.capacity_rate_per_s);
+  j["overloaded"] = l.overloaded;
+  j["ttft_s"] = pct_json(l.ttft);
+  j["tpot_s"] = pct_json(l.tpot);
+  j["e2e_s"] = pct_json(l.e2e);
+  j["queueing_s"] = pct_json(l.queue);
+  j["throughput"] = {{"requests_per_s", round9(l.throughput_requests_per_s)},
+                     {"output_tokens_per_s", round9(l.throughput_tokens_per_s)}};
+  j["goodput"] = {{"requests_per_s", round9(l.goodput_requests_per_s)}, {"fraction", round9(l.goodput_fraction)}};
+  j["little"] = {{"L", round9(l.little_L)}, {"lambda_per_s", round9(l.little_lambda)}, {"W_s", round9(l.little_W)},
+                 {"rel_error", round9(l.little_rel_error())}};
+  j["preemptions"] = l.preemptions;
+  j["recomputed_tokens"] = l.recomputed_tokens;
+  j["output_tokens"] = l.output_tokens;
+  j["swap_s"] = round9(l.swap_s);
+  j["steps"] = l.steps;
+  j["mean_batch"] = round9(l.mean_batch);
+  j["peak_kv_occupancy"] = round9(l.peak_kv_occupancy);
+  j["end_s"] = round9(l.end_s);
+  return j;
+}
+
+}  // namespace
+
+ServingResult run_serving(const spec::ScenarioSpec& s, const topology::Topology& topo,
+                          const models::ComputeCostModel& cost, const ServeOptions& opts) {
+  ServingResult out;
+  const spec::ServingSpec& sv = *s.serving;
+  const std::vector<Request> requests = make_requests(sv);
+  out.requests = static_cast<std::int64_t>(requests.size());
+  out.sweeps.resize(s.layouts.size());
+  for (std::size_t li = 0; li < s.layouts.size(); ++li) {
+    const std::unique_ptr<StepCosts> costs = make_step_costs(s, static_cast<int>(li), topo, cost);
+    out.layouts.push_back(serve(s, static_cast<int>(li), *costs, requests, opts));
+    ServeOptions quick = opts;
+    quick.check_costs = false;
+    quick.series_bins = 1;
+    for (double rate : sv.rate_sweep) {
+      SweepPoint p;
+      p.rate_per_s = rate;
+      p.result = serve(s, static_cast<int>(li), *costs, make_requests(sv, rate), quick);
+      p.result.requests.clear();
+      p.result.series.clear();
+      out.sweeps[li].push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
+json to_json(const ServingResult& r, const spec::ServingSpec& sv) {
+  json j;
+  j["arrivals"] = spec::to_string(sv.arrivals);
+  j["requests"] = r.requests;
+  j["slo"] = {{"ttft_s", sv.slo_ttft_s}, {"tpot_s", sv.slo_tpot_s}};
+  j["scheduler"] = {{"max_num_seqs", sv.max_num_seqs}, {"max_batched_tokens", sv.max_batched_tokens},
+                    {"block_size", sv.block_size}, {"chunked_prefill", sv.chunked_prefill},
+                    {"preemption", spec::to_string(sv.preemption)}, {"router", spec::to_string(sv.router)}};
+  json ls = json::array();
+  for (std::size_t li = 0; li < r.layouts.size(); ++li) {
+    const ServingLayout& l = r.layouts[li];
+    json x = summary_json(l);
+    json checks = json::array();
+    double worst = 0.0;
+    for (const CostCheck& c : l.cost_checks) {
+      checks.push_back({{"phase", c.phase}, {"batch", c.batch}, {"length", c.length},
+                        {"interpolated_s", round9(c.interpolated_s)}, {"simulated_s", round9(c.simulated_s)},
+                        {"rel_error", round9(c.rel_error())}});
+      worst = std::max(worst, std::abs(c.rel_error()));
+    }
+    x["step_cost"] = {{"simulations", l.simulations}, {"checks", checks}, {"max_abs_rel_error", round9(worst)}};
+    json series = json::array();
+    for (const SeriesPoint& p : l.series) {
+      series.push_back({{"t0_s", round9(p.t0_s)}, {"t1_s", round9(p.t1_s)}, {"running", round9(p.running)},
+                        {"waiting", round9(p.waiting)}, {"kv_occupancy", round9(p.kv_occupancy)},
+                        {"output_tokens_per_s", round9(p.output_tokens_per_s)}});
+    }
+    x["series"] = series;
+    // Per request, as columns (compact for 10^5 requests).
+    json cols;
+    std::vector<std::int64_t> id, rep, prompt, output, gen, pre;
+    std::vector<double> arr, ttft, tpot, e2e, queue;
+    std::vector<std::string> status, reason;
+    for (const RequestResult& q : l.requests) {
+      id.push_back(q.id);
+      rep.push_back(q.replica);
+      prompt.push_back(q.prompt);
+      output.push_back(q.output);
+      gen.push_back(q.generated);
+      pre.push_back(q.preemptions);
+      arr.push_back(round9(q.arrival_s));
+      ttft.push_back(round9(q.ttft_s()));
+      tpot.push_back(round9(q.tpot_s()));
+      e2e.push_back(round9(q.e2e_s()));
+      queue.push_back(round9(q.queue_s()));
+      status.emplace_back(status_name(q.status));
+      reason.push_back(q.reason);
+    }
+    cols["id"] = id;
+    cols["replica"] = rep;
+    cols["arrival_s"] = arr;
+    cols["prompt_tokens"] = prompt;
+    cols["output_tokens"] = output;
+    cols["generated_tokens"] = gen;
+    cols["status"] = status;
+    cols["reason"] = reason;
+    cols["ttft_s"] = ttft;
+    cols["tpot_s"] = tpot;
+    cols["e2e_s"] = e2e;
+    cols["queueing_s"] = queue;
+    cols["preemptions"] = pre;
+    x["per_request"] = cols;
+    json sweep = json::array();
+    for (const SweepPoint& p : r.sweeps[li]) {
+      json y = summary_json(p.result);
+      y["rate_per_s"] = p.rate_per_s;
+      sweep.push_back(y);
+    }
+    x["rate_sweep"] = sweep;
+    ls.push_back(x);
+  }
+  j["layouts"] = ls;
+  return j;
+}
+
+std::string format_summary(const ServingResult& r) {
+  std::ostringstream o;
+  o << "Serving (" << r.requests << " requests)\n";
+  o << std::left << std::setw(16) << "layout" << std::right << std::setw(10) << "done" << std::setw(9) << "rejected"
+    << std::setw(11) << "TTFT p50" << std::setw(11) << "TTFT p99" << std::setw(11) << "TPOT p50" << std::setw(11)
+    << "TPOT p99" << std::setw(11) << "tok/s" << std::setw(10) << "goodput" << "\n";
+  o << std::fixed;
+  for (const ServingLayout& l : r.layouts) {
+    o << std::left << std::setw(16) << l.name << std::right << std::setw(10) << l.completed << std::setw(9)
+      << l.rejected << std::setprecision(3) << std::setw(10) << l.ttft.p50 << "s" << std::setw(10) << l.ttft.p99 << "s"
+      << std::setprecision(1) << std::setw(9) << l.tpot.p50 * 1e3 << "ms" << std::setw(9) << l.tpot.p99 * 1e3 << "ms"
+      << std::setprecision(0) << std::setw(11) << l.throughput_tokens_per_s << std::setprecision(1) << std::setw(9)
+      << l.goodput_fraction * 100 << "%" << (l.overloaded ? "  overloaded" : "") << (l.ok ? "" : "  " + l.error)
+      << "\n";
+  }
+  return o.str();
+}
+
+}  // namespace masim::serving

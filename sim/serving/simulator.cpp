@@ -1,0 +1,572 @@
+#include "sim/serving/simulator.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <queue>
+#include <tuple>
+
+#include "sim/serving/step_cost.hpp"
+
+namespace masim::serving {
+
+namespace {
+
+int inner_of(const spec::LayoutSpec& l) {
+  switch (l.kind) {
+    case spec::LayoutKind::kTensor:
+    case spec::LayoutKind::kTensorPipeline: return l.tp;
+    case spec::LayoutKind::kExpert: return l.ep;
+    case spec::LayoutKind::kPipeline:
+      return l.stage_parallelism == spec::StageParallelism::kTensor   ? l.tp
+             : l.stage_parallelism == spec::StageParallelism::kExpert ? l.ep
+                                                                      : 1;
+    case spec::LayoutKind::kMaSeparation: return 1;
+  }
+  return 1;
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+struct Live {                   // scheduler state of one request
+  std::int64_t need = 0;        // tokens to prefill before decoding (prompt, or prompt + generated after a recompute)
+  std::int64_t prefilled = 0;
+  std::int64_t blocks = 0;      // KV blocks held on the GPU
+  bool first_prefill = true;
+};
+
+struct Replica {
+  std::deque<int> waiting;      // request indices
+  std::vector<int> running;     // admission order
+  std::deque<int> swapped;
+  std::int64_t free_blocks = 0, total_blocks = 0;
+  bool busy = false;
+  std::int64_t load = 0;        // unfinished requests routed here
+  // The step in flight.
+  std::vector<int> decode;      // requests decoding one token
+  std::vector<std::pair<int, std::int64_t>> chunks;   // requests prefilling, tokens
+};
+
+struct Change {                 // system state from `t` on
+  double t;
+  std::int64_t in_system, running, waiting, used_blocks;
+};
+
+}  // namespace
+
+Percentiles percentiles(std::vector<double> v) {
+  Percentiles p;
+  p.count = static_cast<std::int64_t>(v.size());
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  auto q = [&](double f) {
+    const double x = f * static_cast<double>(v.size() - 1);
+    const auto i = static_cast<std::size_t>(std::floor(x));
+    const std::size_t j = std::min(i + 1, v.size() - 1);
+    return v[i] + (x - static_cast<double>(i)) * (v[j] - v[i]);
+  };
+  double sum = 0.0;
+  for (double x : v) sum += x;
+  p.mean = sum / static_cast<double>(v.size());
+  p.p50 = q(0.50);
+  p.p90 = q(0.90);
+  p.p99 = q(0.99);
+  p.max = v.back();
+  return p;
+}
+
+std::vector<spec::LayoutSpec> replica_layouts(const spec::LayoutSpec& l) {
+  if (l.kind == spec::LayoutKind::kMaSeparation || l.dp <= 1) return {l};
+  std::vector<int> all = l.gpus;
+  if (all.empty()) {
+    all.resize(static_cast<std::size_t>(l.gpu_count()));
+    std::iota(all.begin(), all.end(), 0);
+  }
+  const int inner = inner_of(l);
+  const int pp = l.kind == spec::LayoutKind::kPipeline || l.kind == spec::LayoutKind::kTensorPipeline ? l.pp : 1;
+  std::vector<spec::LayoutSpec> out;
+  for (int r = 0; r < l.dp; ++r) {
+    spec::LayoutSpec x = l;
+    x.dp = 1;
+    x.gpus.clear();
+    for (int st = 0; st < pp; ++st) {
+      for (int k = 0; k < inner; ++k) x.gpus.push_back(all[static_cast<std::size_t>(st * (l.dp * inner) + r * inner + k)]);
+    }
+    out.push_back(x);
+  }
+  return out;
+}
+
+std::unique_ptr<StepCosts> make_step_costs(const spec::ScenarioSpec& s, int layout_index,
+                                           const topology::Topology& topo, const models::ComputeCostModel& cost) {
+  const spec::ServingSpec& sv = *s.serving;
+  const std::vector<spec::LayoutSpec> reps = replica_layouts(s.layouts[static_cast<std::size_t>(layout_index)]);
+  const std::int64_t max_context = s.workload.context_length;
+  // Every replica has the same shape; its step costs are simulated once, on the first one's GPUs.
+  return std::make_unique<StepCosts>(s, reps.front(), topo, cost, sv.max_num_seqs, max_context,
+                                     std::max<std::int64_t>(max_context, sv.max_batched_tokens));
+}
+
+ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, const topology::Topology& topo,
+                    const models::ComputeCostModel& cost, const std::vector<Request>& requests,
+                    const ServeOptions& opts) {
+  const std::unique_ptr<StepCosts> costs = make_step_costs(s, layout_index, topo, cost);
+  return serve(s, layout_index, *costs, requests, opts);
+}
+
+ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel& costs,
+                    const std::vector<Request>& requests, const ServeOptions& opts) {
+  const spec::ServingSpec& sv = *s.serving;
+  const spec::LayoutSpec& layout = s.layouts[static_cast<std::size_t>(layout_index)];
+  ServingLayout out;
+  out.name = layout.name;
+  const std::vector<spec::LayoutSpec> reps = replica_layouts(layout);
+  out.replicas = static_cast<int>(reps.size());
+  const std::int64_t max_context = s.workload.context_length;
+  const std::size_t sims_before = costs.simulations();
+  const std::int64_t bs = sv.block_size;
+  out.kv_capacity_tokens = costs.ok() ? costs.kv_capacity_tokens() : 0;
+  const std::int64_t blocks = out.kv_capacity_tokens / bs;
+  if (!costs.ok()) {
+    out.ok = false;
+    out.error = costs.error();
+  } else if (blocks == 0) {
+    out.ok = false;
+    out.error = "the weights leave no GPU memory for a KV cache";
+  }
+
+  std::vector<Replica> rs(reps.size());
+  for (Replica& r : rs) r.free_blocks = r.total_blocks = blocks;
+  const std::size_t n = requests.size();
+  out.requests.resize(n);
+  std::vector<Live> live(n);
+  std::vector<Change> changes;
+  std::vector<std::pair<double, std::int64_t>> token_marks;   // (step end, tokens)
+  std::int64_t in_system = 0, running = 0, waiting = 0, used = 0;
+  auto mark = [&](double t) {
+    if (!changes.empty() && changes.back().t == t) {
+      changes.back() = {t, in_system, running, waiting, used};
+    } else {
+      changes.push_back({t, in_system, running, waiting, used});
+    }
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    RequestResult& q = out.requests[i];
+    q.id = requests[i].id;
+    q.arrival_s = requests[i].arrival_s;
+    q.prompt = requests[i].prompt;
+    q.output = requests[i].output;
+  }
+
+  // Event queue: step ends (time, replica); arrivals are consumed in order.
+  using Ev = std::pair<double, int>;
+  std::priority_queue<Ev, std::vector<Ev>, std::greater<>> ends;
+  std::int64_t decode_steps = 0, decode_batch_sum = 0;
+  double decode_ctx_sum = 0.0;
+  std::int64_t prefill_steps = 0, prefill_pieces_sum = 0, prefill_tokens_sum = 0;
+  std::size_t rr_next = 0;
+
+  auto tokens_held = [&](int i) { return out.requests[static_cast<std::size_t>(i)].prompt + out.requests[static_cast<std::size_t>(i)].generated; };
+
+  auto release = [&](Replica& r, int i) {
+    r.free_blocks += live[static_cast<std::size_t>(i)].blocks;
+    used -= live[static_cast<std::size_t>(i)].blocks;
+    live[static_cast<std::size_t>(i)].blocks = 0;
+  };
+
+  // Preempts the most recently admitted running request; returns it.
+  auto preempt = [&](Replica& r, double& swap_cost) {
+    const int v = r.running.back();
+    r.running.pop_back();
+    RequestResult& q = out.requests[static_cast<std::size_t>(v)];
+    Live& L = live[static_cast<std::size_t>(v)];
+    ++q.preemptions;
+    ++out.preemptions;
+    --running;
+    ++waiting;
+    if (sv.preemption == spec::PreemptionMode::kSwap && L.prefilled == L.need) {
+      swap_cost += costs.swap_s_per_token() * static_cast<double>(tokens_held(v));
+      release(r, v);
+      r.swapped.push_back(v);
+    } else {
+      release(r, v);
+      L.need = tokens_held(v);
+      L.prefilled = 0;
+      r.waiting.push_front(v);
+    }
+    return v;
+  };
+
+  auto start_step = [&](int ri, double t) {
+    Replica& r = rs[static_cast<std::size_t>(ri)];
+    if (r.busy) return;
+    r.decode.clear();
+    r.chunks.clear();
+    double swap_cost = 0.0;
+    std::int64_t budget = sv.max_batched_tokens;
+    auto admit_waiting = [&](bool chunked) {
+      while (!r.waiting.empty() && static_cast<std::int64_t>(r.running.size()) < sv.max_num_seqs) {
+        const int i = r.waiting.front();
+        Live& L = live[static_cast<std::size_t>(i)];
+        std::int64_t take = L.need - L.prefilled;
+        if (chunked) {
+          take = std::min(take, budget);
+          if (take <= 0) break;
+        } else if (take > budget && !r.chunks.empty()) {
+          break;
+        }
+        const std::int64_t need_blocks = ceil_div(L.prefilled + take, bs) - L.blocks;
+        if (need_blocks > r.free_blocks) break;
+        r.free_blocks -= need_blocks;
+        L.blocks += need_blocks;
+        used += need_blocks;
+        r.waiting.pop_front();
+        --waiting;
+        ++running;
+        r.running.push_back(i);
+        RequestResult& q = out.requests[static_cast<std::size_t>(i)];
+        if (q.first_scheduled_s < 0) q.first_scheduled_s = t;
+        r.chunks.emplace_back(i, take);
+        budget -= take;
+      }
+    };
+    // Decode: every running request that has finished its prefill, with a KV
+    // slot for its newest token (preempting from the back when none is free).
+    auto plan_decode = [&]() {
+      for (std::size_t k = 0; k < r.running.size();) {
+        const int i = r.running[k];
+        Live& L = live[static_cast<std::size_t>(i)];
+        if (L.prefilled < L.need) {
+          ++k;
+          continue;
+        }
+        const std::int64_t need_blocks = ceil_div(tokens_held(i), bs) - L.blocks;
+        bool self = false;
+        while (need_blocks > r.free_blocks) {
+          if (preempt(r, swap_cost) == i) {
+            self = true;
+            break;
+          }
+        }
+        if (self) break;
+        if (need_blocks > 0) {
+          r.free_blocks -= need_blocks;
+          L.blocks += need_blocks;
+          used += need_blocks;
+        }
+        ++k;
+      }
+      for (int i : r.running) {
+        const Live& L = live[static_cast<std::size_t>(i)];
+        if (L.prefilled == L.need) r.decode.push_back(i);
+      }
+    };
+    auto swap_in = [&]() {
+      while (!r.swapped.empty() && static_cast<std::int64_t>(r.running.size()) < sv.max_num_seqs) {
+        const int i = r.swapped.front();
+        const std::int64_t need_blocks = ceil_div(tokens_held(i), bs);
+        if (need_blocks > r.free_blocks) break;
+        r.swapped.pop_front();
+        Live& L = live[static_cast<std::size_t>(i)];
+        L.blocks = need_blocks;
+        r.free_blocks -= need_blocks;
+        used += need_blocks;
+        swap_cost += costs.swap_s_per_token() * static_cast<double>(tokens_held(i));
+        r.running.push_back(i);
+        --waiting;
+        ++running;
+      }
+    };
+    if (!sv.chunked_prefill) {
+      if (r.swapped.empty()) admit_waiting(false);
+      if (r.chunks.empty()) {
+        const std::size_t before = r.running.size();
+        plan_decode();
+        if (r.running.size() == before) swap_in();
+        r.decode.clear();
+        for (int i : r.running) r.decode.push_back(i);
+      }
+    } else {
+      plan_decode();
+      budget -= static_cast<std::int64_t>(r.decode.size());
+      // Partly prefilled requests continue, in admission order.
+      for (std::size_t k = 0; k < r.running.size() && budget > 0; ++k) {
+        const int i = r.running[k];
+        Live& L = live[static_cast<std::size_t>(i)];
+        if (L.prefilled >= L.need) continue;
+        const std::int64_t take = std::min(L.need - L.prefilled, budget);
+        const std::int64_t need_blocks = ceil_div(L.prefilled + take, bs) - L.blocks;
+        // No room for the chunk: later admissions make way (as for a decode).
+        while (need_blocks > r.free_blocks && r.running.size() > k + 1) preempt(r, swap_cost);
+        if (need_blocks > r.free_blocks) break;
+        r.free_blocks -= need_blocks;
+        L.blocks += need_blocks;
+        used += need_blocks;
+        r.chunks.emplace_back(i, take);
+        budget -= take;
+      }
+      r.decode.clear();   // a chunk may have preempted a planned decode
+      for (int i : r.running) {
+        const Live& L = live[static_cast<std::size_t>(i)];
+        if (L.prefilled == L.need) r.decode.push_back(i);
+      }
+      if (r.swapped.empty()) {
+        admit_waiting(true);
+      } else {
+        swap_in();
+      }
+    }
+    if (r.decode.empty() && r.chunks.empty()) {
+      if (swap_cost > 0.0) out.swap_s += swap_cost;
+      return;
+    }
+    double dt = swap_cost;
+    out.swap_s += swap_cost;
+    if (!r.decode.empty()) {
+      double ctx = 0.0;
+      for (int i : r.decode) ctx += static_cast<double>(tokens_held(i));
+      ctx /= static_cast<double>(r.decode.size());
+      dt += costs.decode_s(static_cast<std::int64_t>(r.decode.size()), ctx);
+      ++decode_steps;
+      decode_batch_sum += static_cast<std::int64_t>(r.decode.size());
+      decode_ctx_sum += ctx;
+    }
+    if (!r.chunks.empty()) {
+      std::int64_t tok = 0;
+      for (const auto& c : r.chunks) tok += c.second;
+      const auto pieces = static_cast<std::int64_t>(r.chunks.size());
+      dt += costs.prefill_s(pieces, static_cast<double>(tok) / static_cast<double>(pieces));
+      ++prefill_steps;
+      prefill_pieces_sum += pieces;
+      prefill_tokens_sum += tok;
+    }
+    ++out.steps;
+    r.busy = true;
+    ends.emplace(t + dt, ri);
+    mark(t);
+  };
+
+  auto finish_step = [&](int ri, double t) {
+    Replica& r = rs[static_cast<std::size_t>(ri)];
+    r.busy = false;
+    std::int64_t produced = 0;
+    auto emit = [&](int i) {
+      RequestResult& q = out.requests[static_cast<std::size_t>(i)];
+      ++q.generated;
+      ++produced;
+      if (q.first_token_s < 0) q.first_token_s = t;
+      if (q.generated >= q.output) {
+        q.finish_s = t;
+        q.status = RequestStatus::kCompleted;
+        release(r, i);
+        r.running.erase(std::find(r.running.begin(), r.running.end(), i));
+        --running;
+        --in_system;
+        --r.load;
+      }
+    };
+    for (const auto& [i, take] : r.chunks) {
+      Live& L = live[static_cast<std::size_t>(i)];
+      L.prefilled += take;
+      if (L.prefilled == L.need) {
+        if (!L.first_prefill) out.recomputed_tokens += L.need;
+        L.first_prefill = false;
+        emit(i);
+      }
+    }
+    for (int i : r.decode) emit(i);
+    out.output_tokens += produced;
+    token_marks.emplace_back(t, produced);
+    mark(t);
+  };
+
+  auto arrive = [&](std::size_t i, double t) {
+    RequestResult& q = out.requests[i];
+    ++out.arrived;
+    const std::int64_t total = q.prompt + q.output;
+    if (!out.ok) {
+      q.status = RequestStatus::kRejected;
+      q.reason = out.error;
+    } else if (total > max_context) {
+      q.status = RequestStatus::kRejected;
+      q.reason = "prompt + output = " + std::to_string(total) + " tokens exceeds the context limit of " +
+                 std::to_string(max_context) + " (workload.context_length)";
+    } else if (ceil_div(total, bs) > blocks) {
+      q.status = RequestStatus::kRejected;
+      q.reason = "needs " + std::to_string(ceil_div(total, bs)) + " KV blocks; a replica's KV cache holds " +
+                 std::to_string(blocks);
+    }
+    if (q.status == RequestStatus::kRejected) {
+      q.finish_s = t;
+      return;
+    }
+    int ri = 0;
+    if (sv.router == spec::RouterPolicy::kRoundRobin) {
+      ri = static_cast<int>(rr_next++ % rs.size());
+    } else {
+      for (std::size_t k = 1; k < rs.size(); ++k) {
+        if (rs[k].load < rs[static_cast<std::size_t>(ri)].load) ri = static_cast<int>(k);
+      }
+    }
+    Replica& r = rs[static_cast<std::size_t>(ri)];
+    q.replica = ri;
+    ++r.load;
+    ++in_system;
+    ++waiting;
+    Live& L = live[i];
+    L.need = q.prompt;
+    r.waiting.push_back(static_cast<int>(i));
+    mark(t);
+    start_step(ri, t);
+  };
+
+  mark(0.0);
+  std::size_t next = 0;
+  double now = 0.0;
+  while (next < n || !ends.empty()) {
+    const double ta = next < n ? requests[next].arrival_s : std::numeric_limits<double>::infinity();
+    const double te = ends.empty() ? std::numeric_limits<double>::infinity() : ends.top().first;
+    now = std::min(ta, te);
+    if (now > opts.max_time_s) break;
+    if (te <= ta) {
+      const int ri = ends.top().second;
+      ends.pop();
+      finish_step(ri, te);
+      start_step(ri, te);
+    } else {
+      arrive(next++, ta);
+    }
+  }
+  const bool stopped = now > opts.max_time_s;
+  out.end_s = stopped ? opts.max_time_s : 0.0;
+  for (const RequestResult& q : out.requests) {
+    if (!stopped && q.finish_s > out.end_s) out.end_s = q.finish_s;
+  }
+  if (!stopped && n > 0) out.end_s = std::max(out.end_s, requests.back().arrival_s);
+  mark(out.end_s);
+
+  // Accounting.
+  std::vector<double> ttft, tpot, e2e, queue;
+  double time_in_system = 0.0;
+  std::int64_t accepted = 0, good = 0;
+  for (const RequestResult& q : out.requests) {
+    if (q.status == RequestStatus::kRejected) {
+      ++out.rejected;
+      continue;
+    }
+    if (q.arrival_s > out.end_s) continue;   // never arrived within the run
+    ++accepted;
+    if (q.status == RequestStatus::kCompleted) {
+      ++out.completed;
+      ttft.push_back(q.ttft_s());
+      e2e.push_back(q.e2e_s());
+      queue.push_back(q.queue_s());
+      if (q.tpot_s() >= 0) tpot.push_back(q.tpot_s());
+      time_in_system += q.e2e_s();
+      if (q.ttft_s() <= sv.slo_ttft_s && q.tpot_s() <= sv.slo_tpot_s) ++good;
+    } else {
+      ++out.in_flight;
+      time_in_system += out.end_s - q.arrival_s;
+    }
+  }
+  out.arrived = out.rejected + accepted;
+  out.ttft = percentiles(ttft);
+  out.tpot = percentiles(tpot);
+  out.e2e = percentiles(e2e);
+  out.queue = percentiles(queue);
+  if (out.end_s > 0) {
+    out.throughput_requests_per_s = static_cast<double>(out.completed) / out.end_s;
+    out.throughput_tokens_per_s = static_cast<double>(out.output_tokens) / out.end_s;
+    out.goodput_requests_per_s = static_cast<double>(good) / out.end_s;
+  }
+  out.goodput_fraction = out.arrived > 0 ? static_cast<double>(good) / static_cast<double>(out.arrived) : 0.0;
+  // Little's law over [0, end].
+  double integral = 0.0, peak_kv = 0.0;
+  for (std::size_t k = 0; k + 1 < changes.size(); ++k) {
+    integral += static_cast<double>(changes[k].in_system) * (changes[k + 1].t - changes[k].t);
+  }
+  if (out.end_s > 0) {
+    out.little_L = integral / out.end_s;
+    out.little_lambda = static_cast<double>(accepted) / out.end_s;
+    out.little_W = accepted > 0 ? time_in_system / static_cast<double>(accepted) : 0.0;
+  }
+  const double all_blocks = static_cast<double>(blocks) * static_cast<double>(rs.size());
+  for (const Change& c : changes) {
+    if (all_blocks > 0) peak_kv = std::max(peak_kv, static_cast<double>(c.used_blocks) / all_blocks);
+  }
+  out.peak_kv_occupancy = peak_kv;
+  out.mean_batch = decode_steps > 0 ? static_cast<double>(decode_batch_sum) / static_cast<double>(decode_steps) : 0.0;
+  if (n > 1 && requests.back().arrival_s > 0) {
+    out.offered_rate_per_s = static_cast<double>(n - 1) / requests.back().arrival_s;
+  }
+  // Series: time-weighted means per bin.
+  const int bins = out.end_s > 0 ? std::max(1, opts.series_bins) : 0;
+  out.series.resize(static_cast<std::size_t>(bins));
+  for (int b = 0; b < bins; ++b) {
+    out.series[static_cast<std::size_t>(b)].t0_s = out.end_s * b / bins;
+    out.series[static_cast<std::size_t>(b)].t1_s = out.end_s * (b + 1) / bins;
+  }
+  if (bins > 0) {
+    const double w = out.end_s / bins;
+    for (std::size_t k = 0; k + 1 < changes.size(); ++k) {
+      double a = changes[k].t;
+      const double e = changes[k + 1].t;
+      while (a < e) {
+        const int b = std::min(bins - 1, static_cast<int>(a / w));
+        const double stop = std::min(e, out.series[static_cast<std::size_t>(b)].t1_s);
+        const double d = std::max(0.0, stop - a);
+        SeriesPoint& p = out.series[static_cast<std::size_t>(b)];
+        p.running += static_cast<double>(changes[k].running) * d / w;
+        p.waiting += static_cast<double>(changes[k].waiting) * d / w;
+        if (all_blocks > 0) p.kv_occupancy += static_cast<double>(changes[k].used_blocks) / all_blocks * d / w;
+        if (stop <= a) break;
+        a = stop;
+      }
+    }
+    for (const auto& [t, tok] : token_marks) {
+      const int b = std::min(bins - 1, static_cast<int>(t / w));
+      out.series[static_cast<std::size_t>(b)].output_tokens_per_s += static_cast<double>(tok) / w;
+    }
+  }
+  // Capacity at the mean request and a full batch.
+  if (out.ok && n > 0) {
+    double mp = 0.0, mo = 0.0;
+    for (const Request& q : requests) {
+      mp += static_cast<double>(q.prompt);
+      mo += static_cast<double>(q.output);
+    }
+    mp /= static_cast<double>(n);
+    mo /= static_cast<double>(n);
+    const double per_seq = std::max(1.0, mp + mo / 2.0);
+    const auto full = static_cast<std::int64_t>(
+        std::max(1.0, std::min(static_cast<double>(sv.max_num_seqs), static_cast<double>(blocks * bs) / per_seq)));
+    const double per_request =
+        costs.prefill_s(1, mp) + std::max(0.0, mo - 1.0) * costs.decode_s(full, mp + mo / 2.0) / static_cast<double>(full);
+    if (per_request > 0) out.capacity_rate_per_s = static_cast<double>(rs.size()) / per_request;
+    out.overloaded = out.offered_rate_per_s > out.capacity_rate_per_s || out.in_flight > 0;
+  }
+  // The bucketing error at this run's mean composition and between grid points.
+  if (opts.check_costs && out.ok) {
+    if (decode_steps > 0) {
+      const auto b = std::max<std::int64_t>(1, std::llround(out.mean_batch));
+      const auto c = std::max<std::int64_t>(1, std::llround(decode_ctx_sum / static_cast<double>(decode_steps)));
+      out.cost_checks.push_back({"decode", b, c, costs.decode_s(b, static_cast<double>(c)), costs.decode_exact_s(b, c)});
+      // Between grid points: an odd batch above 16 (every batch to 16 is a grid point), a length off the grid.
+      const std::int64_t b2 = std::min<std::int64_t>(sv.max_num_seqs, b > 16 ? (b | 1) : 18);
+      const std::int64_t c2 = std::max<std::int64_t>(20, (c * 3 / 4) | 1);
+      out.cost_checks.push_back({"decode", b2, c2, costs.decode_s(b2, static_cast<double>(c2)), costs.decode_exact_s(b2, c2)});
+    }
+    if (prefill_steps > 0) {
+      const auto p = std::max<std::int64_t>(1, std::llround(static_cast<double>(prefill_pieces_sum) / static_cast<double>(prefill_steps)));
+      const auto l = std::max<std::int64_t>(1, prefill_tokens_sum / std::max<std::int64_t>(1, prefill_pieces_sum));
+      out.cost_checks.push_back({"prefill", p, l, costs.prefill_s(p, static_cast<double>(l)), costs.prefill_exact_s(p, l)});
+    }
+  }
+  out.simulations = costs.simulations() - sims_before;
+  return out;
+}
+
+}  // namespace masim::serving

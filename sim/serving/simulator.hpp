@@ -1,0 +1,143 @@
+// Request-level serving of one layout: requests arrive, a router sends each to
+// a replica, and every replica runs iteration-level (continuous) batching as
+// vLLM does, limited by max_num_seqs, max_batched_tokens and a paged KV cache
+// whose size comes from the memory model. Step times come from StepCosts.
+//
+// Scheduling per replica, one step at a time:
+//   without chunked prefill (vLLM V0's default): when no request is swapped out,
+//     waiting requests are admitted in arrival order while the sequence limit,
+//     the token budget (one prompt alone may exceed it) and the free KV blocks
+//     allow, and the step is a prefill of those prompts, each producing its
+//     first token; otherwise the step decodes one token of every running request.
+//   with chunked prefill (vLLM V1, Sarathi-Serve): each step decodes every
+//     running request and fills the rest of the token budget with prompt chunks
+//     (partly prefilled requests first, then new ones in arrival order); its
+//     cost is decode(B, c) + prefill(chunks), an upper bound (weights are read
+//     by both terms).
+//   A decode that needs a new KV block when none is free preempts the most
+//   recently admitted request (vLLM's policy): "recompute" frees its blocks and
+//   queues it first, to prefill its prompt and generated tokens again; "swap"
+//   copies its KV cache to host memory (the copy time is added to the step) and
+//   brings it back, before any new admission, when blocks free up.
+// A request is rejected at arrival, with its reason, when prompt + output
+// exceeds the context limit (workload.context_length) or the KV cache of a
+// replica cannot hold it at all. Every arrived request ends completed or
+// rejected, or is counted in flight if the simulation stops (max_time_s).
+//
+//   ServingLayout r = serve(scenario, layout_index, topo, cost, requests);
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/models/compute_cost.hpp"
+#include "sim/serving/step_cost.hpp"
+#include "sim/serving/traffic.hpp"
+#include "sim/spec/spec.hpp"
+#include "sim/topology/topology.hpp"
+
+namespace masim::serving {
+
+enum class RequestStatus { kCompleted, kRejected, kInFlight };
+
+struct RequestResult {
+  std::int64_t id = 0;
+  int replica = -1;
+  double arrival_s = 0.0;
+  std::int64_t prompt = 0, output = 0;
+  std::int64_t generated = 0;
+  RequestStatus status = RequestStatus::kInFlight;
+  std::string reason;            // kRejected
+  double first_scheduled_s = -1.0;
+  double first_token_s = -1.0;
+  double finish_s = -1.0;
+  int preemptions = 0;
+  double ttft_s() const { return first_token_s >= 0 ? first_token_s - arrival_s : -1.0; }
+  double e2e_s() const { return finish_s >= 0 ? finish_s - arrival_s : -1.0; }
+  double queue_s() const { return first_scheduled_s >= 0 ? first_scheduled_s - arrival_s : -1.0; }
+  // Mean time per output token after the first; -1 for one-token outputs.
+  double tpot_s() const {
+    return finish_s >= 0 && output > 1 ? (finish_s - first_token_s) / static_cast<double>(output - 1) : -1.0;
+  }
+};
+
+struct Percentiles {
+  std::int64_t count = 0;
+  double mean = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+// Linear interpolation between closest ranks (numpy's default), on a copy.
+Percentiles percentiles(std::vector<double> v);
+
+struct SeriesPoint {           // time-weighted means over one bin of the run
+  double t0_s = 0.0, t1_s = 0.0;
+  double running = 0.0;        // sequences in the running batches, all replicas
+  double waiting = 0.0;        // requests queued (incl. swapped out)
+  double kv_occupancy = 0.0;   // used KV blocks / all blocks, all replicas
+  double output_tokens_per_s = 0.0;
+};
+
+struct CostCheck {             // an interpolated step cost against a direct simulation
+  std::string phase;           // "decode" or "prefill"
+  std::int64_t batch = 0;
+  std::int64_t length = 0;
+  double interpolated_s = 0.0;
+  double simulated_s = 0.0;
+  double rel_error() const { return simulated_s > 0 ? interpolated_s / simulated_s - 1.0 : 0.0; }
+};
+
+struct ServingLayout {
+  std::string name;
+  bool ok = true;
+  std::string error;                 // !ok: why the layout cannot serve
+  int replicas = 0;
+  std::int64_t kv_capacity_tokens = 0;   // per replica
+  double offered_rate_per_s = 0.0;   // arrivals / arrival window
+  std::vector<RequestResult> requests;
+  std::int64_t arrived = 0, completed = 0, rejected = 0, in_flight = 0;
+  std::int64_t preemptions = 0, steps = 0;
+  std::int64_t output_tokens = 0, recomputed_tokens = 0;
+  double end_s = 0.0;                // last completion (or max_time_s)
+  double swap_s = 0.0;               // step time spent copying KV to and from host
+  Percentiles ttft, tpot, e2e, queue;
+  double throughput_requests_per_s = 0.0, throughput_tokens_per_s = 0.0;
+  double goodput_requests_per_s = 0.0, goodput_fraction = 0.0;   // both SLOs met, of arrived
+  // Little's law: time-average requests in system (integrated over the run)
+  // against arrival rate × mean time in system (summed per request).
+  double little_L = 0.0, little_lambda = 0.0, little_W = 0.0;
+  double little_rel_error() const {
+    return little_L > 0 ? little_lambda * little_W / little_L - 1.0 : 0.0;
+  }
+  double mean_batch = 0.0;           // running sequences per decode step
+  double peak_kv_occupancy = 0.0;
+  std::vector<SeriesPoint> series;
+  std::vector<CostCheck> cost_checks;
+  std::size_t simulations = 0;       // layouts::simulate calls for step costs
+  // Estimated steady capacity (requests/s) at the mean request's lengths and a
+  // full batch; offered_rate above it is reported as an overload.
+  double capacity_rate_per_s = 0.0;
+  bool overloaded = false;
+};
+
+struct ServeOptions {
+  double max_time_s = 30.0 * 86400.0;   // simulated time at which an unfinished run stops
+  int series_bins = 120;
+  bool check_costs = true;              // measure the interpolation error at the run's mean batch
+};
+
+ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, const topology::Topology& topo,
+                    const models::ComputeCostModel& cost, const std::vector<Request>& requests,
+                    const ServeOptions& opts = {});
+// The same with step costs kept by the caller (a rate sweep reuses one table).
+ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel& costs,
+                    const std::vector<Request>& requests, const ServeOptions& opts = {});
+std::unique_ptr<StepCosts> make_step_costs(const spec::ScenarioSpec& s, int layout_index,
+                                           const topology::Topology& topo, const models::ComputeCostModel& cost);
+
+// The dp = 1 layouts of a layout's independent replicas: a grid layout with
+// dp > 1 gives dp replicas on its GPUs; any other layout (MA Separation
+// included, whose attention groups share the expert GPUs) is one replica.
+std::vector<spec::LayoutSpec> replica_layouts(const spec::LayoutSpec& l);
+
+}  // namespace masim::serving

@@ -1,0 +1,90 @@
+// Step costs of one serving replica, from the same planner, cost model and
+// flow-level network as a steady-state run (layouts::simulate), simulated on a
+// grid of batch compositions and interpolated between grid points.
+//
+// Decode: a step of B sequences whose contexts average c is priced at
+// decode(B, c), bilinear between the grid points B in {1, 2, ..., 16, 20, 24,
+// 28, 32, 40, ...} (every batch to 16, then four per octave) and c in {16, 24,
+// 32, 48, ...} (two per octave), both capped at the replica's limits. Attention reads each
+// sequence's KV cache, so a batch of mixed contexts costs about what a batch of
+// equal contexts with the same mean does; the linear interpolation between grid
+// points is the bucketing, and its error is measured per run (check_points).
+// Prefill: n prompts of mean length L at prefill(n, L) on the same kind of grid.
+// A grid point that the planner refuses (EP needs B >= ep, MA one sequence per
+// attention group and micro-batch) takes the value of the smallest feasible batch.
+//
+//   StepCosts c(scenario, replica_layout, topo, cost, /*max_batch=*/256, /*max_context=*/4096, 8192);
+//   double s = c.decode_s(37, 1200.0);
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/models/compute_cost.hpp"
+#include "sim/spec/spec.hpp"
+#include "sim/topology/topology.hpp"
+
+namespace masim::serving {
+
+// What the scheduler asks of a replica's costs (tests give hand-set ones).
+class StepCostModel {
+ public:
+  virtual ~StepCostModel() = default;
+  virtual bool ok() const = 0;
+  virtual const std::string& error() const = 0;
+  virtual double decode_s(std::int64_t batch, double mean_context) = 0;
+  virtual double prefill_s(std::int64_t prompts, double mean_length) = 0;
+  virtual double decode_exact_s(std::int64_t batch, std::int64_t context) = 0;
+  virtual double prefill_exact_s(std::int64_t prompts, std::int64_t length) = 0;
+  virtual std::int64_t kv_capacity_tokens() const = 0;
+  virtual double swap_s_per_token() const = 0;
+  virtual std::size_t simulations() const = 0;
+};
+
+class StepCosts final : public StepCostModel {
+ public:
+  StepCosts(const spec::ScenarioSpec& s, const spec::LayoutSpec& replica, const topology::Topology& topo,
+            const models::ComputeCostModel& cost, std::int64_t max_batch, std::int64_t max_context,
+            std::int64_t max_prefill_tokens);
+
+  bool ok() const override { return ok_; }
+  const std::string& error() const override { return error_; }
+  double decode_s(std::int64_t batch, double mean_context) override;
+  double prefill_s(std::int64_t prompts, double mean_length) override;
+  // Direct simulations (no interpolation), to measure the bucketing error.
+  double decode_exact_s(std::int64_t batch, std::int64_t context) override;
+  double prefill_exact_s(std::int64_t prompts, std::int64_t length) override;
+
+  // Paged KV pool of the replica in tokens (memory left after weights,
+  // activations at max_batch, communication buffers and reserve, on the GPU
+  // with the least room), times kv_memory_fraction. 0: the weights do not fit.
+  std::int64_t kv_capacity_tokens() const override { return kv_tokens_; }
+  // Seconds to copy one token's KV cache to or from host memory (every GPU
+  // over its own host link, in parallel).
+  double swap_s_per_token() const override { return swap_s_per_token_; }
+  std::size_t simulations() const override { return simulations_; }
+
+ private:
+  double point(bool decode, std::int64_t n, std::int64_t len);
+  double run(bool decode, std::int64_t n, std::int64_t len);
+  double interpolate(bool decode, const std::vector<std::int64_t>& ns, const std::vector<std::int64_t>& ls, double n,
+                     double len);
+
+  const spec::ScenarioSpec& s_;
+  spec::LayoutSpec layout_;
+  const topology::Topology& topo_;
+  const models::ComputeCostModel& cost_;
+  std::vector<std::int64_t> batches_, contexts_, prompts_, lengths_;
+  std::map<std::pair<std::int64_t, std::int64_t>, double> decode_, prefill_;
+  std::int64_t min_batch_[2] = {0, 0};   // smallest feasible batch (decode, prefill); 0 = not yet known
+  bool ok_ = true;
+  std::string error_;
+  std::int64_t kv_tokens_ = 0;
+  double swap_s_per_token_ = 0.0;
+  std::size_t simulations_ = 0;
+};
+
+}  // namespace masim::serving
