@@ -216,6 +216,78 @@ void check_run_timeline_shape(const json& t, const std::string& p, ShapeCheck& c
   }
 }
 
+// What the run report's serving section reads (sim/report/serving_report.cpp).
+void check_serving_shape(const json& sv, const std::string& p, ShapeCheck& c) {
+  using T = ShapeCheck::Type;
+  c.member(sv, p, "arrivals", T::kString);
+  c.member(sv, p, "requests", T::kInteger);
+  if (const json* slo = c.member(sv, p, "slo", T::kObject)) {
+    c.members(*slo, io::pointer_join(p, "slo"), {"ttft_s", "tpot_s"}, T::kNumber);
+  }
+  if (const json* sc = c.member(sv, p, "scheduler", T::kObject)) {
+    const std::string sp = io::pointer_join(p, "scheduler");
+    c.members(*sc, sp, {"max_num_seqs", "max_batched_tokens", "block_size"}, T::kInteger);
+    c.members(*sc, sp, {"preemption", "router"}, T::kString);
+    c.member(*sc, sp, "chunked_prefill", T::kBoolean);
+  }
+  auto summary = [&](const json& l, const std::string& lp) {
+    c.members(l, lp, {"name"}, T::kString);
+    c.members(l, lp, {"ok", "overloaded"}, T::kBoolean);
+    c.member(l, lp, "error", T::kString);
+    c.members(l, lp, {"replicas", "preemptions"}, T::kInteger);
+    if (const json* rq = c.member(l, lp, "requests", T::kObject)) {
+      c.members(*rq, io::pointer_join(lp, "requests"), {"arrived", "completed", "rejected", "in_flight"}, T::kInteger);
+    }
+    for (const char* k : {"ttft_s", "tpot_s", "e2e_s", "queueing_s"}) {
+      if (const json* q = c.member(l, lp, k, T::kObject)) {
+        c.members(*q, io::pointer_join(lp, k), {"mean", "p50", "p90", "p99", "max"}, T::kNumber);
+      }
+    }
+    if (const json* t = c.member(l, lp, "throughput", T::kObject)) {
+      c.members(*t, io::pointer_join(lp, "throughput"), {"requests_per_s", "output_tokens_per_s"}, T::kNumber);
+    }
+    if (const json* g = c.member(l, lp, "goodput", T::kObject)) {
+      c.members(*g, io::pointer_join(lp, "goodput"), {"requests_per_s", "fraction"}, T::kNumber);
+    }
+    if (const json* lt = c.member(l, lp, "little", T::kObject)) {
+      c.members(*lt, io::pointer_join(lp, "little"), {"L", "lambda_per_s", "W_s"}, T::kNumber);
+    }
+  };
+  const json* ls = c.member(sv, p, "layouts", T::kArray);
+  if (ls == nullptr) return;
+  for (std::size_t i = 0; i < ls->size(); ++i) {
+    const std::string lp = io::pointer_join(io::pointer_join(p, "layouts"), i);
+    const json& l = (*ls)[i];
+    if (!c.is(l, lp, T::kObject)) continue;
+    summary(l, lp);
+    if (const json* st = c.member(l, lp, "step_cost", T::kObject)) {
+      c.member(*st, io::pointer_join(lp, "step_cost"), "max_abs_rel_error", T::kNumber);
+    }
+    if (const json* se = c.member(l, lp, "series", T::kArray)) {
+      for (std::size_t k = 0; k < se->size(); ++k) {
+        const std::string sp = io::pointer_join(io::pointer_join(lp, "series"), k);
+        if (!c.is((*se)[k], sp, T::kObject)) continue;
+        c.members((*se)[k], sp, {"t0_s", "t1_s", "running", "waiting", "kv_occupancy", "output_tokens_per_s"},
+                  T::kNumber);
+      }
+    }
+    if (const json* pr = c.member(l, lp, "per_request", T::kObject)) {
+      const std::string pp = io::pointer_join(lp, "per_request");
+      for (const char* k : {"id", "replica", "prompt_tokens", "output_tokens", "preemptions"}) c.array_of(*pr, pp, k, T::kInteger);
+      for (const char* k : {"arrival_s", "ttft_s", "tpot_s", "e2e_s", "queueing_s"}) c.array_of(*pr, pp, k, T::kNumber);
+      for (const char* k : {"status", "reason"}) c.array_of(*pr, pp, k, T::kString);
+    }
+    if (const json* sw = c.member(l, lp, "rate_sweep", T::kArray)) {
+      for (std::size_t k = 0; k < sw->size(); ++k) {
+        const std::string sp = io::pointer_join(io::pointer_join(lp, "rate_sweep"), k);
+        if (!c.is((*sw)[k], sp, T::kObject)) continue;
+        summary((*sw)[k], sp);
+        c.member((*sw)[k], sp, "rate_per_s", T::kNumber);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void check_results_shape(const json& results, const std::string& file, io::Diagnostics& diags) {
@@ -232,6 +304,7 @@ void check_results_shape(const json& results, const std::string& file, io::Diagn
     c.members(*w, "/workload", {"batch", "context_length"}, T::kInteger);
   }
   if (const json* t = c.member(results, "", "run_timeline", T::kObject)) check_run_timeline_shape(*t, "/run_timeline", c);
+  if (const json* sv = c.member(results, "", "serving", T::kObject)) check_serving_shape(*sv, "/serving", c);
   const auto it = results.find("layouts");
   if (it == results.end() || !it->is_array()) return;
   for (std::size_t i = 0; i < it->size(); ++i) {

@@ -7,6 +7,7 @@
 #include "sim/report/format.hpp"
 #include "sim/report/report.hpp"
 #include "sim/report/results_view.hpp"
+#include "sim/report/serving_report.hpp"
 #include "sim/report/timeline_report.hpp"
 
 namespace masim::report {
@@ -156,6 +157,7 @@ Document run_report_document(const json& results) {
   if (results.contains("run_timeline") && results["run_timeline"].is_object()) {
     add_run_timeline(d, results["run_timeline"]);
   }
+  if (results.contains("serving") && results["serving"].is_object()) add_serving(d, results["serving"]);
 
   d.heading(2, "Timelines of one iteration");
   for (std::size_t i = 0; i < layouts.size(); ++i) {
