@@ -79,7 +79,11 @@ int report_bad_input(const io::Diagnostics& d) {
       std::cerr << x.file << ": " << x.message << "\n";
     } else {
       io::Diagnostics one;
-      one.error(x.file, x.pointer, x.message);
+      if (x.line > 0) {
+        one.error_at_line(x.file, x.line, x.message);
+      } else {
+        one.error(x.file, x.pointer, x.message);
+      }
       std::cerr << one.format_lines();
     }
   }
