@@ -238,6 +238,7 @@ json layout_json(const spec::LayoutSpec& l) {
   if (l.kind != spec::LayoutKind::kMaSeparation) {
     j["dp"] = l.dp;
     if (!l.gpus.empty()) j["gpus"] = l.gpus;
+    if (l.prefill_replicas > 0) j["disaggregation"] = {{"prefill_replicas", l.prefill_replicas}};
   }
   return j;
 }

@@ -135,7 +135,8 @@ std::optional<spec::LayoutSpec> parse_layout(const json& node, const ParseContex
   const auto kind = r.choice("kind", Required::kYes, {"tp", "pp", "tp_pp", "ep", "ma_separation"});
   if (!kind) {
     // Without a kind nothing else can be judged; accept the other keys silently.
-    for (const char* k : {"tp", "pp", "ep", "dp", "micro_batches", "stage_parallelism", "sequence_parallel", "gpus", "ma"}) {
+    for (const char* k : {"tp", "pp", "ep", "dp", "micro_batches", "stage_parallelism", "sequence_parallel", "gpus", "ma",
+                          "disaggregation"}) {
       r.allow(k);
     }
     r.finish();
@@ -176,6 +177,7 @@ std::optional<spec::LayoutSpec> parse_layout(const json& node, const ParseContex
        {"tp", "tp_pp", "pp with stage_parallelism \"tp\""}},
       {"gpus", !is_ma, {"tp", "pp", "tp_pp", "ep"}},
       {"ma", is_ma, {"ma_separation"}},
+      {"disaggregation", !is_ma, {"tp", "pp", "tp_pp", "ep"}},
   };
   const std::string this_kind = is_pp ? "\"pp\" with stage_parallelism \"" + stage + "\"" : "\"" + *kind + "\"";
   for (const KeyUse& u : uses) {
@@ -196,6 +198,17 @@ std::optional<spec::LayoutSpec> parse_layout(const json& node, const ParseContex
   if (is_pp || is_tp_pp || is_ep) l.micro_batches = degree("micro_batches", false);
   if (is_tp || is_tp_pp || (is_pp && stage == "tp")) l.sequence_parallel = r.boolean_or("sequence_parallel", false);
   if (!is_ma && r.has("gpus")) l.gpus = read_ranks(r, "gpus", Required::kNo, ctx.diags);
+  if (!is_ma) {
+    if (auto dg = r.object("disaggregation", Required::kNo); dg && dg->valid()) {
+      const auto k = dg->integer("prefill_replicas", Required::kYes, 1, 1 << 20);
+      if (k && *k >= l.dp) {
+        dg->error("prefill_replicas", "expected fewer prefill replicas than the layout's dp = " + std::to_string(l.dp) +
+                                          " (the rest decode), found " + std::to_string(*k));
+      }
+      l.prefill_replicas = static_cast<int>(k.value_or(0));
+      dg->finish();
+    }
+  }
   if (is_ma) {
     if (auto m = r.object("ma", Required::kYes); m && m->valid()) {
       spec::MaSpec& ma = l.ma;

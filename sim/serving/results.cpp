@@ -1,5 +1,6 @@
 #include "sim/serving/results.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
@@ -37,6 +38,9 @@ json summary_json(const ServingLayout& l) {
   j["ok"] = l.ok;
   if (!l.ok) j["error"] = l.error;
   j["replicas"] = l.replicas;
+  j["prefill_replicas"] = l.prefill_replicas;
+  j["kv_transfers"] = l.kv_transfers;
+  j["kv_transfer_s"] = round9(l.kv_transfer_s);
   j["kv_capacity_tokens_per_replica"] = l.kv_capacity_tokens;
   j["requests"] = {{"arrived", l.arrived}, {"completed", l.completed}, {"rejected", l.rejected},
                    {"in_flight", l.in_flight}};
@@ -167,13 +171,15 @@ json to_json(const ServingResult& r, const spec::ServingSpec& sv) {
 
 std::string format_summary(const ServingResult& r) {
   std::ostringstream o;
+  int w = 16;
+  for (const ServingLayout& l : r.layouts) w = std::max(w, static_cast<int>(l.name.size()) + 2);
   o << "Serving (" << r.requests << " requests)\n";
-  o << std::left << std::setw(16) << "layout" << std::right << std::setw(10) << "done" << std::setw(9) << "rejected"
+  o << std::left << std::setw(w) << "layout" << std::right << std::setw(10) << "done" << std::setw(9) << "rejected"
     << std::setw(11) << "TTFT p50" << std::setw(11) << "TTFT p99" << std::setw(11) << "TPOT p50" << std::setw(11)
     << "TPOT p99" << std::setw(11) << "tok/s" << std::setw(10) << "goodput" << "\n";
   o << std::fixed;
   for (const ServingLayout& l : r.layouts) {
-    o << std::left << std::setw(16) << l.name << std::right << std::setw(10) << l.completed << std::setw(9)
+    o << std::left << std::setw(w) << l.name << std::right << std::setw(10) << l.completed << std::setw(9)
       << l.rejected << std::setprecision(3) << std::setw(10) << l.ttft.p50 << "s" << std::setw(10) << l.ttft.p99 << "s"
       << std::setprecision(1) << std::setw(9) << l.tpot.p50 * 1e3 << "ms" << std::setw(9) << l.tpot.p99 * 1e3 << "ms"
       << std::setprecision(0) << std::setw(11) << l.throughput_tokens_per_s << std::setprecision(1) << std::setw(9)

@@ -44,6 +44,7 @@ struct Replica {
   std::deque<int> swapped;
   std::int64_t free_blocks = 0, total_blocks = 0;
   bool busy = false;
+  bool prefill_only = false;    // disaggregated: the prefill pool
   std::int64_t load = 0;        // unfinished requests routed here
   // The step in flight.
   std::vector<int> decode;      // requests decoding one token
@@ -106,8 +107,12 @@ std::unique_ptr<StepCosts> make_step_costs(const spec::ScenarioSpec& s, int layo
   const std::vector<spec::LayoutSpec> reps = replica_layouts(s.layouts[static_cast<std::size_t>(layout_index)]);
   const std::int64_t max_context = s.workload.context_length;
   // Every replica has the same shape; its step costs are simulated once, on the first one's GPUs.
+  const int k = s.layouts[static_cast<std::size_t>(layout_index)].prefill_replicas;
+  const bool pd = k > 0 && static_cast<std::size_t>(k) < reps.size();
   return std::make_unique<StepCosts>(s, reps.front(), topo, cost, sv.max_num_seqs, max_context,
-                                     std::max<std::int64_t>(max_context, sv.max_batched_tokens));
+                                     std::max<std::int64_t>(max_context, sv.max_batched_tokens),
+                                     pd ? reps.front().gpus.front() : -1,
+                                     pd ? reps[static_cast<std::size_t>(k)].gpus.front() : -1);
 }
 
 ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, const topology::Topology& topo,
@@ -140,6 +145,12 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
 
   std::vector<Replica> rs(reps.size());
   for (Replica& r : rs) r.free_blocks = r.total_blocks = blocks;
+  // Disaggregated: replicas [0, k) prefill, [k, dp) decode.
+  const int k_pre = layout.prefill_replicas > 0 && static_cast<std::size_t>(layout.prefill_replicas) < rs.size()
+                        ? layout.prefill_replicas
+                        : 0;
+  out.prefill_replicas = k_pre;
+  for (int i = 0; i < k_pre; ++i) rs[static_cast<std::size_t>(i)].prefill_only = true;
   const std::size_t n = requests.size();
   out.requests.resize(n);
   std::vector<Live> live(n);
@@ -161,14 +172,29 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     q.output = requests[i].output;
   }
 
-  // Event queue: step ends (time, replica); arrivals are consumed in order.
-  using Ev = std::pair<double, int>;
+  // Event queue: (time, kind, index): kind 0 a step end (replica), 1 a KV
+  // transfer's end (request); arrivals are consumed in order.
+  using Ev = std::tuple<double, int, int>;
   std::priority_queue<Ev, std::vector<Ev>, std::greater<>> ends;
   std::int64_t decode_steps = 0, decode_batch_sum = 0;
   double decode_ctx_sum = 0.0;
   std::int64_t prefill_steps = 0, prefill_pieces_sum = 0, prefill_tokens_sum = 0;
   std::size_t rr_next = 0;
 
+  // A replica of [from, to) by the router's policy.
+  auto route = [&](int from, int to) {
+    int ri = from;
+    if (sv.router == spec::RouterPolicy::kRoundRobin) {
+      ri = from + static_cast<int>(rr_next++ % static_cast<std::size_t>(to - from));
+    } else {
+      for (int k = from + 1; k < to; ++k) {
+        if (rs[static_cast<std::size_t>(k)].load < rs[static_cast<std::size_t>(ri)].load) ri = k;
+      }
+    }
+    return ri;
+  };
+  std::size_t rr_decode = 0;
+  std::vector<int> transfer_from(n, -1);
   auto tokens_held = [&](int i) { return out.requests[static_cast<std::size_t>(i)].prompt + out.requests[static_cast<std::size_t>(i)].generated; };
 
   auto release = [&](Replica& r, int i) {
@@ -211,8 +237,8 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
       while (!r.waiting.empty() && static_cast<std::int64_t>(r.running.size()) < sv.max_num_seqs) {
         const int i = r.waiting.front();
         Live& L = live[static_cast<std::size_t>(i)];
-        std::int64_t take = L.need - L.prefilled;
-        if (chunked) {
+        std::int64_t take = L.need - L.prefilled;   // 0: its KV cache came from a prefill replica
+        if (chunked && take > 0) {
           take = std::min(take, budget);
           if (take <= 0) break;
         } else if (take > budget && !r.chunks.empty()) {
@@ -229,7 +255,7 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
         r.running.push_back(i);
         RequestResult& q = out.requests[static_cast<std::size_t>(i)];
         if (q.first_scheduled_s < 0) q.first_scheduled_s = t;
-        r.chunks.emplace_back(i, take);
+        if (take > 0) r.chunks.emplace_back(i, take);
         budget -= take;
       }
     };
@@ -345,7 +371,7 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     }
     ++out.steps;
     r.busy = true;
-    ends.emplace(t + dt, ri);
+    ends.emplace(t + dt, 0, ri);
     mark(t);
   };
 
@@ -358,6 +384,17 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
       ++q.generated;
       ++produced;
       if (q.first_token_s < 0) q.first_token_s = t;
+      if (r.prefill_only && q.generated < q.output) {
+        // Disaggregated: the KV cache leaves for a decode replica; the blocks stay until it is copied.
+        r.running.erase(std::find(r.running.begin(), r.running.end(), i));
+        --running;
+        const double dt = costs.kv_transfer_s(tokens_held(i));
+        out.kv_transfer_s += dt;
+        ++out.kv_transfers;
+        transfer_from[static_cast<std::size_t>(i)] = ri;
+        ends.emplace(t + dt, 1, i);
+        return;
+      }
       if (q.generated >= q.output) {
         q.finish_s = t;
         q.status = RequestStatus::kCompleted;
@@ -383,6 +420,32 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     mark(t);
   };
 
+  auto transferred = [&](int i, double t) {
+    const int from = transfer_from[static_cast<std::size_t>(i)];
+    Replica& src = rs[static_cast<std::size_t>(from)];
+    release(src, i);
+    --src.load;
+    int ri = k_pre;
+    if (sv.router == spec::RouterPolicy::kRoundRobin) {
+      ri = k_pre + static_cast<int>(rr_decode++ % (rs.size() - static_cast<std::size_t>(k_pre)));
+    } else {
+      for (std::size_t k = static_cast<std::size_t>(k_pre) + 1; k < rs.size(); ++k) {
+        if (rs[k].load < rs[static_cast<std::size_t>(ri)].load) ri = static_cast<int>(k);
+      }
+    }
+    Replica& dst = rs[static_cast<std::size_t>(ri)];
+    ++dst.load;
+    out.requests[static_cast<std::size_t>(i)].replica = ri;
+    Live& L = live[static_cast<std::size_t>(i)];
+    L.need = L.prefilled = tokens_held(i);   // its KV cache is here: nothing to prefill
+    L.first_prefill = false;
+    dst.waiting.push_back(i);
+    ++waiting;
+    mark(t);
+    start_step(from, t);
+    start_step(ri, t);
+  };
+
   auto arrive = [&](std::size_t i, double t) {
     RequestResult& q = out.requests[i];
     ++out.arrived;
@@ -403,14 +466,7 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
       q.finish_s = t;
       return;
     }
-    int ri = 0;
-    if (sv.router == spec::RouterPolicy::kRoundRobin) {
-      ri = static_cast<int>(rr_next++ % rs.size());
-    } else {
-      for (std::size_t k = 1; k < rs.size(); ++k) {
-        if (rs[k].load < rs[static_cast<std::size_t>(ri)].load) ri = static_cast<int>(k);
-      }
-    }
+    const int ri = route(0, k_pre > 0 ? k_pre : static_cast<int>(rs.size()));
     Replica& r = rs[static_cast<std::size_t>(ri)];
     q.replica = ri;
     ++r.load;
@@ -428,14 +484,18 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
   double now = 0.0;
   while (next < n || !ends.empty()) {
     const double ta = next < n ? requests[next].arrival_s : std::numeric_limits<double>::infinity();
-    const double te = ends.empty() ? std::numeric_limits<double>::infinity() : ends.top().first;
+    const double te = ends.empty() ? std::numeric_limits<double>::infinity() : std::get<0>(ends.top());
     now = std::min(ta, te);
     if (now > opts.max_time_s) break;
     if (te <= ta) {
-      const int ri = ends.top().second;
+      const auto [t_end, kind, idx] = ends.top();
       ends.pop();
-      finish_step(ri, te);
-      start_step(ri, te);
+      if (kind == 0) {
+        finish_step(idx, t_end);
+        start_step(idx, t_end);
+      } else {
+        transferred(idx, t_end);
+      }
     } else {
       arrive(next++, ta);
     }
@@ -543,9 +603,17 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     const double per_seq = std::max(1.0, mp + mo / 2.0);
     const auto full = static_cast<std::int64_t>(
         std::max(1.0, std::min(static_cast<double>(sv.max_num_seqs), static_cast<double>(blocks * bs) / per_seq)));
-    const double per_request =
-        costs.prefill_s(1, mp) + std::max(0.0, mo - 1.0) * costs.decode_s(full, mp + mo / 2.0) / static_cast<double>(full);
-    if (per_request > 0) out.capacity_rate_per_s = static_cast<double>(rs.size()) / per_request;
+    const double pre = costs.prefill_s(1, mp);
+    const double dec = std::max(0.0, mo - 1.0) * costs.decode_s(full, mp + mo / 2.0) / static_cast<double>(full);
+    if (k_pre > 0) {
+      // Two pools in series: the slower one bounds the rate.
+      const double a = pre > 0 ? k_pre / pre : std::numeric_limits<double>::infinity();
+      const double b = dec > 0 ? static_cast<double>(rs.size() - static_cast<std::size_t>(k_pre)) / dec
+                               : std::numeric_limits<double>::infinity();
+      out.capacity_rate_per_s = std::isinf(std::min(a, b)) ? 0.0 : std::min(a, b);
+    } else if (pre + dec > 0) {
+      out.capacity_rate_per_s = static_cast<double>(rs.size()) / (pre + dec);
+    }
     out.overloaded = out.offered_rate_per_s > out.capacity_rate_per_s || out.in_flight > 0;
   }
   // The bucketing error at this run's mean composition and between grid points.

@@ -92,7 +92,10 @@ struct ServingLayout {
   bool ok = true;
   std::string error;                 // !ok: why the layout cannot serve
   int replicas = 0;
+  int prefill_replicas = 0;          // disaggregated: the prefill pool's size (0 = none)
   std::int64_t kv_capacity_tokens = 0;   // per replica
+  std::int64_t kv_transfers = 0;     // disaggregated: KV caches shipped prefill -> decode
+  double kv_transfer_s = 0.0;        // their total time
   double offered_rate_per_s = 0.0;   // arrivals / arrival window
   std::vector<RequestResult> requests;
   std::int64_t arrived = 0, completed = 0, rejected = 0, in_flight = 0;

@@ -7,6 +7,7 @@
 #include "sim/io/diagnostics.hpp"
 #include "sim/layouts/results.hpp"
 #include "sim/layouts/simulate.hpp"
+#include "sim/network/network.hpp"
 
 namespace masim::serving {
 
@@ -52,7 +53,7 @@ std::size_t bracket(const std::vector<std::int64_t>& v, double x) {
 
 StepCosts::StepCosts(const spec::ScenarioSpec& s, const spec::LayoutSpec& replica, const topology::Topology& topo,
                      const models::ComputeCostModel& cost, std::int64_t max_batch, std::int64_t max_context,
-                     std::int64_t max_prefill_tokens)
+                     std::int64_t max_prefill_tokens, int kv_src_gpu, int kv_dst_gpu)
     : s_(s), layout_(replica), topo_(topo), cost_(cost) {
   batches_ = batch_grid(max_batch);
   contexts_ = length_grid(max_context);
@@ -88,9 +89,21 @@ StepCosts::StepCosts(const spec::ScenarioSpec& s, const spec::LayoutSpec& replic
     if (std::isinf(tokens)) tokens = 0.0;
     kv_tokens_ = static_cast<std::int64_t>(std::floor(tokens * s_.serving->kv_memory_fraction));
     swap_s_per_token_ = per_token_max / s_.serving->swap_bandwidth.bytes_per_s();
+    kv_bytes_per_token_ = per_token_max;
   } catch (const io::InputError& e) {
     ok_ = false;
     error_ = e.diagnostics().empty() ? std::string(e.what()) : e.diagnostics().items().front().message;
+  }
+  if (kv_src_gpu >= 0 && kv_dst_gpu >= 0 && kv_src_gpu != kv_dst_gpu) {
+    auto seconds = [&](std::int64_t bytes) {
+      const network::NamedCollectiveResult r =
+          network::run_named_collective(topo_, "send_recv", Bytes(bytes), {kv_src_gpu, kv_dst_gpu});
+      return r.result ? r.result->time.seconds() : 0.0;
+    };
+    const double small = 1 << 20, large = 64.0 * (1 << 20);
+    const double t0 = seconds(1 << 20), t1 = seconds(64 << 20);
+    transfer_b_ = std::max(0.0, (t1 - t0) / (large - small));
+    transfer_a_ = std::max(0.0, t0 - transfer_b_ * small);
   }
 }
 

@@ -41,6 +41,10 @@ class StepCostModel {
   virtual double prefill_exact_s(std::int64_t prompts, std::int64_t length) = 0;
   virtual std::int64_t kv_capacity_tokens() const = 0;
   virtual double swap_s_per_token() const = 0;
+  // Seconds to ship `tokens` tokens' KV cache from a prefill replica to a decode
+  // replica (disaggregated serving): every GPU sends its shard to its
+  // counterpart, in parallel.
+  virtual double kv_transfer_s(std::int64_t tokens) const = 0;
   virtual std::size_t simulations() const = 0;
 };
 
@@ -48,7 +52,7 @@ class StepCosts final : public StepCostModel {
  public:
   StepCosts(const spec::ScenarioSpec& s, const spec::LayoutSpec& replica, const topology::Topology& topo,
             const models::ComputeCostModel& cost, std::int64_t max_batch, std::int64_t max_context,
-            std::int64_t max_prefill_tokens);
+            std::int64_t max_prefill_tokens, int kv_src_gpu = -1, int kv_dst_gpu = -1);
 
   bool ok() const override { return ok_; }
   const std::string& error() const override { return error_; }
@@ -65,6 +69,13 @@ class StepCosts final : public StepCostModel {
   // Seconds to copy one token's KV cache to or from host memory (every GPU
   // over its own host link, in parallel).
   double swap_s_per_token() const override { return swap_s_per_token_; }
+  // Through the flow-level network between the first GPUs of the two replicas
+  // (kv_src_gpu, kv_dst_gpu): latency + bytes / bandwidth, fitted to two
+  // transfers (1 MiB and 64 MiB). 0 without a pair.
+  double kv_transfer_s(std::int64_t tokens) const override {
+    return tokens > 0 && kv_bytes_per_token_ > 0 ? transfer_a_ + transfer_b_ * kv_bytes_per_token_ * static_cast<double>(tokens)
+                                                 : 0.0;
+  }
   std::size_t simulations() const override { return simulations_; }
 
  private:
@@ -84,6 +95,8 @@ class StepCosts final : public StepCostModel {
   std::string error_;
   std::int64_t kv_tokens_ = 0;
   double swap_s_per_token_ = 0.0;
+  double kv_bytes_per_token_ = 0.0;   // on the GPU that holds the most
+  double transfer_a_ = 0.0, transfer_b_ = 0.0;
   std::size_t simulations_ = 0;
 };
 

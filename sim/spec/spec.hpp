@@ -174,6 +174,10 @@ struct LayoutSpec {
   bool sequence_parallel = false;      // TP: reduce-scatter + all-gather instead of all-reduce
   std::vector<int> gpus;               // explicit GPU ranks; empty = first N
   MaSpec ma;
+  // Serving only (sim/serving): the first `prefill_replicas` of the dp replicas
+  // form a prefill pool and the rest a decode pool, the KV cache shipped between
+  // them over the topology. 0 = every replica does both.
+  int prefill_replicas = 0;
   int gpu_count() const;               // GPUs the layout occupies (saturates at INT_MAX)
 };
 

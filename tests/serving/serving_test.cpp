@@ -52,6 +52,7 @@ class HandCosts final : public serving::StepCostModel {
   double prefill_exact_s(std::int64_t n, std::int64_t len) override { return prefill_s(n, static_cast<double>(len)); }
   std::int64_t kv_capacity_tokens() const override { return kv_; }
   double swap_s_per_token() const override { return 1e-6; }
+  double kv_transfer_s(std::int64_t tokens) const override { return 1e-5 * static_cast<double>(tokens); }
   std::size_t simulations() const override { return 0; }
 
  private:
@@ -242,4 +243,56 @@ TEST_CASE("real step costs: every layout conserves requests, the bucketing error
   }
   const serving::ServingResult b = serving::run_serving(s, *topo, roof);
   CHECK(serving::to_json(a, *s.serving).dump() == serving::to_json(b, *s.serving).dump());
+}
+
+TEST_CASE("prefill/decode disaggregation: first token from the prefill pool, the rest after the KV transfer") {
+  json doc = base_doc();
+  json l = doc["layouts"][1];   // PP=2, dp 8
+  l["disaggregation"] = {{"prefill_replicas", 2}};
+  doc["layouts"] = json::array({l});
+  const spec::ScenarioSpec s = parse(doc);
+  REQUIRE(s.layouts[0].prefill_replicas == 2);
+  HandCosts c(0.010, 0.0, 0.020, 0.0, 1 << 20);
+  // One request: prefill [0, 20 ms] on replica 0 -> first token; 100 prompt + 1
+  // token of KV cache shipped in 1e-5 s per token = 1.01 ms; decode steps of
+  // 10 ms on a decode replica for the other two tokens.
+  const std::vector<serving::Request> rq = {{0, 0.0, 100, 3}};
+  const serving::ServingLayout r = serving::serve(s, 0, c, rq);
+  CHECK(r.prefill_replicas == 2);
+  CHECK(r.kv_transfers == 1);
+  CHECK(r.requests[0].ttft_s() == doctest::Approx(0.020));
+  CHECK(r.requests[0].e2e_s() == doctest::Approx(0.020 + 0.00101 + 0.020));
+  CHECK(r.requests[0].replica >= 2);
+  check_conservation(r);
+  // Many requests: prefills run only on replicas 0-1, decodes only on 2-7.
+  std::vector<serving::Request> many;
+  for (int i = 0; i < 64; ++i) many.push_back({i, 0.002 * i, 200, 8});
+  const serving::ServingLayout m = serving::serve(s, 0, c, many);
+  CHECK(m.completed == 64);
+  CHECK(m.kv_transfers == 64);
+  for (const auto& q : m.requests) CHECK(q.replica >= 2);
+  check_conservation(m);
+  // Real costs: the transfer goes through the flow model between the pools' GPUs.
+  io::Diagnostics d;
+  auto topo = topology::Topology::build(s.topology, s.file, d);
+  REQUIRE(topo.has_value());
+  models::RooflineCostModel roof(s.hardware.gpu);
+  auto costs = serving::make_step_costs(s, 0, *topo, roof);
+  CHECK(costs->kv_transfer_s(1000) > 0.0);
+  CHECK(costs->kv_transfer_s(2000) > costs->kv_transfer_s(1000));
+}
+
+TEST_CASE("disaggregation needs more replicas than the prefill pool, and a grid layout") {
+  json doc = base_doc();
+  json bad = doc["layouts"][0];   // TP=8, dp 2
+  bad["disaggregation"] = {{"prefill_replicas", 2}};
+  json ma = doc["layouts"][3];
+  ma["disaggregation"] = {{"prefill_replicas", 1}};
+  doc["layouts"] = json::array({bad, ma});
+  io::Diagnostics d;
+  CHECK(!frontend::parse_scenario(doc, kDir + "test.json", d).has_value());
+  const std::string out = d.format_lines();
+  CHECK(out.find("/layouts/0/disaggregation/prefill_replicas: expected fewer prefill replicas than the layout's dp = 2") !=
+        std::string::npos);
+  CHECK(out.find("/layouts/1/disaggregation: does not apply to a layout of kind \"ma_separation\"") != std::string::npos);
 }
