@@ -1,5 +1,6 @@
 #include "sim/report/paper.hpp"
 #include "sim/report/paper_robustness.hpp"
+#include "sim/report/paper_serving.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -635,6 +636,17 @@ struct Study {
       }
     }
     return p;
+  }
+
+  // Layout name -> best steady-state tokens/s per GPU under the TPOT SLO (-1: none).
+  std::map<std::string, double> steady_slo_picks() {
+    const double slo_ms = choice_numbers(slo_spec, "slo.tpot_ms").at(0);
+    std::map<std::string, double> out;
+    for (const std::string& k : kKinds) {
+      const SloPick p = best_under(k, slo_ms);
+      out[kind_label(k)] = p.found ? p.tps_gpu : -1.0;
+    }
+    return out;
   }
 
   void equal_slo_section() {
@@ -1466,6 +1478,7 @@ Document paper_document(const std::string& source_dir_in, const ScenarioLoader& 
   }
 
   const json faults_results = runner(load(dir + "faults.json"), "faults and recovery (one simulated hour)");
+  const json serving_results = runner(load(dir + "serving.json"), "serving traffic (rate sweep)");
 
   PaperSummary sum;
   sum.simulations = runner.simulations;
@@ -1473,6 +1486,7 @@ Document paper_document(const std::string& source_dir_in, const ScenarioLoader& 
   st.setup_section();
   st.performance_section();
   st.equal_slo_section();
+  add_serving_slo_section(doc, serving_results, st.steady_slo_picks());
   st.scalability_section();
   st.sequence_section();
   st.communication_section();

@@ -10,6 +10,7 @@
 #include "sim/models/compute_cost.hpp"
 #include "sim/profile/cost_model.hpp"
 #include "sim/report/paper.hpp"
+#include "sim/serving/results.hpp"
 #include "sim/topology/topology.hpp"
 
 namespace masim::report {
@@ -39,6 +40,7 @@ ScenarioRunner default_scenario_runner(bool timelines) {
     const layouts::ScenarioResult r = layouts::simulate(s, *topo, *cost, opts);
     json j = layouts::to_json(r, frontend::resolved_json(s));
     if (s.timeline) j["run_timeline"] = faults::to_json(faults::run_timeline(s, *topo, *cost), *s.timeline);
+    if (s.serving) j["serving"] = serving::to_json(serving::run_serving(s, *topo, *cost), *s.serving);
     return j;
   };
 }

@@ -116,8 +116,8 @@ TEST_CASE("the paper report compares every cell, explains refusals and is determ
   CHECK(md.find("| MA Separation | 768 | 3.00 | 16,000 |") != std::string::npos);
   // PP=2: 3.0·(0.5 + b/768) <= 3 -> b <= 384 -> 384/3 ms/16 = 8,000.
   CHECK(md.find("| PP=2 | 384 | 3.00 | 8,000 |") != std::string::npos);
-  // 50 runs: seed, training, 5 GPU counts, 4 lengths, 11 batches, 17 variants, 10 seeds, faults.
-  CHECK(b.summary.simulations == 50);
+  // 51 runs: seed, training, 5 GPU counts, 4 lengths, 11 batches, 17 variants, 10 seeds, faults, serving.
+  CHECK(b.summary.simulations == 51);
   // The fake simulator has no run timeline: the robustness section says so.
   CHECK(md.find("## Robustness and fault tolerance\n\nNot simulated: the faults scenario returned no run timeline.") !=
         std::string::npos);

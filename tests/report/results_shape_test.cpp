@@ -148,3 +148,37 @@ TEST_CASE("a run timeline of any shape: either a diagnostic or a report that ren
   }
   CHECK(caught > 50);
 }
+
+TEST_CASE("a serving member of any shape: either a diagnostic or a report that renders") {
+  // tiny_serving.json: the "serving" of a real run (seed_serving.json, two
+  // layouts, five requests, a two-rate sweep), series trimmed to three bins.
+  std::ifstream in(std::string(MASIM_SOURCE_DIR) + "/tests/report/data/tiny_serving.json");
+  json base = tiny();
+  base["serving"] = json::parse(in);
+  {
+    masim::io::Diagnostics d;
+    check_results_shape(base, "r.json", d);
+    CHECK(d.empty());
+    const std::string md = render_markdown(run_report_document(base), "r.html");
+    CHECK(md.find("## Serving: request traffic") != std::string::npos);
+  }
+  const json replacements[] = {json("text"), json(3), json(-2.5), json(true), json(nullptr), json::object(),
+                               json::array()};
+  int caught = 0;
+  for (const std::string& p : all_pointers(json{{"serving", base["serving"]}})) {
+    for (const json& x : replacements) {
+      json r = base;
+      r[json::json_pointer(p)] = x;
+      CAPTURE(p);
+      CAPTURE(x.dump());
+      masim::io::Diagnostics d;
+      CHECK_NOTHROW(check_results_shape(r, "r.json", d));
+      if (!d.empty()) {
+        ++caught;
+        continue;
+      }
+      CHECK_NOTHROW(run_report_document(r));
+    }
+  }
+  CHECK(caught > 50);
+}
