@@ -10,11 +10,13 @@
 #   scripts/sanitize.sh                       # subset + 30 s of fuzzing per target
 #   MASIM_FUZZ_SECONDS=0 scripts/sanitize.sh  # subset only
 #
-# The subset: every unit test binary but the report's (its paper test runs
-# the whole seed study: ~10 minutes under ASan) and the robustness mutation
-# and determinism tests (minutes each under ASan; the plain build runs them),
-# plus the fuzz corpus replays and the bad-input corpus through masim itself
-# (cli_test). Environment: MASIM_SANITIZE_BUILD (default build/sanitize),
+# The subset: the unit tests of the libraries (engine, io, topology, network,
+# models, workload, profile, layouts, frontend), the fuzz corpus replays, and
+# masim itself on the bad-input corpus and every command's odd inputs
+# (cli_test). Left to the plain build, which runs them: report_test and the
+# paper report (the whole seed study), faults_test (timelines with hundreds of
+# re-simulations), estimate_test (accuracy, not memory safety), the robustness
+# mutation and determinism tests: each minutes under ASan on 2 cores. Environment: MASIM_SANITIZE_BUILD (default build/sanitize),
 # MASIM_JOBS (default nproc), MASIM_FUZZ_SECONDS (default 30), CXX (clang++).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,7 @@ start=$(date +%s)
 MASIM_FUZZ_BUILD="$build" MASIM_FUZZ_CONFIGURE_ONLY=1 sh scripts/fuzz.sh
 
 tests=(engine_test io_test topology_test network_test models_test workload_test profile_test
-       layouts_test faults_test frontend_test estimate_test cli_test regression_test)
+       layouts_test frontend_test cli_test)
 replays=()
 for t in scenario json topology results model hardware workload profile; do replays+=("fuzz_${t}_replay"); done
 cmake --build "$build" -j "$jobs" --target masim "${tests[@]}" "${replays[@]}"

@@ -144,8 +144,7 @@ void check_within(const char* what, double estimate, double measured, double fac
 }  // namespace
 
 TEST_CASE("estimate: events and flows of shipped scenarios within the stated factor of the counted ones") {
-  for (const char* rel : {"scenarios/paper/seed_study.json", "scenarios/paper/training.json",
-                          "scenarios/paper/scalability.json"}) {
+  for (const char* rel : {"scenarios/paper/seed_study.json", "scenarios/paper/training.json"}) {
     CAPTURE(rel);
     const spec::ScenarioSpec s = load(rel);
     const frontend::WorkEstimate e = frontend::estimate_work(s);
@@ -173,7 +172,6 @@ TEST_CASE("estimate: peak memory of runs within the stated factor of the measure
   // there the topology, its routing tables and the echo dominate).
   const std::vector<std::string> files = {path("scenarios/paper/seed_study.json"),
                                           path("scenarios/paper/training.json"),
-                                          path("scenarios/paper/faults.json"),
                                           with_generated_topology("scenarios/paper/seed_study.json", 1024, dir)};
   for (const std::string& file : files) {
     CAPTURE(file);

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "sim/io/json_reader.hpp"
+#include "tests/test_time.hpp"
 
 using namespace masim::io;
 using nlohmann::json;
@@ -85,6 +86,8 @@ TEST_CASE("limits: an array at the cap parses") {
   CHECK(j->size() == masim::io::kMaxJsonArrayLength);
 }
 
+// ~15 s in a plain build (a 75 MB document, 33.5 M values parsed): not under ASan.
+#if !defined(MASIM_TEST_ASAN)
 TEST_CASE("limits: more than kMaxJsonValues values in all are refused") {
   // Nine arrays of 4,194,303 numbers: each under the array cap, 37.7 M values in all.
   std::string text = "[";
@@ -97,9 +100,11 @@ TEST_CASE("limits: more than kMaxJsonValues values in all are refused") {
   masim::io::Diagnostics d;
   CHECK_FALSE(masim::io::parse_json_text(text, "t.json", d).has_value());
   REQUIRE(d.size() == 1);
-  CHECK(d.items()[0].pointer.rfind("/8/", 0) == 0);
+  // 1 + 8 · (1 + 4,194,303) = 33,554,433 values end inside the eighth array.
+  CHECK(d.items()[0].pointer.rfind("/7/", 0) == 0);
   CHECK(d.items()[0].message.find("at most 33554432 JSON values") != std::string::npos);
 }
+#endif
 
 TEST_CASE("limits: diagnostics past kMaxDiagnostics are counted, not kept") {
   masim::io::Diagnostics d;
