@@ -8,21 +8,31 @@
 #   scripts/fuzz.sh                 # every target, 60 s each
 #   scripts/fuzz.sh 600 json        # one target, 10 minutes
 #
-# Environment: MASIM_FUZZ_BUILD (build directory, default build/fuzz),
-# MASIM_FUZZ_JOBS (parallel build jobs, default: ninja's), CXX (default clang++).
+# The build is the sanitizer build of scripts/sanitize.sh (clang, ASan + UBSan,
+# -O1; the library code is also compiled with libFuzzer's coverage
+# instrumentation, which the unit tests link without libFuzzer), so CI builds once.
+# Each run ends with libFuzzer's last status line: execs, coverage (cov: edges,
+# ft: features) and corpus size, the figures docs/RELIABILITY.md records.
+#
+# Environment: MASIM_FUZZ_BUILD (build directory, default build/sanitize),
+# MASIM_FUZZ_JOBS (parallel build jobs, default: ninja's), CXX (default clang++),
+# MASIM_FUZZ_CONFIGURE_ONLY=1 (configure and stop: scripts/sanitize.sh).
 set -eu
 
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-scenario json topology results}
-build=${MASIM_FUZZ_BUILD:-build/fuzz}
+targets=${*:-scenario json topology results model hardware workload profile}
+build=${MASIM_FUZZ_BUILD:-build/sanitize}
 cxx=${CXX:-clang++}
 
+# Build type "Sanitize": -O1 (a third of -O2's compile time, sanitizers' usual level), assertions on.
 cmake -S . -B "$build" -G Ninja \
-  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelAssert \
-  -DMASIM_FUZZ=ON -DMASIM_ENABLE_CUDA=OFF -DMASIM_BUILD_BENCHMARKS=OFF \
-  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
+  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1" \
+  -DMASIM_FUZZ=ON -DMASIM_ENABLE_CUDA=OFF -DMASIM_BUILD_BENCHMARKS=OFF -DMASIM_TEST_TIME_SCALE=10 \
+  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+[ "${MASIM_FUZZ_CONFIGURE_ONLY:-}" = 1 ] && exit 0
 
 build_targets=""
 for t in $targets; do build_targets="$build_targets fuzz_$t"; done
@@ -36,6 +46,10 @@ seeds() {
     json) echo "tests/robustness/corpus/json tests/bad_inputs" ;;
     topology) echo "tests/robustness/corpus/topology topologies" ;;
     results) echo "tests/robustness/corpus/results tests/report/data" ;;
+    model) echo "tests/robustness/corpus/model scenarios/models" ;;
+    hardware) echo "tests/robustness/corpus/hardware scenarios/hardware" ;;
+    workload) echo "tests/robustness/corpus/workload" ;;
+    profile) echo "tests/robustness/corpus/profile calibrate/profiles" ;;
     *) echo "scripts/fuzz.sh: unknown target $1" >&2; exit 2 ;;
   esac
 }
@@ -45,10 +59,10 @@ for t in $targets; do
   corpus="$build/corpus/$t"
   mkdir -p "$corpus"
   dict=""
-  [ "$t" = scenario ] && dict="-dict=tests/robustness/fuzz_scenario.dict"
+  [ -f "tests/robustness/fuzz_$t.dict" ] && dict="-dict=tests/robustness/fuzz_$t.dict"
   echo "== fuzz_$t for ${seconds}s (corpus $corpus)"
   # shellcheck disable=SC2046,SC2086
-  if ! "$build/tests/robustness/fuzz_$t" $dict -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+  if ! "$build/tests/robustness/fuzz_$t" $dict -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
       "$corpus" $(seeds "$t"); then
     echo "== fuzz_$t FAILED: see crash-* / timeout-* / oom-* above" >&2
     status=1

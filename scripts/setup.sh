@@ -12,6 +12,7 @@ PACKAGES=(
   libbenchmark-dev        # Google Benchmark (performance figures)
   libcli11-dev            # command-line parsing
   chromium                # headless browser test of the HTML report
+  clang libclang-rt-dev   # sanitizer (ASan + UBSan) and libFuzzer builds: scripts/sanitize.sh, scripts/fuzz.sh
 )
 
 missing=()

@@ -87,7 +87,7 @@ int report_bad_input(const io::Diagnostics& d) {
       std::cerr << one.format_lines();
     }
   }
-  std::cerr << d.size() << (d.size() == 1 ? " problem; " : " problems; ") << "nothing was simulated.\n";
+  std::cerr << d.not_listed_line() << d.size() << (d.size() == 1 ? " problem; " : " problems; ") << "nothing was simulated.\n";
   return kExitBadInput;
 }
 
@@ -138,11 +138,45 @@ std::string safe_dir_name(const std::string& name) {
   return out.empty() || out == "." || out == ".." ? std::string("scenario") : out;
 }
 
+// --max-memory and --max-events (frontend::Limits): the estimate of a
+// scenario's work and memory must stay within them (docs/INPUTS.md, "Limits").
+struct LimitArgs {
+  std::string max_memory;   // a size with a unit; empty = the default
+  double max_events = frontend::Limits{}.max_events;
+};
+
+void add_limit_options(CLI::App* cmd, LimitArgs& a) {
+  cmd->add_option("--max-memory", a.max_memory,
+                  "Refuse a scenario whose estimated peak memory exceeds SIZE (default \"8 GiB\")")
+      ->type_name("SIZE");
+  cmd->add_option("--max-events", a.max_events,
+                  "Refuse a scenario whose estimated work (engine events, routing draws, run-timeline "
+                  "re-simulations) exceeds N (default 2e9, some minutes of one core)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+}
+
+// The limits, or a diagnostic at the option that is malformed.
+frontend::Limits limits_of(const LimitArgs& a, io::Diagnostics& diags) {
+  frontend::Limits l;
+  l.max_events = a.max_events;
+  if (!a.max_memory.empty()) {
+    const auto q = io::parse_quantity(a.max_memory, io::Dimension::kBytes);
+    if (!q.ok || !(q.value >= 1.0)) {
+      diags.error("--max-memory", "", q.ok ? "expected a positive size, found \"" + a.max_memory + "\"" : q.error);
+    } else {
+      l.max_memory_bytes = q.value;
+    }
+  }
+  return l;
+}
+
 struct RunArgs {
   std::string scenario;
   std::string out_dir;
   std::string trace;
   bool report = false;
+  LimitArgs limits;
 };
 
 int cmd_run(const RunArgs& a) {
@@ -156,8 +190,14 @@ int cmd_run(const RunArgs& a) {
               << (fs::exists(path) ? ", from disk" : ", built in") << ")\n";
   }
   io::Diagnostics diags;
+  const frontend::Limits limits = limits_of(a.limits, diags);
+  if (!diags.empty()) return report_bad_input(diags);
   auto s = frontend::load_scenario(path, diags, files);
   if (!s) return report_bad_input(diags);
+  // Work and memory, estimated before any plan is built: a scenario past the
+  // limits is refused now, not after it has exhausted the machine.
+  frontend::check_limits(frontend::estimate_work(*s), limits, s->file, diags);
+  if (!diags.empty()) return report_bad_input(diags);
 
   // Outputs that would overwrite an input are bad input, refused before anything runs.
   const fs::path dir = a.out_dir.empty() ? fs::path("out") / safe_dir_name(s->name) : fs::path(a.out_dir);
@@ -241,16 +281,25 @@ int cmd_report(const std::string& results_path, const std::string& out_dir) {
   return kExitOk;
 }
 
-int cmd_check(const std::vector<std::string>& paths, bool builtin) {
+int cmd_check(const std::vector<std::string>& paths, bool builtin, const LimitArgs& la) {
   io::Diagnostics diags;
+  const frontend::Limits limits = limits_of(la, diags);
+  if (!diags.empty()) return report_bad_input(diags);
+  // A scenario within the limits is ok; one past them is bad input, as masim run would say.
+  const auto report = [&](const std::string& name, const frontend::CheckResult& r) {
+    if (!r.ok) return;
+    const std::size_t before = diags.size();
+    if (r.estimate) frontend::check_limits(*r.estimate, limits, name, diags);
+    if (diags.size() == before) std::cout << name << ": ok, " << r.summary << "\n";
+  };
   if (builtin) {
     const frontend::FileSource files(embedded_files());
     const frontend::CheckResult r = frontend::check_file(kDefaultScenario, diags, files);
-    if (r.ok) std::cout << kDefaultScenario << " (built in): ok, " << r.summary << "\n";
+    report(std::string(kDefaultScenario) + " (built in)", r);
   }
   for (const std::string& p : paths) {
     const frontend::CheckResult r = frontend::check_file(p, diags);
-    if (r.ok) std::cout << p << ": ok, " << r.summary << "\n";
+    report(p, r);
   }
   if (!diags.empty()) return report_bad_input(diags);
   return kExitOk;
@@ -431,6 +480,7 @@ int run_main(int argc, char** argv) {
               "  masim run scenarios/paper/sequence_length.json -o out/seq --trace out/seq/trace.json");
   run->add_flag("--report", ra.report,
                 "Also write the run's report into DIR: report.md, csv/*.csv and a self-contained report.html");
+  add_limit_options(run, ra.limits);
 
   std::vector<std::string> check_files;
   CLI::App* check = app.add_subcommand(
@@ -443,6 +493,8 @@ int run_main(int argc, char** argv) {
   check->add_option("FILE", check_files, "Files to check")->type_name("FILE...");
   check->add_flag("--builtin", check_builtin,
                   "Also check the built-in default scenario (what `masim run` runs without SCENARIO)");
+  LimitArgs check_limits;
+  add_limit_options(check, check_limits);
 
   CollectiveArgs ca;
   CLI::App* coll = app.add_subcommand(
@@ -490,7 +542,7 @@ int run_main(int argc, char** argv) {
       std::cerr << "masim check: give at least one FILE (or --builtin)\n" << check->help();
       return kExitBadInput;
     }
-    return cmd_check(check_files, check_builtin);
+    return cmd_check(check_files, check_builtin, check_limits);
   }
   if (*coll) return cmd_collective(ca);
   if (*rep) {

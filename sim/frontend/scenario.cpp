@@ -233,6 +233,8 @@ CheckResult check_file(const std::string& path, io::Diagnostics& diags, const Fi
       res.summary = "scenario \"" + s->name + "\": " + std::to_string(s->layouts.size()) + " layouts, model \"" +
                     s->model.name + "\", " + std::to_string(topology_gpus(s->topology)) + " GPUs (" +
                     s->hardware.gpu.name + ")";
+      res.estimate = estimate_work(*s);
+      res.summary += "; estimated " + res.estimate->summary();
       break;
     }
     case FileKind::kHardware:

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "sim/frontend/estimate.hpp"
 #include "sim/frontend/files.hpp"
 #include "sim/frontend/source_map.hpp"
 #include "sim/io/diagnostics.hpp"
@@ -44,6 +45,9 @@ struct CheckResult {
   bool ok = false;
   FileKind kind = FileKind::kUnknown;
   std::string summary;  // one line for a valid file: what it is
+  // A valid scenario: its work and memory (estimate.hpp); the caller holds it
+  // against its limits (check_limits), as `masim check` does.
+  std::optional<WorkEstimate> estimate;
 };
 // Parses and validates one input file of any kind; problems go to `diags`.
 CheckResult check_file(const std::string& path, io::Diagnostics& diags, const FileSource& files = FileSource{});

@@ -50,7 +50,7 @@ void SourceMap::record_tree(const std::string& prefix, const nlohmann::json& nod
                              item.depth + 1});
       }
       std::reverse(stack.begin() + static_cast<std::ptrdiff_t>(first), stack.end());
-    } else if (item.node->is_array()) {
+    } else if (item.node->is_array() && item.node->size() <= kMaxRecordArray) {
       for (std::size_t i = item.node->size(); i-- > 0;) {
         stack.push_back(Item{item.key + "." + std::to_string(i), &(*item.node)[i], io::pointer_join(item.pointer, i),
                              item.depth + 1});

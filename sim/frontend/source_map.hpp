@@ -10,6 +10,7 @@
 //   Location l = where.find("model.num_heads");   // {"scenarios/models/m.json", "/num_heads"}
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <string>
 
@@ -32,6 +33,10 @@ class SourceMap {
   // Records `node` at `prefix` and every member / element below it, down to
   // kMaxRecordDepth levels (deeper values report at their nearest recorded ancestor).
   static constexpr int kMaxRecordDepth = 32;
+  // Elements of an array longer than this are not recorded one by one (they
+  // report at the array): a routing trace of a million counts would otherwise
+  // cost a key, a file name and a pointer each, ~250 bytes per value.
+  static constexpr std::size_t kMaxRecordArray = 4096;
   void record_tree(const std::string& prefix, const nlohmann::json& node, const std::string& file,
                    const std::string& pointer);
 

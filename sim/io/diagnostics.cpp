@@ -5,7 +5,8 @@
 namespace masim::io {
 
 void Diagnostics::error(std::string file, std::string pointer, std::string message) {
-  items_.push_back({std::move(file), std::move(pointer), std::move(message)});
+  ++total_;
+  if (items_.size() < kMaxDiagnostics) items_.push_back({std::move(file), std::move(pointer), std::move(message)});
 }
 
 void Diagnostics::error_at_line(std::string file, int line, std::string message) {
@@ -13,7 +14,17 @@ void Diagnostics::error_at_line(std::string file, int line, std::string message)
 }
 
 void Diagnostics::append(const Diagnostics& other) {
-  items_.insert(items_.end(), other.items_.begin(), other.items_.end());
+  for (const Diagnostic& d : other.items_) {
+    ++total_;
+    if (items_.size() < kMaxDiagnostics) items_.push_back(d);
+  }
+  total_ += other.not_listed();
+}
+
+std::string Diagnostics::not_listed_line() const {
+  if (not_listed() == 0) return "";
+  return "... and " + std::to_string(not_listed()) + (not_listed() == 1 ? " more problem" : " more problems") +
+         " not listed (masim lists the first " + std::to_string(kMaxDiagnostics) + ")\n";
 }
 
 std::string Diagnostics::format_lines() const {
@@ -26,13 +37,14 @@ std::string Diagnostics::format_lines() const {
     out += d.message;
     out += '\n';
   }
+  out += not_listed_line();
   return out;
 }
 
 std::string Diagnostics::format(const std::string& what_was_skipped) const {
   std::string out = format_lines();
-  out += std::to_string(items_.size());
-  out += items_.size() == 1 ? " problem; " : " problems; ";
+  out += std::to_string(total_);
+  out += total_ == 1 ? " problem; " : " problems; ";
   out += what_was_skipped;
   out += ".\n";
   return out;

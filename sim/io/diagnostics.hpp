@@ -10,11 +10,17 @@
 //   1 problem; nothing was simulated.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace masim::io {
+
+// At most this many problems are kept and listed; the rest are counted
+// (size() includes them) and summarized in one line. A file of a million wrong
+// values must not cost a million messages of memory and output.
+inline constexpr std::size_t kMaxDiagnostics = 1000;
 
 struct Diagnostic {
   std::string file;
@@ -30,16 +36,23 @@ class Diagnostics {
   // A problem on line `line` (1-based) of a text file: "file:LINE: message".
   void error_at_line(std::string file, int line, std::string message);
   void append(const Diagnostics& other);
-  bool empty() const { return items_.empty(); }
-  std::size_t size() const { return items_.size(); }
+  bool empty() const { return total_ == 0; }
+  // Every problem recorded, listed or not.
+  std::size_t size() const { return total_; }
+  // The first kMaxDiagnostics problems, in the order found.
   const std::vector<Diagnostic>& items() const { return items_; }
-  // "file:/pointer: message" per line, in the order found.
+  // Problems counted but not kept (past kMaxDiagnostics).
+  std::size_t not_listed() const { return total_ - items_.size(); }
+  // "... and N more problems not listed" when some were not kept, else "".
+  std::string not_listed_line() const;
+  // "file:/pointer: message" per line, in the order found (then not_listed_line()).
   std::string format_lines() const;
   // format_lines() plus "N problem(s); nothing was simulated."
   std::string format(const std::string& what_was_skipped = "nothing was simulated") const;
 
  private:
   std::vector<Diagnostic> items_;
+  std::size_t total_ = 0;
 };
 
 // Thrown by a stage that found bad input; carries every diagnostic. Caught in main (exit 2).

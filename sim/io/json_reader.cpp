@@ -71,16 +71,38 @@ std::optional<json> parse_json_text(const std::string& text, const std::string& 
   // sees every key as it is parsed; a stack of frames gives its JSON Pointer.
   std::vector<Frame> stack;
   Diagnostics dups;
+  // The caps: parsing stops at the first value past one (TooLarge), so a
+  // hostile document costs at most the capped amount of memory.
+  struct TooLarge {
+    std::string pointer;
+    std::string message;
+  };
+  std::size_t values = 0;
+  const auto count_value = [&] {
+    if (++values > kMaxJsonValues) {
+      throw TooLarge{pointer_of(stack, stack.size()),
+                     "expected a document of at most " + std::to_string(kMaxJsonValues) +
+                         " JSON values (masim's cap on one input file), found more; parsing stopped here"};
+    }
+    if (!stack.empty() && !stack.back().object && stack.back().index >= kMaxJsonArrayLength) {
+      throw TooLarge{pointer_of(stack, stack.size() - 1),
+                     "expected an array of at most " + std::to_string(kMaxJsonArrayLength) +
+                         " elements (masim's cap on any array), found more; parsing stopped at element " +
+                         std::to_string(stack.back().index)};
+    }
+  };
   const json::parser_callback_t track = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
     switch (event) {
       case json::parse_event_t::object_start:
       case json::parse_event_t::array_start: {
+        count_value();
         Frame f;
         f.object = event == json::parse_event_t::object_start;
         stack.push_back(std::move(f));
         break;
       }
       case json::parse_event_t::key: {
+        count_value();
         Frame& f = stack.back();
         f.key = parsed.get<std::string>();
         if (!f.keys.insert(f.key).second) {
@@ -97,7 +119,11 @@ std::optional<json> parse_json_text(const std::string& text, const std::string& 
         if (!stack.empty() && !stack.back().object) ++stack.back().index;
         break;
       case json::parse_event_t::value:
-        if (!stack.empty() && !stack.back().object) ++stack.back().index;
+        // Members of objects are counted at their key; elements of arrays here.
+        if (!stack.empty() && !stack.back().object) {
+          count_value();
+          ++stack.back().index;
+        }
         break;
     }
     return true;
@@ -109,6 +135,9 @@ std::optional<json> parse_json_text(const std::string& text, const std::string& 
       return std::nullopt;
     }
     return doc;
+  } catch (const TooLarge& e) {
+    diags.error(file, e.pointer, e.message);
+    return std::nullopt;
   } catch (const json::parse_error& e) {
     // Translate the byte offset into line:column for the message.
     std::size_t line = 1, col = 1;

@@ -13,6 +13,7 @@
 //   r.finish();
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,6 +30,15 @@ enum class Required { kNo, kYes };
 
 // A short description of a JSON value for messages: `string "abc"`, `number 3`, `array`.
 std::string describe(const nlohmann::json& v);
+
+// Hard caps on one JSON document (docs/INPUTS.md, "Limits"), checked while it is
+// parsed so that a hostile file is refused before its tree is built: no array
+// longer than kMaxJsonArrayLength elements (the largest any format needs: a
+// routing trace of 2^20 experts, the explicit links of the largest generated
+// topology), no more than kMaxJsonValues values in all (with the 256 MiB file
+// cap, io::kMaxInputBytes, a parsed document stays under about 2 GB).
+inline constexpr std::size_t kMaxJsonArrayLength = std::size_t{1} << 22;  // 4,194,304
+inline constexpr std::size_t kMaxJsonValues = std::size_t{1} << 25;       // 33,554,432
 
 // Reads a file as JSON. Syntax errors become one diagnostic with line and column.
 std::optional<nlohmann::json> load_json_file(const std::string& path, Diagnostics& diags);

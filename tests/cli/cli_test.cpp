@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -55,11 +56,12 @@ std::string quote(const std::string& s) {
 
 // Runs masim with `args` (already shell-quoted) in `cwd` (default: the repository root).
 // Under timeout(1): a masim that blocks (on a FIFO, say) fails with 124 instead
-// of hanging the suite.
+// of hanging the suite. MASIM_TEST_TIME_SCALE (CMake: 1, 10 for a sanitizer
+// build; tests/test_time.hpp) scales the limit.
 Run masim(const std::string& args, const std::string& cwd = MASIM_SOURCE_DIR) {
   const fs::path out = scratch() / "stdout.txt";
   const fs::path err = scratch() / "stderr.txt";
-  const std::string cmd = "cd " + quote(cwd) + " && timeout 120 " + quote(MASIM_BIN) + " " + args + " >" + quote(out.string()) +
+  const std::string cmd = "cd " + quote(cwd) + " && timeout " + std::to_string(120 * MASIM_TEST_TIME_SCALE) + " " + quote(MASIM_BIN) + " " + args + " >" + quote(out.string()) +
                           " 2>" + quote(err.string());
   const int status = std::system(cmd.c_str());
   Run r;

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "sim/io/json_reader.hpp"
+#include "tests/test_time.hpp"
 
 using namespace masim::io;
 using nlohmann::json;
@@ -58,4 +59,65 @@ TEST_CASE("choices suggest the nearest allowed value") {
   REQUIRE(d.size() == 1);
   CHECK(d.items()[0].pointer == "/layouts/0/kind");
   CHECK(d.items()[0].message.rfind("unknown value \"ma_seperation\"; did you mean \"ma_separation\"?", 0) == 0);
+}
+
+TEST_CASE("limits: an array past kMaxJsonArrayLength is refused while parsing, at its pointer") {
+  // {"workload": {"routing": {"trace": [0, 0, ... one past the cap]}}}: a
+  // 20-million-entry trace cost ~150 bytes of memory per byte before the cap.
+  std::string text = "{\"workload\": {\"routing\": {\"trace\": [";
+  text.reserve(text.size() + 2 * (masim::io::kMaxJsonArrayLength + 1) + 8);
+  for (std::size_t i = 0; i <= masim::io::kMaxJsonArrayLength; ++i) text += i ? ",0" : "0";
+  text += "]}}}";
+  masim::io::Diagnostics d;
+  CHECK_FALSE(masim::io::parse_json_text(text, "t.json", d).has_value());
+  REQUIRE(d.size() == 1);
+  CHECK(d.items()[0].pointer == "/workload/routing/trace");
+  CHECK(d.items()[0].message.find("at most 4194304 elements") != std::string::npos);
+  CHECK(d.items()[0].message.find("element 4194304") != std::string::npos);
+}
+
+TEST_CASE("limits: an array at the cap parses") {
+  std::string text = "[";
+  for (std::size_t i = 0; i < masim::io::kMaxJsonArrayLength; ++i) text += i ? ",1" : "1";
+  text += "]";
+  masim::io::Diagnostics d;
+  const auto j = masim::io::parse_json_text(text, "t.json", d);
+  REQUIRE(j.has_value());
+  CHECK(j->size() == masim::io::kMaxJsonArrayLength);
+}
+
+// ~15 s in a plain build (a 75 MB document, 33.5 M values parsed): not under ASan.
+#if !defined(MASIM_TEST_ASAN)
+TEST_CASE("limits: more than kMaxJsonValues values in all are refused") {
+  // Nine arrays of 4,194,303 numbers: each under the array cap, 37.7 M values in all.
+  std::string text = "[";
+  for (int a = 0; a < 9; ++a) {
+    text += a ? ",[" : "[";
+    for (std::size_t i = 0; i + 1 < masim::io::kMaxJsonArrayLength; ++i) text += i ? ",0" : "0";
+    text += "]";
+  }
+  text += "]";
+  masim::io::Diagnostics d;
+  CHECK_FALSE(masim::io::parse_json_text(text, "t.json", d).has_value());
+  REQUIRE(d.size() == 1);
+  // 1 + 8 · (1 + 4,194,303) = 33,554,433 values end inside the eighth array.
+  CHECK(d.items()[0].pointer.rfind("/7/", 0) == 0);
+  CHECK(d.items()[0].message.find("at most 33554432 JSON values") != std::string::npos);
+}
+#endif
+
+TEST_CASE("limits: diagnostics past kMaxDiagnostics are counted, not kept") {
+  masim::io::Diagnostics d;
+  for (std::size_t i = 0; i < masim::io::kMaxDiagnostics + 5; ++i) d.error("f.json", "/x", "bad");
+  CHECK(d.size() == masim::io::kMaxDiagnostics + 5);
+  CHECK(d.items().size() == masim::io::kMaxDiagnostics);
+  CHECK(d.not_listed() == 5);
+  const std::string text = d.format();
+  CHECK(text.find("... and 5 more problems not listed (masim lists the first 1000)\n") != std::string::npos);
+  CHECK(text.find("1005 problems; nothing was simulated.") != std::string::npos);
+  masim::io::Diagnostics both;
+  both.append(d);
+  both.error("g.json", "", "one more");
+  CHECK(both.size() == 1006);
+  CHECK(both.not_listed() == 6);
 }

@@ -28,6 +28,7 @@
 #include "sim/frontend/scenario.hpp"
 #include "tests/robustness/harness.hpp"
 #include "tests/robustness/mutate.hpp"
+#include "tests/test_time.hpp"
 
 using namespace masim;
 using namespace masim::robustness;
@@ -35,7 +36,7 @@ using namespace masim::robustness;
 namespace {
 
 // Under AddressSanitizer (the asan preset, Debug) every check is ~50x slower.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(MASIM_TEST_ASAN)
 constexpr std::uint64_t kDefaultMutations = 40;
 #else
 constexpr std::uint64_t kDefaultMutations = 300;

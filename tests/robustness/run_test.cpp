@@ -30,6 +30,7 @@
 #include "sim/topology/topology.hpp"
 #include "tests/robustness/harness.hpp"
 #include "tests/robustness/mutate.hpp"
+#include "tests/test_time.hpp"
 
 using namespace masim;
 using namespace masim::robustness;
@@ -74,7 +75,7 @@ struct Run {
 // memory blow-up fails the test (std::bad_alloc: exit 1) instead of starving a
 // shared machine. Not under AddressSanitizer, whose shadow memory needs terabytes
 // of address space.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(MASIM_TEST_ASAN)
 constexpr const char* kMemoryCap = "";
 #else
 constexpr const char* kMemoryCap = "ulimit -v 4194304 && ";
@@ -181,7 +182,7 @@ TEST_CASE("robustness: masim run on valid and invalid mutations succeeds or exit
       const fs::path on_disk = scratch.dir() / vpath;
       { std::ofstream(on_disk, std::ios::binary | std::ios::trunc) << m.text; }
       const fs::path out_dir = scratch.dir() / "out" / std::to_string(runs);
-      const Run r = run_masim("run " + quote(target) + " -o " + quote(out_dir.string()), scratch.dir(), scratch.dir(), 60);
+      const Run r = run_masim("run " + quote(target) + " -o " + quote(out_dir.string()), scratch.dir(), scratch.dir(), testing::scaled_seconds(60));
       { std::ofstream(on_disk, std::ios::binary | std::ios::trunc) << original; }
       ++runs;
       const std::string what = f.repo_path + " [" + to_string(m.op) + "] " + m.what + " (run " + target + ")";
@@ -214,7 +215,7 @@ TEST_CASE("robustness: a tiny link bandwidth is an input problem, not an abort")
   vfs.set(topo, doc.dump(2));
   vfs.write_to(scratch.dir().string());
   const Run r = run_masim("run " + quote(Vfs::path("scenarios/paper/seed_study.json")) + " -o out", scratch.dir(),
-                          scratch.dir(), 60);
+                          scratch.dir(), testing::scaled_seconds(60));
   judge_run(r, scratch.dir() / "out", "seed study with 1 B/s NICs");
   CHECK(r.rc == 2);
   CHECK(r.err.find(":/generator/nic_bandwidth: ") != std::string::npos);
@@ -257,7 +258,7 @@ TEST_SUITE("determinism" * doctest::skip()) {
       std::string cmd = "cd " + quote(MASIM_SOURCE_DIR) + " && (";
       for (const char* x : {"a", "b"}) {
         const fs::path base = d / x;
-        cmd += std::string("(") + kMemoryCap + "timeout -k 5 120 " + quote(MASIM_BIN) + " run " + quote(s) + " -o " + quote((d / "out" / x).string()) +
+        cmd += std::string("(") + kMemoryCap + "timeout -k 5 " + std::to_string(testing::scaled_seconds(120)) + " " + quote(MASIM_BIN) + " run " + quote(s) + " -o " + quote((d / "out" / x).string()) +
                " >" + quote(base.string() + ".out") + " 2>" + quote(base.string() + ".err") + "; echo $? >" +
                quote(base.string() + ".rc") + ") & ";
       }
@@ -311,9 +312,9 @@ TEST_SUITE("determinism" * doctest::skip()) {
     const std::string other = Vfs::path("scenarios/paper/seed_study_other_seed.json");
     vfs.set(other, doc.dump(2));
     vfs.write_to(scratch.dir().string());
-    const Run r1 = run_masim("run " + quote(vpath) + " -o a", scratch.dir(), scratch.dir(), 120);
+    const Run r1 = run_masim("run " + quote(vpath) + " -o a", scratch.dir(), scratch.dir(), testing::scaled_seconds(120));
     REQUIRE_MESSAGE(r1.rc == 0, r1.err);
-    const Run r2 = run_masim("run " + quote(other) + " -o b", scratch.dir(), scratch.dir(), 120);
+    const Run r2 = run_masim("run " + quote(other) + " -o b", scratch.dir(), scratch.dir(), testing::scaled_seconds(120));
     REQUIRE_MESSAGE(r2.rc == 0, r2.err);
     const json a = json::parse(read_text((scratch.dir() / "a/results.json").string()));
     const json b = json::parse(read_text((scratch.dir() / "b/results.json").string()));
