@@ -10,7 +10,8 @@ void Diagnostics::error(std::string file, std::string pointer, std::string messa
 }
 
 void Diagnostics::error_at_line(std::string file, int line, std::string message) {
-  items_.push_back({std::move(file), "", std::move(message), line});
+  ++total_;
+  if (items_.size() < kMaxDiagnostics) items_.push_back({std::move(file), "", std::move(message), line});
 }
 
 void Diagnostics::append(const Diagnostics& other) {
