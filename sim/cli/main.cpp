@@ -242,6 +242,7 @@ int cmd_check(const std::vector<std::string>& paths, bool builtin) {
   for (const std::string& p : paths) {
     const frontend::CheckResult r = frontend::check_file(p, diags);
     if (r.ok) std::cout << p << ": ok, " << r.summary << "\n";
+    for (const std::string& w : r.warnings) std::cout << p << ": warning: " << w << "\n";
   }
   if (!diags.empty()) return report_bad_input(diags);
   return kExitOk;

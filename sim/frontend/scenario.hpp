@@ -44,6 +44,7 @@ struct CheckResult {
   bool ok = false;
   FileKind kind = FileKind::kUnknown;
   std::string summary;  // one line for a valid file: what it is
+  std::vector<std::string> warnings;  // valid, but worth knowing (a derived profile and its measured error)
 };
 // Parses and validates one input file of any kind; problems go to `diags`.
 CheckResult check_file(const std::string& path, io::Diagnostics& diags, const FileSource& files = FileSource{});
