@@ -149,6 +149,12 @@ TEST_CASE("the seed study's scenario runs with the derived A100 profile") {
   auto cost = profile::make_cost_model(*s, d);
   REQUIRE_MESSAGE(cost, d.format_lines());
   CHECK(cost->describe().find("derived from NVIDIA H200") != std::string::npos);
+  // It carries the derivation band measured on the H100 (calibrate/results/h100/derivation-error.json).
+  const auto band = cost->band();
+  REQUIRE(band.has_value());
+  CHECK(band->steps == 68);
+  CHECK(band->min_pct < 0.0);
+  CHECK(band->max_pct > 0.0);
   // The seed model's decode ops on one attention-TP=2 shard: priced from the profile.
   const spec::ModelSpec& m = s->model;
   for (const models::Op& op : workload::attention_block(m, 0, workload::AttentionShard{2, 48, 1, 2048, false})) {
