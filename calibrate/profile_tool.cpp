@@ -10,6 +10,10 @@
 //   masim-profile refit IN -o OUT --iso-bytes 'unpermute.tokens=width*top_k+1'
 //                        # iso-bytes interpolation along tokens, bytes ∝ tokens·width·(top_k+1)
 //   masim-profile pool BASE RECHECK...   # random off-grid shapes of BASE and its rechecks, priced by BASE
+//   masim-profile merge BASE OTHER -o OUT   # OTHER's tables replace BASE's (a run finished on another GPU)
+//   masim-profile derivation-error --measured calibrate/profiles/h100-sxm.json
+//                        --derived calibrate/profiles/h100-sxm.derived.json --recheck R... --validate V...
+//                        -o calibrate/results/h100/derivation-error.json   # issue 21
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -19,12 +23,15 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include "calibrate/derivation_error.hpp"
 #include "calibrate/model_shapes.hpp"
 #include "calibrate/pool.hpp"
 #include "calibrate/refit_spec.hpp"
 #include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
+#include "sim/io/json_reader.hpp"
 #include "sim/profile/derive.hpp"
 #include "sim/profile/fit.hpp"
 #include "sim/profile/op_map.hpp"
@@ -110,6 +117,32 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember(profile::datasheet_keys()));
   derive->add_option("-o,--out", out, "Derived profile to write")->required();
+  std::string rule_name = "rates", measured_error_file;
+  derive->add_option("--rule", rule_name, "Derivation rule: rates (default) or efficiency (sim/profile/derive.hpp)")
+      ->check(CLI::IsMember({"rates", "efficiency"}));
+  derive->add_option("--measured-error", measured_error_file,
+                     "Derivation-error report (masim-profile derivation-error) whose step band the profile carries")
+      ->check(CLI::ExistingFile);
+  std::string merge_base, merge_other;
+  auto* merge = app.add_subcommand("merge", "A profile whose tables of OTHER replace those of BASE (same GPU model)");
+  merge->add_option("base", merge_base, "Profile to start from")->required()->check(CLI::ExistingFile);
+  merge->add_option("other", merge_other, "Profile whose tables win")->required()->check(CLI::ExistingFile);
+  merge->add_option("-o,--out", out, "Profile to write")->required();
+  std::string de_measured, de_derived;
+  std::vector<std::string> de_rechecks, de_validate, de_scenarios;
+  int de_draws = 8;
+  std::uint64_t de_seed = 1;
+  auto* derr = app.add_subcommand("derivation-error",
+                                  "How wrong a derived profile is, against a measured profile of the same GPU");
+  derr->add_option("--measured", de_measured, "Measured profile")->required()->check(CLI::ExistingFile);
+  derr->add_option("--derived", de_derived, "Derived profile of the same GPU")->required()->check(CLI::ExistingFile);
+  derr->add_option("--recheck", de_rechecks, "Rechecks re-measured on that GPU")->check(CLI::ExistingFile);
+  derr->add_option("--validate", de_validate, "masim-calibrate validate reports of real steps priced by the derived profile")
+      ->check(CLI::ExistingFile);
+  derr->add_option("--scenarios", de_scenarios, "Models of the whole steps (default: calibrate/validation's four)");
+  derr->add_option("--draws", de_draws, "Decode and prefill steps per model")->check(CLI::Range(0, 10000));
+  derr->add_option("--seed", de_seed, "Seed of the steps' batch, context and routing");
+  derr->add_option("-o,--out", out, "JSON report");
   std::vector<std::string> files;
   auto* sum = app.add_subcommand("summary", "Per table: points, fit errors, best achieved rates");
   sum->add_option("files", files, "Profiles")->required()->check(CLI::ExistingFile);
@@ -165,9 +198,119 @@ int main(int argc, char** argv) {
                      ds->gpu_name.c_str());
         return 2;
       }
-      const profile::Profile q = profile::derive_profile(*p, from, *ds, *dt);
+      profile::Profile q = profile::derive_profile(*p, from, *ds, *dt, *profile::parse_derive_rule(rule_name));
+      if (!measured_error_file.empty()) {
+        auto doc = io::load_json_file(measured_error_file, d);
+        const nlohmann::json* band = doc && doc->is_object() && doc->contains("band") ? &(*doc)["band"] : nullptr;
+        if (band == nullptr || !(*band)["points"].is_number_integer() || (*band)["points"].get<int>() < 1 ||
+            !doc->contains("measured_profile")) {
+          std::fprintf(stderr, "%s%s: expected a masim-profile derivation-error report with a step band\n",
+                       d.format_lines().c_str(), measured_error_file.c_str());
+          return 2;
+        }
+        profile::MeasuredError e;
+        e.against = (*doc)["measured_profile"].get<std::string>();
+        e.report = measured_error_file;
+        e.steps = (*band)["points"].get<int>();
+        e.bias_pct = (*band)["bias_pct"].get<double>();
+        e.p95_abs_pct = (*band)["p95_abs_pct"].get<double>();
+        e.min_pct = (*band)["min_pct"].get<double>();
+        e.max_pct = (*band)["max_pct"].get<double>();
+        q.derivation->measured_error = e;
+      }
       profile::write_profile(q, out);
       std::printf("wrote %s (%zu op tables)\n", out.c_str(), q.ops.size());
+      return 0;
+    }
+    if (*merge) {
+      io::Diagnostics d;
+      auto base = profile::load_profile(merge_base, d);
+      auto other = profile::load_profile(merge_other, d);
+      if (base && other &&
+          (base->derived || other->derived ||
+           !profile::same_gpu_name(base->provenance.gpu_name, other->provenance.gpu_name))) {
+        d.error(merge_other, "/provenance/gpu_name",
+                "expected a measured profile of a " + base->provenance.gpu_name + " like the base's");
+      }
+      if (!d.empty()) {
+        std::fprintf(stderr, "%s", d.format("nothing was merged").c_str());
+        return 2;
+      }
+      std::string names;
+      for (const profile::OpTable& t : other->ops) {
+        names += (names.empty() ? "" : ", ") + t.name;
+        if (profile::OpTable* mine = base->find(t.name)) {
+          *mine = t;
+        } else {
+          base->ops.push_back(t);
+        }
+      }
+      // A ceiling comes from the table it is measured on.
+      if (other->find("memcpy_d2d")) base->ceilings.copy_bytes_per_s = other->ceilings.copy_bytes_per_s;
+      if (other->find("gemm_bf16")) base->ceilings.bf16_flops_per_s = other->ceilings.bf16_flops_per_s;
+      if (other->find("gemm_fp8")) base->ceilings.fp8_flops_per_s = other->ceilings.fp8_flops_per_s;
+      const profile::Provenance& o = other->provenance;
+      base->notes.push_back("merged: " + names + " from " + merge_other + " (" + o.gpu_name + " " + o.gpu_uuid + ", " +
+                            o.date_utc + ", arguments: " + [&] {
+                              std::string a;
+                              for (const std::string& s : o.arguments) a += (a.empty() ? "" : " ") + s;
+                              return a;
+                            }() + "); the other tables and the provenance are " + merge_base + "'s (" +
+                            base->provenance.gpu_uuid + ")");
+      for (profile::OpTable& t : base->ops) profile::refresh_errors(t, base->ceilings);
+      profile::write_profile(*base, out);
+      summary(*base, out);
+      return 0;
+    }
+    if (*derr) {
+      io::Diagnostics d;
+      auto m = profile::load_profile(de_measured, d);
+      auto g = profile::load_profile(de_derived, d);
+      std::vector<std::pair<std::string, profile::Profile>> rechecks;
+      for (const std::string& f : de_rechecks) {
+        if (auto p = profile::load_profile(f, d)) rechecks.emplace_back(f, std::move(*p));
+      }
+      std::vector<calibrate::ValidateReport> real;
+      for (const std::string& f : de_validate) {
+        auto doc = io::load_json_file(f, d);
+        if (!doc) continue;
+        if (auto v = calibrate::parse_validate_report(*doc, f, d)) real.push_back(*v);
+      }
+      const auto models =
+          calibrate::load_models(de_scenarios.empty() ? calibrate::default_model_scenarios() : de_scenarios, d);
+      calibrate::DerivationError e;
+      if (d.empty() && m && g) e = calibrate::derivation_error(*m, *g, rechecks, models, real, de_draws, de_seed, d);
+      if (!d.empty() || !m || !g) {
+        std::fprintf(stderr, "%s", d.format("nothing was compared").c_str());
+        return 2;
+      }
+      auto line = [](const std::string& what, const calibrate::ErrorStats& s) {
+        std::printf("%-24s %6d  median |e| %6.2f%%  p95 %6.2f%%  bias %+7.2f%%  min %+7.2f%%  max %+7.2f%%\n",
+                    what.c_str(), s.points, s.median_abs_pct, s.p95_abs_pct, s.bias_pct, s.min_pct, s.max_pct);
+      };
+      std::printf("%s priced against %s: 100 * (derived - measured) / measured\n", de_derived.c_str(),
+                  de_measured.c_str());
+      for (const auto& t : e.tables) {
+        line(t.name + " grid", t.grid);
+        line(t.name + " random", t.random);
+        if (t.model.points > 0) line(t.name + " model", t.model);
+      }
+      line("all grid", e.grid);
+      line("all random", e.random);
+      line("all model", e.model);
+      line("decode steps", e.decode);
+      line("prefill steps", e.prefill);
+      for (const auto& s : e.real) {
+        std::printf("real step %-22s b=%d c=%d: measured %.3f ms, derived %.3f ms, %+.2f%%\n", s.model.c_str(),
+                    s.batch, s.context, s.measured_ms, s.derived_ms, s.error_pct);
+      }
+      line("real steps", e.real_steps);
+      line("band (all steps)", e.band);
+      if (e.unpriced_ops > 0) std::printf("%d step ops without a price in one of the profiles left out\n", e.unpriced_ops);
+      if (!out.empty()) {
+        profile::write_text_atomic(out, calibrate::to_json(e, de_measured, de_derived).dump(1) + "\n");
+        std::printf("wrote %s\n", out.c_str());
+      }
       return 0;
     }
     if (*pool) {

@@ -291,6 +291,7 @@ int cmd_check(const std::vector<std::string>& paths, bool builtin, const LimitAr
     const std::size_t before = diags.size();
     if (r.estimate) frontend::check_limits(*r.estimate, limits, name, diags);
     if (diags.size() == before) std::cout << name << ": ok, " << r.summary << "\n";
+    for (const std::string& w : r.warnings) std::cout << name << ": warning: " << w << "\n";
   };
   if (builtin) {
     const frontend::FileSource files(embedded_files());

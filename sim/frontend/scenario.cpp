@@ -1,5 +1,6 @@
 #include "sim/frontend/scenario.hpp"
 
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -214,6 +215,31 @@ FileKind detect_kind(const json& doc) {
   return FileKind::kUnknown;
 }
 
+namespace {
+
+// A derived profile prices every op from another GPU's measurements: say so, with
+// the derivation's measured error where it was measured (docs/VALIDATION.md).
+std::string derived_profile_warning(const profile::ProfileCostModel& pm, const spec::ScenarioSpec& s) {
+  const profile::Profile& p = pm.profile();
+  std::string w = "profile " + profile::resolve_profile_path(s) + " is derived for " + p.provenance.gpu_name + " from " +
+                  (p.derivation ? p.derivation->source_gpu : std::string("?")) +
+                  " measurements and datasheet ratios, not measured on it; ";
+  if (const auto b = pm.band()) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "its rule's measured error over whole steps: bias %+.1f%%, %+.1f%% to %+.1f%% over %d steps",
+                  b->bias_pct, b->min_pct, b->max_pct, b->steps);
+    const auto& e = *p.derivation->measured_error;
+    w += std::string(buf) + " (against " + e.against + ", " + e.report +
+         "); results.json gives every headline metric as an interval";
+  } else {
+    w += "its error has not been measured";
+  }
+  return w;
+}
+
+}  // namespace
+
 CheckResult check_file(const std::string& path, io::Diagnostics& diags, const FileSource& files) {
   CheckResult res;
   const std::size_t before = diags.size();
@@ -229,7 +255,12 @@ CheckResult check_file(const std::string& path, io::Diagnostics& diags, const Fi
       auto topo = topology::Topology::build(s->topology, s->file, diags);
       if (!topo) break;
       // The calibration profile, if named: readable, valid, for this GPU.
-      if (!s->profile_path.empty() && !profile::make_cost_model(*s, diags)) break;
+      if (!s->profile_path.empty()) {
+        const auto cost = profile::make_cost_model(*s, diags);
+        if (!cost) break;
+        const auto* pm = dynamic_cast<const profile::ProfileCostModel*>(cost.get());
+        if (pm != nullptr && pm->profile().derived) res.warnings.push_back(derived_profile_warning(*pm, *s));
+      }
       res.summary = "scenario \"" + s->name + "\": " + std::to_string(s->layouts.size()) + " layouts, model \"" +
                     s->model.name + "\", " + std::to_string(topology_gpus(s->topology)) + " GPUs (" +
                     s->hardware.gpu.name + ")";

@@ -48,6 +48,7 @@ struct CheckResult {
   // A valid scenario: its work and memory (estimate.hpp); the caller holds it
   // against its limits (check_limits), as `masim check` does.
   std::optional<WorkEstimate> estimate;
+  std::vector<std::string> warnings;  // valid, but worth knowing (a derived profile and its measured error)
 };
 // Parses and validates one input file of any kind; problems go to `diags`.
 CheckResult check_file(const std::string& path, io::Diagnostics& diags, const FileSource& files = FileSource{});

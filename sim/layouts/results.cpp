@@ -43,6 +43,20 @@ nlohmann::json comm_json(const CommStats& c) {
           {"calls", c.calls}};
 }
 
+nlohmann::json band_json(const std::array<double, 2>& v) { return nlohmann::json::array({r6(v[0]), r6(v[1])}); }
+
+// The headline time of a layout for the workload: TPOT (decode), TTFT (prefill), step time (training).
+const char* headline_metric(spec::WorkloadKind w) {
+  if (w == spec::WorkloadKind::kDecode) return "tpot_ms";
+  if (w == spec::WorkloadKind::kPrefill) return "ttft_ms";
+  return "iteration_ms";
+}
+double headline_value(const LayoutMetrics& m, spec::WorkloadKind w) {
+  if (w == spec::WorkloadKind::kDecode) return m.tpot_ms;
+  if (w == spec::WorkloadKind::kPrefill) return m.ttft_ms;
+  return m.iteration_ms;
+}
+
 nlohmann::json layout_json(const LayoutResult& l) {
   nlohmann::json j;
   j["name"] = l.name;
@@ -146,9 +160,58 @@ nlohmann::json to_json(const ScenarioResult& r) {
   j["cost_model"] = r.cost_model;
   j["network_model"] = r.network_model;
   nlohmann::json ls = nlohmann::json::array();
-  for (const LayoutResult& l : r.layouts) ls.push_back(layout_json(l));
+  for (const LayoutResult& l : r.layouts) {
+    nlohmann::json lj = layout_json(l);
+    if (r.cost_band) {
+      const models::CostBand& b = *r.cost_band;
+      const LayoutMetrics& m = l.metrics;
+      lj["metrics_band"] = {{"tpot_ms", band_json(band_time(m.tpot_ms, b))},
+                            {"ttft_ms", band_json(band_time(m.ttft_ms, b))},
+                            {"iteration_ms", band_json(band_time(m.iteration_ms, b))},
+                            {"tokens_per_s", band_json(band_rate(m.tokens_per_s, b))},
+                            {"tokens_per_s_per_gpu", band_json(band_rate(m.tokens_per_s_per_gpu, b))}};
+    }
+    ls.push_back(lj);
+  }
   j["layouts"] = ls;
+  if (r.cost_band) {
+    const models::CostBand& b = *r.cost_band;
+    j["cost_band"] = {{"what", b.what},
+                      {"steps", b.steps},
+                      {"bias_pct", r6(b.bias_pct)},
+                      {"min_pct", r6(b.min_pct)},
+                      {"max_pct", r6(b.max_pct)}};
+    // MA Separation against the best other layout, with the band applied against the
+    // verdict: each side may be off by any error in the band, independently.
+    const LayoutResult* ma = nullptr;
+    const LayoutResult* base = nullptr;
+    for (const LayoutResult& l : r.layouts) {
+      const double v = headline_value(l.metrics, r.workload);
+      if (!(v > 0)) continue;
+      const LayoutResult*& slot = l.kind == spec::LayoutKind::kMaSeparation ? ma : base;
+      if (slot == nullptr || v < headline_value(slot->metrics, r.workload)) slot = &l;
+    }
+    if (ma != nullptr && base != nullptr) {
+      const double ratio = headline_value(ma->metrics, r.workload) / headline_value(base->metrics, r.workload);
+      const double lo = ratio * (1 + b.min_pct / 100) / (1 + b.max_pct / 100);
+      const double hi = ratio * (1 + b.max_pct / 100) / (1 + b.min_pct / 100);
+      j["verdict_band"] = {{"metric", headline_metric(r.workload)},
+                           {"ma_layout", ma->name},
+                           {"baseline", base->name},
+                           {"ratio", r6(ratio)},
+                           {"ratio_interval", nlohmann::json::array({r6(lo), r6(hi)})},
+                           {"verdict", ratio > 1 ? "MA Separation slower" : "MA Separation faster"},
+                           {"survives", ratio > 1 ? lo > 1 : hi < 1}};
+    }
+  }
   return j;
+}
+
+std::array<double, 2> band_time(double v, const models::CostBand& b) {
+  return {v / (1 + b.max_pct / 100), v / (1 + b.min_pct / 100)};
+}
+std::array<double, 2> band_rate(double v, const models::CostBand& b) {
+  return {v * (1 + b.min_pct / 100), v * (1 + b.max_pct / 100)};
 }
 
 nlohmann::json to_json(const ScenarioResult& r, const nlohmann::json& resolved_scenario) {

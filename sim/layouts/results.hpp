@@ -14,12 +14,14 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "sim/common/units.hpp"
+#include "sim/models/compute_cost.hpp"
 #include "sim/models/memory.hpp"
 #include "sim/spec/spec.hpp"
 
@@ -142,7 +144,15 @@ struct ScenarioResult {
   std::string cost_model;            // ComputeCostModel::describe()
   std::string network_model;         // Network::model()
   std::vector<LayoutResult> layouts;
+  // The cost model's measured band (a derived profile's): results.json then carries
+  // every headline metric as an interval and the MA-vs-baseline verdict across it.
+  std::optional<models::CostBand> cost_band;
 };
+
+// The interval of a time metric priced at `v` under `b`: v / (1 + max) .. v / (1 + min);
+// of a rate (tokens/s): the reciprocal relation, v · (1 + min) .. v · (1 + max).
+std::array<double, 2> band_time(double v, const models::CostBand& b);
+std::array<double, 2> band_rate(double v, const models::CostBand& b);
 
 // results.json without the "scenario" echo (the front end owns the resolved inputs).
 nlohmann::json to_json(const ScenarioResult& r);

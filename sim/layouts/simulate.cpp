@@ -46,6 +46,7 @@ ScenarioResult simulate(const spec::ScenarioSpec& s, const topology::Topology& t
   result.batch = s.workload.batch;
   result.context_length = s.workload.context_length;
   result.cost_model = cost.describe();
+  result.cost_band = cost.band();
 
   const models::EnergyModel energy(s.hardware.gpu);
   std::vector<Plan> plans;

@@ -28,6 +28,17 @@ struct OpCost {
   CostSource source = CostSource::kRoofline;
 };
 
+// The measured error of a model's prices over whole steps (a derived profile's,
+// measured where a real profile of the same GPU exists): a step priced at t lies
+// within t / (1 + max_pct/100) .. t / (1 + min_pct/100) of the truth.
+struct CostBand {
+  std::string what;          // where it was measured ("H200 -> H100 derivation against ...")
+  int steps = 0;
+  double bias_pct = 0;       // median signed error
+  double min_pct = 0;
+  double max_pct = 0;
+};
+
 class ComputeCostModel {
  public:
   virtual ~ComputeCostModel() = default;
@@ -37,6 +48,8 @@ class ComputeCostModel {
   virtual std::optional<OpCost> find_cost(const Op& op) const { return cost(op); }
   // One line: what the model is and where its numbers come from.
   virtual std::string describe() const = 0;
+  // The measured error band of whole steps, where one is known (derived profiles).
+  virtual std::optional<CostBand> band() const { return std::nullopt; }
 };
 
 class RooflineCostModel final : public ComputeCostModel {
@@ -63,6 +76,7 @@ class LayeredCostModel final : public ComputeCostModel {
       : primary_(&primary), fallback_(&fallback) {}
   OpCost cost(const Op& op) const override;
   std::string describe() const override;
+  std::optional<CostBand> band() const override { return primary_->band(); }
 
  private:
   const ComputeCostModel* primary_;

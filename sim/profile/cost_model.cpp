@@ -50,6 +50,15 @@ std::string ProfileCostModel::describe() const {
   return s + buf + "; else " + roofline_.describe();
 }
 
+std::optional<models::CostBand> ProfileCostModel::band() const {
+  if (!profile_.derived || !profile_.derivation || !profile_.derivation->measured_error) return std::nullopt;
+  const MeasuredError& e = *profile_.derivation->measured_error;
+  return models::CostBand{"the error of this profile's derivation rule (" + profile_.derivation->source_gpu + " -> " +
+                              profile_.provenance.gpu_name + ") over whole steps, measured on a GPU derived the same "
+                              "way and calibrated: " + e.against + " (" + e.report + ")",
+                          e.steps, e.bias_pct, e.min_pct, e.max_pct};
+}
+
 void check_profile_gpu(const Profile& p, const spec::GpuSpec& gpu, const std::string& file,
                        const std::string& pointer, io::Diagnostics& diags) {
   if (gpu.name.empty() || same_gpu_name(p.provenance.gpu_name, gpu.name)) return;

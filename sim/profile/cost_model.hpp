@@ -39,6 +39,8 @@ class ProfileCostModel final : public models::ComputeCostModel {
   models::OpCost cost(const models::Op& op) const override;
   std::optional<models::OpCost> find_cost(const models::Op& op) const override;
   std::string describe() const override;
+  // A derived profile's measured_error (Derivation), else nullopt.
+  std::optional<models::CostBand> band() const override;
 
   const Profile& profile() const { return profile_; }
   // Predicted microseconds from the profile alone (nullopt: not covered).

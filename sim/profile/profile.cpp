@@ -579,6 +579,19 @@ std::optional<Profile> parse_profile(const json& doc, const std::string& file, i
       }
     }
     if (auto s = read_strings(*d, "sources", Required::kNo)) der.sources = *s;
+    if (auto e = d->object("measured_error", Required::kNo); e && e->valid()) {
+      MeasuredError me;
+      me.against = e->string("against", Required::kYes).value_or("");
+      me.report = e->string_or("report", "");
+      me.steps = static_cast<int>(e->integer("steps", Required::kYes, 1, 1 << 30).value_or(0));
+      me.bias_pct = e->number("bias_pct", Required::kYes, -100, 1e6).value_or(0);
+      me.p95_abs_pct = e->number("p95_abs_pct", Required::kYes, 0, 1e6).value_or(0);
+      me.min_pct = e->number("min_pct", Required::kYes, -99.999, 1e6).value_or(0);
+      me.max_pct = e->number("max_pct", Required::kYes, -99.999, 1e6).value_or(0);
+      if (me.max_pct < me.min_pct) e->error("max_pct", "expected max_pct >= min_pct");
+      e->finish();
+      der.measured_error = me;
+    }
     d->finish();
     p.derivation = der;
   }
@@ -629,6 +642,13 @@ std::string to_json_text(const Profile& p) {
                            {"source_datasheet", d.source_datasheet},
                            {"target_datasheet", d.target_datasheet},
                            {"sources", d.sources}};
+    if (d.measured_error) {
+      const MeasuredError& e = *d.measured_error;
+      j["derivation"]["measured_error"] = json{{"against", e.against},       {"report", e.report},
+                                               {"steps", e.steps},           {"bias_pct", e.bias_pct},
+                                               {"p95_abs_pct", e.p95_abs_pct}, {"min_pct", e.min_pct},
+                                               {"max_pct", e.max_pct}};
+    }
   }
   const Provenance& v = p.provenance;
   j["provenance"] = json{{"gpu_name", v.gpu_name},

@@ -138,6 +138,19 @@ struct CollectiveTable {
   std::vector<std::string> status;
 };
 
+// The derivation rule's error measured where both a derived and a measured
+// profile of one GPU exist (calibrate/derivation_error.hpp): over whole decode and
+// prefill steps, 100 · (derived − measured) / measured.
+struct MeasuredError {
+  std::string against;    // the measured profile it was checked against
+  std::string report;     // the derivation-error report
+  int steps = 0;
+  double bias_pct = 0;    // median signed error
+  double p95_abs_pct = 0;
+  double min_pct = 0;     // the band: a step priced at t lies in t/(1+max) .. t/(1+min)
+  double max_pct = 0;
+};
+
 struct Derivation {
   std::string method;
   std::string source_profile;       // path of the measured profile it came from
@@ -146,6 +159,7 @@ struct Derivation {
   std::map<std::string, double> source_datasheet;   // keys with units: "bf16_flops_per_s", ...
   std::map<std::string, double> target_datasheet;
   std::vector<std::string> sources;  // datasheet citations
+  std::optional<MeasuredError> measured_error;
 };
 
 struct Profile {

@@ -93,6 +93,12 @@ void check_layout_shape(const json& l, const std::string& p, ShapeCheck& c) {
   c.members(l, p, {"gpus", "max_batch_that_fits", "events"}, T::kInteger);
   c.member(l, p, "fits", T::kBoolean);
   c.array_of(l, p, "gpu_ranks", T::kInteger);
+  if (const json* b = c.member(l, p, "metrics_band", T::kObject)) {
+    const std::string bp = io::pointer_join(p, "metrics_band");
+    for (const char* k : {"tpot_ms", "ttft_ms", "iteration_ms", "tokens_per_s", "tokens_per_s_per_gpu"}) {
+      c.array_of(*b, bp, k, T::kNumber);  // [low, high]
+    }
+  }
   if (const json* par = c.member(l, p, "parallelism", T::kObject)) {
     const std::string pp = io::pointer_join(p, "parallelism");
     c.members(*par, pp, {"tp", "pp", "ep", "dp", "micro_batches", "attention_gpus", "expert_gpus", "attention_dp",
@@ -305,6 +311,17 @@ void check_results_shape(const json& results, const std::string& file, io::Diagn
   }
   if (const json* t = c.member(results, "", "run_timeline", T::kObject)) check_run_timeline_shape(*t, "/run_timeline", c);
   if (const json* sv = c.member(results, "", "serving", T::kObject)) check_serving_shape(*sv, "/serving", c);
+  if (const json* b = c.member(results, "", "cost_band", T::kObject)) {
+    c.member(*b, "/cost_band", "what", T::kString);
+    c.member(*b, "/cost_band", "steps", T::kInteger);
+    c.members(*b, "/cost_band", {"bias_pct", "min_pct", "max_pct"}, T::kNumber);
+  }
+  if (const json* v = c.member(results, "", "verdict_band", T::kObject)) {
+    c.members(*v, "/verdict_band", {"metric", "ma_layout", "baseline", "verdict"}, T::kString);
+    c.member(*v, "/verdict_band", "ratio", T::kNumber);
+    c.array_of(*v, "/verdict_band", "ratio_interval", T::kNumber);
+    c.member(*v, "/verdict_band", "survives", T::kBoolean);
+  }
   const auto it = results.find("layouts");
   if (it == results.end() || !it->is_array()) return;
   for (std::size_t i = 0; i < it->size(); ++i) {

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -11,6 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "calibrate/derivation_error.hpp"
 #include "calibrate/model_shapes.hpp"
 #include "calibrate/pool.hpp"
 #include "calibrate/refit_spec.hpp"
@@ -95,8 +99,16 @@ TEST_CASE("the derived profiles are what masim-profile derive makes from the mea
   REQUIRE(h200);
   for (const auto& [key, file] : {std::pair<const char*, const char*>{"a100-sxm4-80gb", "a100-sxm4-80gb.derived.json"},
                                   std::pair<const char*, const char*>{"h100-sxm", "h100-sxm.derived.json"}}) {
-    const profile::Profile q =
+    profile::Profile q =
         profile::derive_profile(*h200, "calibrate/profiles/h200.json", *profile::datasheet("h200"), *profile::datasheet(key));
+    // The band measured on the H100 (calibrate/scripts/derivation_error.sh), as masim-profile derive
+    // --measured-error puts it.
+    std::ifstream rep(repo("calibrate/results/h100/derivation-error.json"));
+    const nlohmann::json e = nlohmann::json::parse(rep);
+    q.derivation->measured_error = profile::MeasuredError{e["measured_profile"], "calibrate/results/h100/derivation-error.json",
+                                                          e["band"]["points"], e["band"]["bias_pct"],
+                                                          e["band"]["p95_abs_pct"], e["band"]["min_pct"],
+                                                          e["band"]["max_pct"]};
     std::ifstream in(repo(std::string("calibrate/profiles/") + file));
     std::stringstream ss;
     ss << in.rdbuf();
@@ -137,6 +149,12 @@ TEST_CASE("the seed study's scenario runs with the derived A100 profile") {
   auto cost = profile::make_cost_model(*s, d);
   REQUIRE_MESSAGE(cost, d.format_lines());
   CHECK(cost->describe().find("derived from NVIDIA H200") != std::string::npos);
+  // It carries the derivation band measured on the H100 (calibrate/results/h100/derivation-error.json).
+  const auto band = cost->band();
+  REQUIRE(band.has_value());
+  CHECK(band->steps == 68);
+  CHECK(band->min_pct < 0.0);
+  CHECK(band->max_pct > 0.0);
   // The seed model's decode ops on one attention-TP=2 shard: priced from the profile.
   const spec::ModelSpec& m = s->model;
   for (const models::Op& op : workload::attention_block(m, 0, workload::AttentionShard{2, 48, 1, 2048, false})) {
@@ -368,4 +386,109 @@ TEST_CASE("a table's model holdout: its shapes as measured, off the grid, withou
   CHECK(got[1].source == "e");
   CHECK(got[1].x == std::vector<double>{1, 2048});
   CHECK(calibrate::off_grid_shapes(all, "swiglu", grid).empty());
+}
+
+namespace {
+
+std::vector<std::pair<std::string, profile::Profile>> h100_rechecks(io::Diagnostics& d) {
+  std::vector<std::pair<std::string, profile::Profile>> out;
+  for (const char* f : {"calibrate/results/h100/runs/rechecks/derived-recheck103-GPU-b2130302.json",
+                        "calibrate/results/h100/runs/rechecks/derived-recheck104-GPU-b2130302.json"}) {
+    auto p = profile::load_profile(repo(f), d);
+    REQUIRE_MESSAGE(p, d.format_lines());
+    out.emplace_back(f, std::move(*p));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("derivation error: a derived profile 10% slow everywhere reads +10% on every set") {
+  io::Diagnostics d;
+  auto h100 = profile::load_profile(repo("calibrate/profiles/h100-sxm.json"), d);
+  REQUIRE_MESSAGE(h100, d.format_lines());
+  CHECK_FALSE(h100->derived);
+  CHECK(h100->provenance.gpu_name == "NVIDIA H100 80GB HBM3");
+  // A fake "derived" profile: the measured one with every time ×1.1. On the grid its
+  // fits return the measured values ×1.1 exactly, so every grid error is +10%; off the
+  // grid, interpolation in log space of values ×1.1 is the measured fit ×1.1, so +10% plus
+  // the measured fit's own error; whole steps sum ops that are all ×1.1: +10%.
+  profile::Profile slow = *h100;
+  slow.derived = true;
+  slow.derivation = profile::Derivation{};
+  for (profile::OpTable& t : slow.ops) {
+    for (double& v : t.time_us) v *= 1.1;
+  }
+  const auto models = calibrate::load_models(calibrate::default_model_scenarios(), d);
+  REQUIRE(d.empty());
+  const auto e = calibrate::derivation_error(*h100, slow, {}, models, {}, 2, 1, d);
+  REQUIRE_MESSAGE(d.empty(), d.format_lines());
+  CHECK(e.grid.points > 30000);
+  CHECK(e.grid.bias_pct == doctest::Approx(10.0));
+  CHECK(e.grid.median_abs_pct == doctest::Approx(10.0));
+  CHECK(e.grid.p95_abs_pct == doctest::Approx(10.0));
+  CHECK(e.grid.min_pct == doctest::Approx(10.0));
+  CHECK(e.decode.points == 8);  // 4 models × 2 draws
+  CHECK(e.prefill.points == 8);
+  CHECK(e.decode.min_pct == doctest::Approx(10.0));
+  CHECK(e.band.max_pct == doctest::Approx(10.0));
+  CHECK(e.random.bias_pct > 8.0);
+  CHECK(e.random.bias_pct < 12.0);
+
+  // Measured against measured, or shapes that were not re-measured on the H100: bad input.
+  io::Diagnostics bad;
+  calibrate::derivation_error(*h100, *h100, {{"h200.json", *profile::load_profile(repo("calibrate/profiles/h200.json"), d)}},
+                              models, {}, 1, 1, bad);
+  CHECK(bad.size() == 2);
+  CHECK(bad.format_lines().find("expected a derived profile") != std::string::npos);
+  CHECK(bad.format_lines().find("re-measured on NVIDIA H100 80GB HBM3") != std::string::npos);
+}
+
+TEST_CASE("derivation error on the H100: the committed report is what the tool computes, and rule rates beats rule efficiency") {
+  io::Diagnostics d;
+  auto h100 = profile::load_profile(repo("calibrate/profiles/h100-sxm.json"), d);
+  auto h200 = profile::load_profile(repo("calibrate/profiles/h200.json"), d);
+  REQUIRE_MESSAGE((h100 && h200), d.format_lines());
+  const auto rechecks = h100_rechecks(d);
+  const auto models = calibrate::load_models(calibrate::default_model_scenarios(), d);
+  std::vector<calibrate::ValidateReport> real;
+  for (const char* m : {"qwen3-30b-a3b", "mixtral-8x7b", "qwen1.5-moe-a2.7b", "seed-moe-4l"}) {
+    const std::string f = std::string("calibrate/results/h100/validate-call3/validate-d-") + m + ".json";
+    std::ifstream in(repo(f));
+    auto v = calibrate::parse_validate_report(nlohmann::json::parse(in), f, d);
+    REQUIRE(v);
+    CHECK(v->profile == "calibrate/profiles/h100-sxm.derived.json");
+    real.push_back(*v);
+  }
+  auto derive = [&](profile::DeriveRule rule) {
+    return profile::derive_profile(*h200, "calibrate/profiles/h200.json", *profile::datasheet("h200"),
+                                   *profile::datasheet("h100-sxm"), rule);
+  };
+  // The committed derived profile (times as written: 5 significant digits), as the report used it.
+  auto committed_derived = profile::load_profile(repo("calibrate/profiles/h100-sxm.derived.json"), d);
+  REQUIRE(committed_derived);
+  const auto rates = calibrate::derivation_error(*h100, *committed_derived, rechecks, models, real, 8, 1, d);
+  const auto eff = calibrate::derivation_error(*h100, derive(profile::DeriveRule::kCarryEfficiency), rechecks, models, {}, 8, 1, d);
+  REQUIRE_MESSAGE(d.empty(), d.format_lines());
+  std::ifstream in(repo("calibrate/results/h100/derivation-error.json"));
+  const nlohmann::json committed = nlohmann::json::parse(in);
+  const nlohmann::json now = calibrate::to_json(rates, "calibrate/profiles/h100-sxm.json", "/tmp/h100-sxm.rates.json");
+  for (const char* key : {"grid", "random", "model", "decode", "prefill", "real_steps", "band"}) {
+    CAPTURE(key);
+    CHECK(now[key]["points"] == committed[key]["points"]);
+    CHECK(now[key]["bias_pct"].get<double>() == doctest::Approx(committed[key]["bias_pct"].get<double>()));
+    CHECK(now[key]["max_pct"].get<double>() == doctest::Approx(committed[key]["max_pct"].get<double>()));
+  }
+  // The first rule was 16% slow on the median grid point and 8% on decode steps; the rule
+  // that carries achieved rates must be closer on every set it was chosen for.
+  CHECK(rates.grid.median_abs_pct < eff.grid.median_abs_pct);
+  CHECK(rates.random.median_abs_pct < eff.random.median_abs_pct);
+  CHECK(rates.model.median_abs_pct < eff.model.median_abs_pct);
+  CHECK(rates.decode.median_abs_pct < eff.decode.median_abs_pct);
+  CHECK(rates.prefill.median_abs_pct < eff.prefill.median_abs_pct);
+  CHECK(std::fabs(rates.grid.bias_pct) < std::fabs(eff.grid.bias_pct));
+  // The band the derived profiles carry covers every step measured or priced on the H100.
+  CHECK(rates.band.points == 68);
+  CHECK(rates.band.min_pct <= rates.real_steps.min_pct);
+  CHECK(rates.band.max_pct >= rates.decode.max_pct);
 }

@@ -517,6 +517,21 @@ TEST_CASE("check_file recognizes every shipped input and every kind") {
   CHECK(frontend::detect_kind(json::parse(R"({"generator": {}})")) == frontend::FileKind::kTopology);
 }
 
+TEST_CASE("check_file warns when a scenario uses a derived profile, naming its measured error") {
+  io::Diagnostics d;
+  const frontend::CheckResult r = frontend::check_file("calibrate/validation/seed-study-a100-derived.json", d);
+  REQUIRE_MESSAGE(r.ok, d.format());
+  REQUIRE(r.warnings.size() == 1);
+  // The band of calibrate/results/h100/derivation-error.json (68 steps, -6.7% .. +12.3%).
+  CHECK(r.warnings[0].find("is derived for NVIDIA A100-SXM4-80GB from NVIDIA H200 measurements") != std::string::npos);
+  CHECK(r.warnings[0].find("-6.7% to +12.3% over 68 steps") != std::string::npos);
+  CHECK(r.warnings[0].find("calibrate/profiles/h100-sxm.json") != std::string::npos);
+  // A measured profile: no warning.
+  const frontend::CheckResult m = frontend::check_file("calibrate/validation/seed-study-h200.json", d);
+  CHECK(m.ok);
+  CHECK(m.warnings.empty());
+}
+
 TEST_CASE("EP takes micro_batches (two-batch overlap) and echoes them") {
   json doc = base_scenario();
   doc["layouts"] = json::array({{{"name", "EP=16"}, {"kind", "ep"}, {"ep", 16}, {"micro_batches", 2}}});

@@ -240,7 +240,8 @@ TEST_CASE("derivation scales the part above the latency floor by the roofline ra
   fp8.name = "gemm_fp8";
   fp8.dtype = DType::kFP8;
   p.ops.push_back(fp8);
-  const Profile a = derive_profile(p, "h200.json", *datasheet("h200"), *datasheet("a100-sxm4-80gb"));
+  const Profile a =
+      derive_profile(p, "h200.json", *datasheet("h200"), *datasheet("a100-sxm4-80gb"), DeriveRule::kCarryEfficiency);
   CHECK(a.derived);
   REQUIRE(a.derivation);
   CHECK(a.provenance.gpu_name == "NVIDIA A100-SXM4-80GB");
@@ -252,6 +253,53 @@ TEST_CASE("derivation scales the part above the latency floor by the roofline ra
   CHECK(a.ceilings.copy_bytes_per_s == doctest::Approx(4.0e12 * 2.039 / 4.8));
   io::Diagnostics d;
   CHECK(parse_profile(nlohmann::json::parse(to_json_text(a)), "a.json", d));
+}
+
+TEST_CASE("derivation rule rates: the transfer at the table's best rate scales, latency does not") {
+  // rmsnorm, width 4096: bytes about ∝ tokens (rows read and written), FLOPs negligible, so
+  // every point is memory-dominated. H200 (4.8 TB/s) -> H100 (3.35 TB/s; same SMs and clock,
+  // sigma = 1). The 65536-token point reaches the table's best fraction of bandwidth,
+  // U_m = m_s / 300 µs: all of it is transfer, t' = 300 · 4.8/3.35 = 429.85 µs. At 1024
+  // tokens (10 µs) the transfer at the best rate is m_s / U_m ≈ 300/64 = 4.69 µs; the rest,
+  // ≈ 5.31 µs, is latency and stays: t' ≈ 5.31 + 4.69 · 4.8/3.35 = 12.03 µs, where the
+  // efficiency rule scales all of 10 − t0: 2 + 8 · 4.8/3.35 = 13.46 µs. To A100 (2.039 TB/s,
+  // sigma = 132·1980 / (108·1410) = 1.7163): 2 + 3.31 · 1.7163 + 4.69 · 4.8/2.039 ≈ 18.72 µs.
+  Profile p;
+  p.provenance.gpu_name = "NVIDIA H200";
+  p.ceilings.copy_bytes_per_s = 4.0e12;
+  p.ceilings.bf16_flops_per_s = 7.0e14;
+  p.ceilings.vector_fp32_flops_per_s = 67e12;
+  OpTable t;
+  t.name = "rmsnorm";
+  t.kind = models::OpKind::kRmsNorm;
+  t.axes = {"tokens", "width"};
+  t.grid = {{1, 1024, 65536}, {4096}};
+  t.time_us = {2.0, 10.0, 300.0};
+  p.ops.push_back(t);
+  const Profile h = derive_profile(p, "h200.json", *datasheet("h200"), *datasheet("h100-sxm"));
+  REQUIRE(h.ops.size() == 1);
+  const double r = 4.8 / 3.35;
+  const models::Op big = representative_op(t, {65536, 4096});
+  const double ms_big = big.bytes.as_double() / 4.8e12 * 1e6;
+  const double best = ms_big / 300.0;
+  CHECK(h.ops[0].time_us[2] == doctest::Approx(300.0 * r));
+  // 1024 tokens: transfer at the best rate = m_s / U_m; rest = 10 − that; t' = rest + transfer · r.
+  const double ms_mid = representative_op(t, {1024, 4096}).bytes.as_double() / 4.8e12 * 1e6;
+  const double transfer = ms_mid / best;
+  CHECK(transfer < 10.0);
+  CHECK(h.ops[0].time_us[1] == doctest::Approx((10.0 - transfer) + transfer * r));
+  // The efficiency rule scales all of 10 − t0 by the ratio: slower than the rates rule here.
+  const Profile e = derive_profile(p, "h200.json", *datasheet("h200"), *datasheet("h100-sxm"), DeriveRule::kCarryEfficiency);
+  CHECK(e.ops[0].time_us[1] == doctest::Approx(2.0 + 8.0 * r));
+  CHECK(h.ops[0].time_us[1] < e.ops[0].time_us[1]);
+  // To A100 the rest (latency) scales by SMs · clock: sigma = 132·1980 / (108·1410) = 1.7163.
+  const Profile a = derive_profile(p, "h200.json", *datasheet("h200"), *datasheet("a100-sxm4-80gb"));
+  const double sigma = 132.0 * 1980.0 / (108.0 * 1410.0);
+  const double rest = 10.0 - transfer;
+  CHECK(a.ops[0].time_us[1] == doctest::Approx(2.0 + (rest - 2.0) * sigma + transfer * 4.8 / 2.039));
+  CHECK(a.derivation->method.find("rule \"rates\"") != std::string::npos);
+  CHECK(parse_derive_rule("rates") == DeriveRule::kCarryRates);
+  CHECK_FALSE(parse_derive_rule("ratio").has_value());
 }
 
 // A decode-attention-like table whose time is a staircase of 64-key tiles:

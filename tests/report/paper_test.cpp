@@ -11,6 +11,7 @@
 
 #include "sim/io/diagnostics.hpp"
 #include "sim/report/paper.hpp"
+#include "sim/report/paper_derived.hpp"
 #include "sim/report/paper_robustness.hpp"
 
 using namespace masim;
@@ -116,8 +117,11 @@ TEST_CASE("the paper report compares every cell, explains refusals and is determ
   CHECK(md.find("| MA Separation | 768 | 3.00 | 16,000 |") != std::string::npos);
   // PP=2: 3.0·(0.5 + b/768) <= 3 -> b <= 384 -> 384/3 ms/16 = 8,000.
   CHECK(md.find("| PP=2 | 384 | 3.00 | 8,000 |") != std::string::npos);
-  // 51 runs: seed, training, 5 GPU counts, 4 lengths, 11 batches, 17 variants, 10 seeds, faults, serving.
-  CHECK(b.summary.simulations == 51);
+  // 52 runs: seed, training, 5 GPU counts, 4 lengths, 11 batches, 17 variants, 10 seeds, faults, serving,
+  // and the seed study priced by the derived A100 profile.
+  CHECK(b.summary.simulations == 52);
+  // The fake simulator gives no cost band for the derived-profile run: the section says so.
+  CHECK(md.find("Not simulated: the derived A100 profile carries no measured error band.") != std::string::npos);
   // The fake simulator has no run timeline: the robustness section says so.
   CHECK(md.find("## Robustness and fault tolerance\n\nNot simulated: the faults scenario returned no run timeline.") !=
         std::string::npos);
@@ -196,4 +200,32 @@ TEST_CASE("robustness section: the study's claims against a run timeline") {
                 "lies inside") != std::string::npos);
   CHECK(md.find("linear for MA Separation (R² 1.00, max deviation 0.0%); not linear for TP=8, PP=2 (R² 0.75, max "
                 "deviation 25.0%)") != std::string::npos);
+}
+
+TEST_CASE("derived-profile section: the band applied against the verdict, which may not survive it") {
+  // MA TPOT 3.0 ms vs TP=8, PP=2 2.5 ms: ratio 1.2. Band -10% .. +10%: each side independently,
+  // 1.2 · 0.9/1.1 = 0.9818 .. 1.2 · 1.1/0.9 = 1.4667, so "MA slower" does not survive.
+  // MA's TPOT band: 3.0/1.1 = 2.727 .. 3.0/0.9 = 3.333 (as results.json's metrics_band would say).
+  auto layout = [](const char* name, const char* kind, double tpot, double lo, double hi) {
+    return json{{"name", name},
+                {"kind", kind},
+                {"metrics", {{"tpot_ms", tpot}, {"tokens_per_s", 384 / tpot * 1e3}}},
+                {"metrics_band", {{"tpot_ms", {lo, hi}}, {"tokens_per_s", {0.0, 0.0}}}},
+                {"cost_sources", {{"profile", 10}, {"roofline", 0}}}};
+  };
+  const json r = {{"cost_band", {{"what", "test"}, {"steps", 3}, {"bias_pct", 1.0}, {"min_pct", -10.0}, {"max_pct", 10.0}}},
+                  {"layouts", json::array({layout("TP=8, PP=2", "tp_pp", 2.5, 2.5 / 1.1, 2.5 / 0.9),
+                                           layout("MA Separation", "ma_separation", 3.0, 3.0 / 1.1, 3.0 / 0.9)})}};
+  report::Document d("t");
+  report::add_derived_profile_section(d, r, json::object());
+  const std::string md = report::render_markdown(d, "report.html");
+  CHECK(md.find("TPOT ratio 1.200 (+20.0%)") != std::string::npos);
+  CHECK(md.find("0.982 … 1.467. The verdict (MA Separation slower) **does not survive** the band.") != std::string::npos);
+  CHECK(md.find("| MA Separation | 3.000 | 2.727 – 3.333 |") != std::string::npos);
+  CHECK(report::derived_profile_headline(r).find("**does not survive**") != std::string::npos);
+  // A narrower band (-5% .. +5%): 1.2 · 0.95/1.05 = 1.0857 > 1, so the verdict survives.
+  json narrow = r;
+  narrow["cost_band"]["min_pct"] = -5.0;
+  narrow["cost_band"]["max_pct"] = 5.0;
+  CHECK(report::derived_profile_headline(narrow).find("+8.6% … +32.6%: the verdict **survives**") != std::string::npos);
 }

@@ -182,3 +182,24 @@ TEST_CASE("a serving member of any shape: either a diagnostic or a report that r
   }
   CHECK(caught > 50);
 }
+
+TEST_CASE("a derived profile's band members (cost_band, metrics_band, verdict_band) are shape-checked") {
+  json r = tiny();
+  r["cost_band"] = {{"what", "w"}, {"steps", 68}, {"bias_pct", 4.1}, {"min_pct", -6.7}, {"max_pct", 12.3}};
+  r["verdict_band"] = {{"metric", "tpot_ms"}, {"ma_layout", "MA"}, {"baseline", "TP=8"}, {"ratio", 1.3},
+                       {"ratio_interval", {1.08, 1.56}}, {"verdict", "MA Separation slower"}, {"survives", true}};
+  r["layouts"][0]["metrics_band"] = {{"tpot_ms", {2.5, 3.1}}, {"tokens_per_s", {1.0, 2.0}}};
+  masim::io::Diagnostics ok;
+  check_results_shape(r, "r.json", ok);
+  CHECK(ok.empty());
+  r["cost_band"]["steps"] = "many";
+  r["verdict_band"]["survives"] = "yes";
+  r["layouts"][0]["metrics_band"]["tpot_ms"] = json::array({2.5, "x"});
+  masim::io::Diagnostics d;
+  check_results_shape(r, "r.json", d);
+  CHECK(d.size() == 3);
+  const std::string lines = d.format_lines();
+  CHECK(lines.find("/cost_band/steps") != std::string::npos);
+  CHECK(lines.find("/verdict_band/survives") != std::string::npos);
+  CHECK(lines.find("/layouts/0/metrics_band/tpot_ms/1") != std::string::npos);
+}
