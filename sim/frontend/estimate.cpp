@@ -44,6 +44,8 @@ constexpr double kDagBytesPerVertex = 48.0;         // one GPU's routing table
 constexpr double kDagBytesPerLink = 24.0;
 
 // Past these, raising the limit is no advice worth giving.
+// Serving: a request's arrival, lengths, per-request result and CSV row.
+constexpr double kBytesPerRequest = 320.0;
 constexpr double kMaxSuggestedBytes = 1024.0 * 1024 * 1024 * 1024 * 64;   // 64 TiB
 constexpr double kMaxSuggestedEvents = 1e14;
 
@@ -154,6 +156,18 @@ double expected_faults(double count, double mtbf_h, double duration_s, bool repa
   return count * (repaired ? r : -std::expm1(-r));
 }
 
+// Mean tokens of a length distribution (a lognormal is clamped to [min, max]:
+// its mean, bounded by them).
+double mean_length(const spec::LengthDist& d) {
+  switch (d.kind) {
+    case spec::LengthKind::kFixed: return static_cast<double>(d.value);
+    case spec::LengthKind::kUniform: return 0.5 * static_cast<double>(d.min + d.max);
+    case spec::LengthKind::kLognormal:
+      return std::clamp(d.mean, static_cast<double>(d.min), static_cast<double>(d.max));
+  }
+  return 0.0;
+}
+
 }  // namespace
 
 std::string WorkEstimate::summary() const {
@@ -163,6 +177,7 @@ std::string WorkEstimate::summary() const {
     out += ", run timeline ~" + human_count(timeline_faults) + " faults, ~" + human_count(timeline_states) +
            " cluster states";
   }
+  if (serving_token_steps > 0.0) out += ", serving ~" + human_count(serving_token_steps) + " token-steps";
   return out;
 }
 
@@ -269,7 +284,41 @@ WorkEstimate estimate_work(const spec::ScenarioSpec& s) {
     e.timeline_bytes = std::min(e.timeline_states, 1.0 + 2.0 * network_faults) * e.topology_bytes +
                      e.timeline_states * static_cast<double>(s.layouts.size()) * 4096.0;
   }
-  e.memory_bytes = kBaseBytes + e.topology_bytes + e.echo_bytes + program_bytes + routing_bytes + e.timeline_bytes;
+  if (s.serving) {
+    const spec::ServingSpec& sv = *s.serving;
+    double requests = 0.0, prompt = 0.0, output = 0.0;
+    if (sv.arrivals == spec::ArrivalKind::kTrace) {
+      requests = static_cast<double>(sv.trace.size());
+      for (const spec::TraceRequest& r : sv.trace) {
+        prompt += static_cast<double>(r.prompt_tokens);
+        output += static_cast<double>(r.output_tokens);
+      }
+      prompt /= std::max(1.0, requests);
+      output /= std::max(1.0, requests);
+    } else {
+      requests = static_cast<double>(sv.requests);
+      prompt = mean_length(sv.prompt);
+      output = mean_length(sv.output);
+    }
+    // A sequence is stepped once per output token, and its prompt once
+    // (without chunked prefill) or once per chunk of the token budget.
+    const double prefill_steps =
+        sv.chunked_prefill ? std::ceil(prompt / static_cast<double>(std::max<std::int64_t>(1, sv.max_batched_tokens))) : 1.0;
+    const double rates = 1.0 + static_cast<double>(sv.rate_sweep.size());
+    const double layouts = static_cast<double>(s.layouts.size());
+    e.serving_token_steps = layouts * rates * requests * (output + prefill_steps);
+    // The step-cost grid (sim/serving/step_cost.hpp): batches 1..16 then four
+    // per octave to max_num_seqs, contexts two per octave to the context
+    // limit, for decode and for prefill; each point simulates one step.
+    const double octaves_b = std::max(0.0, std::log2(std::max(1.0, sv.max_num_seqs / 16.0)));
+    const double octaves_c = std::max(0.0, std::log2(std::max(16.0, static_cast<double>(w.context_length)) / 16.0));
+    const double grid = 2.0 * (16.0 + 4.0 * octaves_b + 1.0) * (2.0 * octaves_c + 2.0);
+    for (const LayoutWorkEstimate& l : e.layouts) e.serving_grid_events += grid * l.events / steps;
+    e.serving_bytes = (layouts + 1.0) * requests * kBytesPerRequest;
+    e.events += e.serving_token_steps + e.serving_grid_events;
+  }
+  e.memory_bytes = kBaseBytes + e.topology_bytes + e.echo_bytes + program_bytes + routing_bytes + e.timeline_bytes +
+                   e.serving_bytes;
   return e;
 }
 
@@ -316,6 +365,10 @@ void check_limits(const WorkEstimate& e, const Limits& limits, const std::string
     if (e.timeline_events > 0.0) {
       parts += "; run timeline " + human_count(e.timeline_events) + " events over ~" + human_count(e.timeline_states) +
                " cluster states (" + human_count(e.timeline_faults) + " faults)";
+    }
+    if (e.serving_token_steps > 0.0) {
+      parts += "; serving " + human_count(e.serving_token_steps) + " token-steps (requests x tokens x layouts x rates) and " +
+               human_count(e.serving_grid_events) + " events of step-cost simulations";
     }
     diags.error(file, "",
                 "expected a run within the work limit of " + human_count(limits.max_events) +

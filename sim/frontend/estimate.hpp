@@ -17,6 +17,12 @@
 //           task program (all are planned before the first one runs), the
 //           routing samples of one step, the resolved echo in results.json,
 //           the run timeline's per-state topologies.
+//   serving (a `serving` block): per layout and arrival rate, one unit of
+//           work per sequence per scheduler step it is batched in (token-steps:
+//           the requests times their mean prompt-and-output tokens, the most a
+//           request can be stepped), plus the step-cost grid's simulations
+//           (each one step of the layout); memory: the requests and their
+//           per-request results.
 // tests/frontend/estimate_test.cpp holds the estimate against measured runs
 // (within the factors stated there) and times the refusal of an infeasible one.
 //
@@ -59,6 +65,12 @@ struct WorkEstimate {
   double timeline_states = 0.0;
   double timeline_simulations = 0.0;  // layout re-simulations (steady runs, prefills, analysis trials)
   double timeline_events = 0.0;
+  // Serving (sim/serving): token-steps over every layout and rate, the
+  // step-cost grid's simulated events (both included in `events`), and the
+  // requests' memory (included in memory_bytes).
+  double serving_token_steps = 0.0;
+  double serving_grid_events = 0.0;
+  double serving_bytes = 0.0;
   // "~1.2e6 events, ~3.0e4 flows, ~85 MiB peak memory" (and the timeline's states when there is one).
   std::string summary() const;
 };

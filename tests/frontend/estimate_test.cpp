@@ -33,6 +33,7 @@
 #include "sim/layouts/simulate.hpp"
 #include "sim/models/compute_cost.hpp"
 #include "sim/network/network.hpp"
+#include "sim/serving/results.hpp"
 #include "sim/topology/topology.hpp"
 
 using namespace masim;
@@ -202,11 +203,50 @@ TEST_CASE("estimate: run-timeline re-simulations within the stated factor of the
   check_within("simulations", e.timeline_simulations, static_cast<double>(t.simulations), kEventFactor);
 }
 
+TEST_CASE("estimate: serving token-steps within the stated factor of the simulated ones") {
+  // Simulated: every sequence stepped in a decode step (its output tokens,
+  // recomputed ones included) and every prefill, over every layout and rate.
+  const spec::ScenarioSpec s = load("scenarios/serving/seed_serving.json");
+  const frontend::WorkEstimate e = frontend::estimate_work(s);
+  io::Diagnostics d;
+  auto topo = topology::Topology::build(s.topology, s.file, d);
+  REQUIRE(topo.has_value());
+  models::RooflineCostModel roof(s.hardware.gpu);
+  const serving::ServingResult r = serving::run_serving(s, *topo, roof);
+  double counted = 0.0;
+  const auto add = [&counted](const serving::ServingLayout& l) {
+    counted += static_cast<double>(l.output_tokens + l.recomputed_tokens + l.arrived);
+  };
+  for (const serving::ServingLayout& l : r.layouts) add(l);
+  for (const auto& sweep : r.sweeps) {
+    for (const serving::SweepPoint& p : sweep) add(p.result);
+  }
+  MESSAGE("seed_serving.json: token-steps estimate " << e.serving_token_steps << " counted " << counted
+                                                     << "; step-cost grid events " << e.serving_grid_events);
+  check_within("serving token-steps", e.serving_token_steps, counted, kEventFactor);
+  CHECK(e.serving_grid_events > 0.0);
+  CHECK(e.serving_bytes > 0.0);
+}
+
+TEST_CASE("estimate: a serving block too large to run is refused, naming serving and the option") {
+  spec::ScenarioSpec s = load("scenarios/serving/seed_serving.json");
+  // Each in range: a million requests of 16M output tokens each, 32 rates.
+  s.serving->requests = 1'000'000;
+  s.serving->output = spec::LengthDist{spec::LengthKind::kFixed, 16'777'216, 1, 1, 0.0, 0.0};
+  s.serving->rate_sweep.assign(32, 1.0);
+  io::Diagnostics d;
+  frontend::check_limits(frontend::estimate_work(s), frontend::Limits{}, "t.json", d);
+  REQUIRE(d.size() == 1);
+  CHECK(d.items()[0].message.find("--max-events") != std::string::npos);
+  CHECK(d.items()[0].message.find("token-steps") != std::string::npos);
+}
+
 TEST_CASE("estimate: within the default limits for every shipped scenario") {
   for (const char* rel : {"scenarios/paper/seed_study.json", "scenarios/paper/training.json",
                           "scenarios/paper/faults.json", "scenarios/paper/scalability.json",
                           "scenarios/paper/sequence_length.json", "scenarios/paper/equal_slo.json",
-                          "scenarios/validation/llama3_interruptions.json"}) {
+                          "scenarios/validation/llama3_interruptions.json", "scenarios/serving/seed_serving.json",
+                          "scenarios/serving/seed_serving_trace.json", "scenarios/paper/serving.json"}) {
     CAPTURE(rel);
     io::Diagnostics d;
     frontend::check_limits(frontend::estimate_work(load(rel)), frontend::Limits{}, rel, d);
