@@ -22,7 +22,7 @@ set -eu
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-scenario json topology results model hardware workload profile}
+targets=${*:-scenario json topology results model hardware workload profile serving request_trace}
 build=${MASIM_FUZZ_BUILD:-build/sanitize}
 cxx=${CXX:-clang++}
 
@@ -50,6 +50,8 @@ seeds() {
     hardware) echo "tests/robustness/corpus/hardware scenarios/hardware" ;;
     workload) echo "tests/robustness/corpus/workload" ;;
     profile) echo "tests/robustness/corpus/profile calibrate/profiles" ;;
+    serving) echo "tests/robustness/corpus/serving" ;;
+    request_trace) echo "tests/robustness/corpus/request_trace scenarios/serving/traces" ;;
     *) echo "scripts/fuzz.sh: unknown target $1" >&2; exit 2 ;;
   esac
 }
