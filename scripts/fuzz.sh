@@ -62,8 +62,8 @@ for t in $targets; do
   mkdir -p "$corpus"
   dict=""
   [ -f "tests/robustness/fuzz_$t.dict" ] && dict="-dict=tests/robustness/fuzz_$t.dict"
-  # Per-input time limit: 10 s, 30 s for topologies (the largest accepted generated
-  # one, 2,048 GPUs, takes about 7 s of CPU to build under ASan, 0.2 s without).
+  # Per-input time limit: 10 s, 30 s for topologies (fuzz_topology builds
+  # topologies of up to 2,000 vertices, which take seconds under ASan).
   limit=10
   [ "$t" = topology ] && limit=30
   echo "== fuzz_$t for ${seconds}s (corpus $corpus)"
