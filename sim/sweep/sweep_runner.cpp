@@ -96,18 +96,13 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-std::string cell(const json& row, const char* key) {
+std::string cell(const json& row, const std::string& key) {
   if (!row.contains(key)) return "";
   const json& v = row[key];
   if (v.is_string()) return csv_field(v.get<std::string>());
   if (v.is_null()) return "";
   return v.dump();
 }
-
-const char* const kMetricColumns[] = {"tpot_ms",     "ttft_ms",     "tokens_per_s", "tokens_per_s_per_gpu",
-                                      "iteration_ms", "gpu_util",   "gpu_util_with_comm", "mfu",
-                                      "hbm_bw_util", "comm_share",  "comm_exposed_ms", "peak_memory_gib",
-                                      "capacity_gib", "max_batch_that_fits", "events", "binding"};
 
 std::map<std::string, json> load_journal(const std::string& path, std::size_t& skipped) {
   std::map<std::string, json> out;
@@ -150,7 +145,7 @@ std::string csv_header(const SweepSpec& s) {
   std::string h = "point";
   for (const Axis& a : s.axes) h += "," + csv_field(a.name);
   h += ",layout,kind,gpus,status";
-  for (const char* c : kMetricColumns) h += std::string(",") + c;
+  for (const std::string& c : metric_columns()) h += "," + c;
   return h + ",estimated_events,hash,error\n";
 }
 
@@ -168,12 +163,12 @@ std::string csv_rows(const SweepSpec& s, const json& rec) {
       if (rec["errors"].size() > 1) err += " (" + std::to_string(rec["errors"].size() - 1) + " more)";
     }
     out += prefix + ",,,," + cell(rec, "status");
-    for (std::size_t i = 0; i < std::size(kMetricColumns); ++i) out += ",";
+    for (std::size_t i = 0; i < metric_columns().size(); ++i) out += ",";
     return out + suffix + "," + csv_field(err) + "\n";
   }
   for (const json& l : ls) {
     out += prefix + "," + cell(l, "name") + "," + cell(l, "kind") + "," + cell(l, "gpus") + "," + cell(l, "status");
-    for (const char* c : kMetricColumns) out += "," + cell(l, c);
+    for (const std::string& c : metric_columns()) out += "," + cell(l, c);
     out += suffix + "," + cell(l, "error") + "\n";
   }
   return out;

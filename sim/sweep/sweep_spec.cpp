@@ -17,8 +17,6 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t kMaxAxisValues = 1000000;
-// Columns every CSV row has; an axis may not take one of these names.
-const std::vector<std::string> kReservedColumns = {"point", "layout", "kind", "status", "error"};
 // Keys of a scenario whose string values are file paths (relative to the file that names them).
 const std::set<std::string> kPathPointers = {"/hardware", "/topology", "/model", "/profile"};
 
@@ -119,7 +117,7 @@ struct Parser {
     const std::size_t before = diags.size();
     a.name = r.string("name", Required::kYes).value_or("");
     if (r.has("name") && a.name.empty()) r.error("name", "expected a non-empty name (the axis's CSV column)");
-    for (const std::string& c : kReservedColumns) {
+    for (const std::string& c : fixed_columns()) {
       if (a.name == c) r.error("name", "\"" + c + "\" is a column every sweep output has; choose another axis name");
     }
     const int forms = (r.has("pointer") ? 1 : 0) + (r.has("zip") ? 1 : 0) + (r.has("variants") ? 1 : 0);
@@ -287,6 +285,24 @@ void check_targets(const SweepSpec& s, io::Diagnostics& diags, const frontend::F
 
 }  // namespace
 
+const std::vector<std::string>& metric_columns() {
+  static const std::vector<std::string> k = {
+      "tpot_ms",     "ttft_ms",    "tokens_per_s",       "tokens_per_s_per_gpu", "iteration_ms",
+      "gpu_util",    "gpu_util_with_comm", "mfu",        "hbm_bw_util",          "comm_share",
+      "comm_exposed_ms", "peak_memory_gib", "capacity_gib", "max_batch_that_fits", "events", "binding"};
+  return k;
+}
+
+const std::vector<std::string>& fixed_columns() {
+  static const std::vector<std::string> k = [] {
+    std::vector<std::string> c = {"point", "layout", "kind", "gpus", "status"};
+    for (const std::string& m : metric_columns()) c.push_back(m);
+    for (const char* x : {"estimated_events", "hash", "error"}) c.push_back(x);
+    return c;
+  }();
+  return k;
+}
+
 bool is_sweep(const json& doc) { return doc.is_object() && doc.contains("axes"); }
 
 double SweepSpec::point_count() const {
@@ -356,7 +372,6 @@ std::optional<SweepSpec> parse_sweep(const json& doc, const std::string& file, i
       }
     }
   }
-  if (diags.size() != before) return std::nullopt;
   check_targets(s, diags, files);
   if (diags.size() != before) return std::nullopt;
   return s;

@@ -77,6 +77,12 @@ struct Point {
   std::string error;                      // non-empty: a value could not be set (the pointer's parent is missing)
 };
 
+// The columns every row of points.csv has besides one per axis (in order:
+// "point", the axes, then these); an axis may not take one of these names.
+const std::vector<std::string>& fixed_columns();
+// Of those, the metrics of a layout row (point_runner.hpp's layout_row keys).
+const std::vector<std::string>& metric_columns();
+
 // True for a document that is a sweep (it has "axes").
 bool is_sweep(const nlohmann::json& doc);
 
