@@ -5,6 +5,7 @@
 //   masim report RESULTS.json [-o DIR]             Markdown/CSV/HTML report of a run
 //   masim report --paper [-o reports/paper]        the seed-study reproduction (sim/report/paper.hpp)
 //   masim sweep SWEEP [-o DIR] [-j N] [--resume]     every point of a sweep file, on all cores
+//   masim search SEARCH [-o DIR] [-j N]              best configuration per layout under a TPOT SLO
 //   masim collective --topology FILE --op all_reduce --size "256 MiB" --gpus 8
 //   masim --version
 //
@@ -59,6 +60,7 @@
 #include "sim/report/trace.hpp"
 #include "sim/sweep/point_runner.hpp"
 #include "sim/sweep/pool.hpp"
+#include "sim/sweep/search.hpp"
 #include "sim/sweep/sweep_runner.hpp"
 #include "sim/sweep/sweep_spec.hpp"
 #include "sim/topology/topology.hpp"
@@ -322,6 +324,39 @@ int cmd_sweep(const SweepArgs& a) {
             << r.invalid << " invalid, " << r.refused << " refused by the limits, " << r.failed
             << " with failed layouts (failed rows in the outputs)\n";
   for (const std::string& f : r.files) std::cout << "wrote " << f << "\n";
+  return kExitOk;
+}
+
+int cmd_search(const std::string& file, const std::string& out_dir, int jobs) {
+  io::Diagnostics diags;
+  frontend::FileSource files;
+  std::vector<std::string> inputs;
+  files.log_reads_to(&inputs);
+  auto s = sweep::load_search(file, diags, files);
+  if (!s) return report_bad_input(diags);
+  // The base must be a valid scenario on every system (its layouts are replaced by each candidate's).
+  for (const sweep::SearchSystem& sys : s->systems) {
+    nlohmann::json base = s->base;
+    if (!sys.hardware.is_null()) base["hardware"] = sys.hardware;
+    if (!sys.topology.is_null()) base["topology"] = sys.topology;
+    (void)frontend::parse_scenario(base, s->base_file, diags, files);
+  }
+  if (!diags.empty()) return report_bad_input(diags);
+  files.log_reads_to(nullptr);
+  const fs::path dir = out_dir.empty() ? fs::path("out") / safe_dir_name(s->name) : fs::path(out_dir);
+  for (const char* f : {"search.json", "search.csv"}) refuse_clobbering("--output", dir / f, inputs, diags);
+  if (!diags.empty()) return report_bad_input(diags);
+  const int j = jobs > 0 ? jobs : sweep::default_jobs();
+  const sweep::SearchResult r = sweep::run_search(*s, j, files, MASIM_VERSION_STRING);
+  std::cout << sweep::format_search(*s, r);
+  make_output_dir(dir);
+  io::StagedFiles staged;
+  staged.add((dir / "search.json").string(), sweep::search_json(*s, r).dump(2) + "\n");
+  staged.add((dir / "search.csv").string(), sweep::search_csv(r));
+  std::cout << "\n";
+  for (const std::string& f : staged.commit()) std::cout << "wrote " << f << "\n";
+  std::cerr << "search: " << r.simulated << " configurations simulated in " << std::fixed << std::setprecision(1)
+            << r.seconds << " s on " << j << (j == 1 ? " thread" : " threads") << "\n";
   return kExitOk;
 }
 
@@ -642,6 +677,21 @@ int run_main(int argc, char** argv) {
   sw->footer("Examples:\n  masim sweep scenarios/sweeps/seed_sequence_length.json -o out/seq\n"
              "  masim sweep scenarios/sweeps/seed_scaling.json -j 2 --resume");
 
+  std::string search_file, search_out;
+  int search_jobs = 0;
+  CLI::App* se = app.add_subcommand(
+      "search",
+      "Per layout kind, the configuration (TP/PP/EP degrees, MA Separation's split and TP degrees, replicas, "
+      "micro-batches, load per GPU) with the highest tokens/s per GPU, and per dollar, that meets a TPOT SLO and "
+      "fits in memory; why it wins (its binding resource, what stops more load) and how far the runner-up is "
+      "(docs/INPUTS.md, \"Search\"). Writes DIR/search.json and DIR/search.csv (every candidate).");
+  se->add_option("SEARCH", search_file, "Search file")->required()->type_name("FILE");
+  se->add_option("-o,--output", search_out, "Output directory (default: out/<search name>)")->type_name("DIR");
+  se->add_option("-j,--jobs", search_jobs, "Threads (default: the machine's hardware threads)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 4096));
+  se->footer("Example:\n  masim search scenarios/search/seed_search.json -o out/search");
+
   CollectiveArgs ca;
   CLI::App* coll = app.add_subcommand(
       "collective",
@@ -691,6 +741,7 @@ int run_main(int argc, char** argv) {
     return cmd_check(check_files, check_builtin, check_limits, check_max_points);
   }
   if (*sw) return cmd_sweep(sa);
+  if (*se) return cmd_search(search_file, search_out, search_jobs);
   if (*coll) return cmd_collective(ca);
   if (*rep) {
     if (report_paper) return cmd_report_paper(report_out, !report_no_html, report_trace);
