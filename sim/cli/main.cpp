@@ -327,21 +327,17 @@ int cmd_sweep(const SweepArgs& a) {
   return kExitOk;
 }
 
+std::optional<sweep::SearchSpec> load_search_checked(const std::string& path, io::Diagnostics& diags,
+                                                     const frontend::FileSource& files);
+
 int cmd_search(const std::string& file, const std::string& out_dir, int jobs) {
   io::Diagnostics diags;
   frontend::FileSource files;
   std::vector<std::string> inputs;
   files.log_reads_to(&inputs);
-  auto s = sweep::load_search(file, diags, files);
-  if (!s) return report_bad_input(diags);
   // The base must be a valid scenario on every system (its layouts are replaced by each candidate's).
-  for (const sweep::SearchSystem& sys : s->systems) {
-    nlohmann::json base = s->base;
-    if (!sys.hardware.is_null()) base["hardware"] = sys.hardware;
-    if (!sys.topology.is_null()) base["topology"] = sys.topology;
-    (void)frontend::parse_scenario(base, s->base_file, diags, files);
-  }
-  if (!diags.empty()) return report_bad_input(diags);
+  auto s = load_search_checked(file, diags, files);
+  if (!s) return report_bad_input(diags);
   files.log_reads_to(nullptr);
   const fs::path dir = out_dir.empty() ? fs::path("out") / safe_dir_name(s->name) : fs::path(out_dir);
   for (const char* f : {"search.json", "search.csv"}) refuse_clobbering("--output", dir / f, inputs, diags);
@@ -387,12 +383,30 @@ int cmd_report(const std::string& results_path, const std::string& out_dir) {
 // A sweep file is checked as a whole: its own schema, the point count against
 // --max-points, then every point as a scenario (each problem names the point).
 // Nothing is simulated.
-bool is_sweep_file(const std::string& path) {
+enum class PlanKind { kOther, kSweep, kSearch };
+PlanKind plan_kind(const std::string& path) {
   const auto rr = frontend::FileSource().read(path);
-  if (rr.status != frontend::FileSource::Status::kOk) return false;
+  if (rr.status != frontend::FileSource::Status::kOk) return PlanKind::kOther;
   io::Diagnostics ignored;
   const auto doc = io::parse_json_text(rr.text, path, ignored);
-  return doc && sweep::is_sweep(*doc);
+  if (!doc) return PlanKind::kOther;
+  return sweep::is_sweep(*doc) ? PlanKind::kSweep : sweep::is_search(*doc) ? PlanKind::kSearch : PlanKind::kOther;
+}
+
+// The base scenario of a search, on each of its systems, must be valid.
+std::optional<sweep::SearchSpec> load_search_checked(const std::string& path, io::Diagnostics& diags,
+                                                     const frontend::FileSource& files) {
+  auto s = sweep::load_search(path, diags, files);
+  if (!s) return std::nullopt;
+  const std::size_t before = diags.size();
+  for (const sweep::SearchSystem& sys : s->systems) {
+    nlohmann::json base = s->base;
+    if (!sys.hardware.is_null()) base["hardware"] = sys.hardware;
+    if (!sys.topology.is_null()) base["topology"] = sys.topology;
+    (void)frontend::parse_scenario(base, s->base_file, diags, files);
+  }
+  if (diags.size() != before) return std::nullopt;
+  return s;
 }
 
 void check_sweep_file(const std::string& path, const frontend::Limits& limits, double max_points,
@@ -444,8 +458,18 @@ int cmd_check(const std::vector<std::string>& paths, bool builtin, const LimitAr
     report(std::string(kDefaultScenario) + " (built in)", r);
   }
   for (const std::string& p : paths) {
-    if (is_sweep_file(p)) {
+    const PlanKind pk = plan_kind(p);
+    if (pk == PlanKind::kSweep) {
       check_sweep_file(p, limits, max_points, diags);
+      continue;
+    }
+    if (pk == PlanKind::kSearch) {
+      if (const auto s = load_search_checked(p, diags, frontend::FileSource())) {
+        std::cout << p << ": ok, search \"" << s->name << "\": "
+                  << sweep::search_candidates(*s, frontend::FileSource()).size() << " candidates over "
+                  << s->systems.size() << (s->systems.size() == 1 ? " system" : " systems") << ", base " << s->base_file
+                  << "\n";
+      }
       continue;
     }
     const frontend::CheckResult r = frontend::check_file(p, diags);

@@ -262,7 +262,7 @@ SearchResult run_search(const SearchSpec& s, int jobs, const frontend::FileSourc
     Candidate& c = r.candidates[i];
     const Resolved res = resolve_document(c.doc, s.base_file, files, frontend::Limits{}, version);
     if (!res.spec) {
-      c.status = "invalid";
+      c.status = res.status == "refused" ? "refused" : "invalid";
       c.reason = res.errors.empty() ? res.status : res.errors.front();
       return;
     }
@@ -283,9 +283,10 @@ SearchResult run_search(const SearchSpec& s, int jobs, const frontend::FileSourc
       c.status = "feasible";
     }
   });
+  const auto not_run = [](const Candidate& c) { return c.status == "invalid" || c.status == "refused"; };
   for (const Candidate& c : r.candidates) {
-    r.simulated += c.status == "invalid" ? 0 : 1;
-    r.invalid += c.status == "invalid" ? 1 : 0;
+    r.simulated += not_run(c) ? 0 : 1;
+    r.invalid += not_run(c) ? 1 : 0;
   }
   // Highest first; ties to the earlier candidate, so the answer is deterministic.
   auto better = [](const Candidate& a, const Candidate& b, bool dollars) {
@@ -298,8 +299,8 @@ SearchResult run_search(const SearchSpec& s, int jobs, const frontend::FileSourc
     k.kind = kind;
     for (const Candidate& c : r.candidates) {
       if (c.kind != kind) continue;
-      k.simulated += c.status == "invalid" ? 0 : 1;
-      k.invalid += c.status == "invalid" ? 1 : 0;
+      k.simulated += not_run(c) ? 0 : 1;
+      k.invalid += not_run(c) ? 1 : 0;
       if (c.status != "feasible") continue;
       ++k.feasible;
       if (!k.best || better(c, r.candidates[*k.best], false)) k.best = c.index;
@@ -334,6 +335,7 @@ std::string why_not_more(const SearchResult& r, const KindResult& k) {
   if (n.status == "slo") return "more load misses the SLO (" + at + ": " + n.reason + ")";
   if (n.status == "memory") return "memory: " + at + " does not fit (" + n.reason + ")";
   if (n.status == "invalid") return "a batch rule: " + at + " is not a valid scenario (" + n.reason + ")";
+  if (n.status == "refused") return "the work limits: " + at + " is past them (" + n.reason + ")";
   if (n.status == "feasible") {
     return at + " also meets the SLO but gives fewer tokens/s per GPU (" + fmt("%.0f", n.tokens_per_s_per_gpu) + ")";
   }
@@ -345,7 +347,7 @@ std::string why_not_more(const SearchResult& r, const KindResult& k) {
 std::string format_search(const SearchSpec& s, const SearchResult& r) {
   std::string o = "search \"" + s.name + "\": " + std::to_string(r.candidates.size()) + " candidates, " +
                   std::to_string(r.simulated) + " simulated, " + std::to_string(r.invalid) +
-                  " rejected by the scenario rules; TPOT SLO " + fmt("%.4g", s.tpot_slo_ms) + " ms\n";
+                  " rejected by the scenario rules or the work limits; TPOT SLO " + fmt("%.4g", s.tpot_slo_ms) + " ms\n";
   std::optional<std::size_t> overall;
   for (const KindResult& k : r.kinds) {
     o += "\n" + k.kind + ": ";

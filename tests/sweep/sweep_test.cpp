@@ -15,6 +15,7 @@
 #include "sim/frontend/files.hpp"
 #include "sim/io/diagnostics.hpp"
 #include "sim/sweep/point_runner.hpp"
+#include "sim/sweep/search.hpp"
 #include "sim/sweep/sweep_runner.hpp"
 #include "sim/sweep/sweep_spec.hpp"
 
@@ -275,4 +276,46 @@ TEST_CASE("a journal line cut short by a kill is skipped, and its point simulate
   CHECK(r.resumed == 1);
   CHECK(r.simulated == 1);
   CHECK(read_text(fs::path(o.out_dir) / "points.csv") == full);
+}
+
+TEST_CASE("search: the winner meets the SLO, beats every other feasible configuration of its kind, and says why") {
+  // TP over the seed study's 16 GPUs at 24 and 16,384 sequences per GPU, SLO 20 ms:
+  // 16,384 per GPU do not fit: at TP=8 one KV head per GPU is 4 layers x 2 x 128 x 2 B = 2 KiB per token,
+  // x 131,072 sequences per replica x 2048 tokens = 512 GiB.
+  const fs::path dir = fresh("search");
+  fs::create_directories(dir);
+  const fs::path f = dir / "s.json";
+  std::ofstream(f) << json{{"schema", 1}, {"name", "t"},
+                           {"base", (fs::current_path() / "scenarios/paper/seed_study.json").string()},
+                           {"slo", {{"tpot", "20 ms"}}}, {"price_per_gpu_hour", 2.0}, {"kinds", {"tp"}},
+                           {"batch_per_gpu", {24, 16384}}}
+                          .dump();
+  io::Diagnostics d;
+  const auto s = sweep::load_search(f.string(), d, frontend::FileSource{});
+  REQUIRE_MESSAGE(s, d.format_lines());
+  const sweep::SearchResult r = sweep::run_search(*s, 2, frontend::FileSource{}, "t");
+  // TP 1, 2, 4, 8 (powers of two up to max_tp 8) x 2 loads
+  REQUIRE(r.candidates.size() == 8);
+  REQUIRE(r.kinds.size() == 1);
+  const sweep::KindResult& k = r.kinds[0];
+  REQUIRE(k.best);
+  const sweep::Candidate& w = r.candidates[*k.best];
+  CHECK(w.status == "feasible");
+  CHECK(w.tpot_ms <= 20.0);
+  CHECK(w.batch_per_gpu == 24);
+  for (const sweep::Candidate& c : r.candidates) {
+    if (c.status == "feasible") CHECK(c.tokens_per_s_per_gpu <= w.tokens_per_s_per_gpu);
+    if (c.batch_per_gpu == 16384) CHECK(c.status == "memory");
+  }
+  // tokens per dollar = tokens/s per GPU x 3600 s / 2 dollars
+  CHECK(w.tokens_per_dollar == doctest::Approx(w.tokens_per_s_per_gpu * 1800.0));
+  REQUIRE(k.runner_up);
+  CHECK(r.candidates[*k.runner_up].family != w.family);
+  REQUIRE(k.next_load);
+  CHECK(r.candidates[*k.next_load].status == "memory");
+  const std::string text = sweep::format_search(*s, r);
+  CAPTURE(text);
+  CHECK(text.find("binding: ") != std::string::npos);
+  CHECK(text.find("load: memory: 16384 sequences per GPU does not fit") != std::string::npos);
+  CHECK(text.find("% behind") != std::string::npos);
 }
