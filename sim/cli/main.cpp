@@ -63,6 +63,9 @@
 #include "sim/sweep/search.hpp"
 #include "sim/sweep/sweep_runner.hpp"
 #include "sim/sweep/sweep_spec.hpp"
+#ifdef MASIM_HAVE_MPI
+#include "sim/sweep/mpi_ranks.hpp"
+#endif
 #include "sim/topology/topology.hpp"
 
 #ifndef MASIM_VERSION_STRING
@@ -279,38 +282,60 @@ struct SweepArgs {
 constexpr int kExitInterrupted = 130;  // as a shell reports a process ended by SIGINT
 
 int cmd_sweep(const SweepArgs& a) {
+  // Under mpirun every rank runs this; rank r takes the points i with
+  // i mod N = r and rank 0 writes the outputs (sim/sweep/mpi_ranks.hpp). Every
+  // rank validates the same inputs; only rank 0 speaks.
+#ifdef MASIM_HAVE_MPI
+  std::optional<sweep::MpiRanks> mpi;
+  if (sweep::launched_by_mpi()) mpi.emplace(nullptr, nullptr);
+  sweep::Ranks* ranks = mpi ? &*mpi : nullptr;
+#else
+  sweep::Ranks* ranks = nullptr;
+#endif
+  const int rank = ranks != nullptr ? ranks->rank() : 0;
+  const int nranks = ranks != nullptr ? ranks->size() : 1;
+  const auto bad = [&](const io::Diagnostics& d) { return rank == 0 ? report_bad_input(d) : kExitBadInput; };
   io::Diagnostics diags;
   const frontend::Limits limits = limits_of(a.limits, diags);
-  if (!diags.empty()) return report_bad_input(diags);
+  if (!diags.empty()) return bad(diags);
   frontend::FileSource files;
   std::vector<std::string> inputs;  // the sweep file, the base and the files it names
   files.log_reads_to(&inputs);
   auto s = sweep::load_sweep(a.file, diags, files);
-  if (!s) return report_bad_input(diags);
+  if (!s) return bad(diags);
   sweep::check_point_count(*s, a.max_points, "--max-points", diags);
-  if (!diags.empty()) return report_bad_input(diags);
+  if (!diags.empty()) return bad(diags);
   (void)sweep::resolve_point(*s, sweep::point_at(*s, 0), files, limits, MASIM_VERSION_STRING);
   files.log_reads_to(nullptr);  // the workers share `files`; the log is not thread-safe
   const fs::path dir = a.out_dir.empty() ? fs::path("out") / safe_dir_name(s->name) : fs::path(a.out_dir);
   for (const std::string& p : sweep::sweep_output_paths(dir.string())) refuse_clobbering("--output", p, inputs, diags);
-  if (!diags.empty()) return report_bad_input(diags);
+  if (!diags.empty()) return bad(diags);
 
   sweep::SweepOptions o;
   o.out_dir = dir.string();
-  o.jobs = a.jobs > 0 ? a.jobs : sweep::default_jobs();
+  // Default threads: the hardware's, shared by the ranks on this host.
+  int local_ranks = nranks;
+  if (const char* l = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local_ranks = std::max(1, std::atoi(l));
+  o.jobs = a.jobs > 0 ? a.jobs : std::max(1, sweep::default_jobs() / local_ranks);
   o.resume = a.resume;
   o.limits = limits;
   o.version = MASIM_VERSION_STRING;
-  o.progress = &std::cerr;
+  o.progress = rank == 0 ? &std::cerr : nullptr;
   o.progress_bar = ::isatty(STDERR_FILENO) != 0;
   o.interrupt_after = a.interrupt_after;
+  o.ranks = ranks;
   std::string sizes;
   for (const sweep::Axis& x : s->axes) sizes += (sizes.empty() ? "" : " x ") + x.name + " " + std::to_string(x.values.size());
-  std::cerr << "sweep \"" << s->name << "\": " << static_cast<std::size_t>(s->point_count()) << " points (" << sizes
-            << ") on " << o.jobs << (o.jobs == 1 ? " thread" : " threads") << "; streaming to "
-            << (dir / "stream.csv").string() << " and " << (dir / "journal.jsonl").string() << "\n";
-  for (const std::string& note : s->notes) std::cerr << "sweep: note: " << note << "\n";
+  if (rank == 0) {
+    std::cerr << "sweep \"" << s->name << "\": " << static_cast<std::size_t>(s->point_count()) << " points (" << sizes
+              << ") on " << o.jobs << (o.jobs == 1 ? " thread" : " threads")
+              << (nranks > 1 ? " in each of " + std::to_string(nranks) + " MPI ranks" : std::string())
+              << "; streaming to " << (dir / "stream.csv").string() << " and " << (dir / "journal.jsonl").string()
+              << "\n";
+    for (const std::string& note : s->notes) std::cerr << "sweep: note: " << note << "\n";
+  }
   const sweep::SweepSummary r = sweep::run_sweep(*s, o, files);
+  if (rank != 0) return r.interrupted ? kExitInterrupted : kExitOk;
   constexpr std::size_t kListed = 50;
   for (std::size_t i = 0; i < r.problems.size() && i < kListed; ++i) std::cerr << r.problems[i] << "\n";
   if (r.problems.size() > kListed) std::cerr << "... and " << r.problems.size() - kListed << " more problems not listed\n";

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -134,6 +136,24 @@ std::string seconds(double s) {
   return b;
 }
 
+// Every rank's journal under `dir`: journal.jsonl and journal.<r>.jsonl, sorted.
+std::vector<std::string> journal_files(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n == "journal.jsonl" || (n.rfind("journal.", 0) == 0 && n.size() > 14 && n.substr(n.size() - 6) == ".jsonl")) {
+      out.push_back(e.path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string rank_file(const std::string& dir, const char* stem, const char* ext, int rank) {
+  return (fs::path(dir) / (std::string(stem) + (rank == 0 ? "" : "." + std::to_string(rank)) + ext)).string();
+}
+
 }  // namespace
 
 std::vector<std::string> sweep_output_paths(const std::string& dir) {
@@ -184,17 +204,43 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o, const frontend
   if (ec || !fs::is_directory(o.out_dir, ec)) {
     throw io::EnvironmentError("cannot create output directory " + o.out_dir + (ec ? ": " + ec.message() : ""));
   }
+  Ranks one;
+  Ranks& ranks = o.ranks != nullptr ? *o.ranks : one;
+  const int rank = ranks.rank();
+  const int size = ranks.size();
+  sum.rank = rank;
   const std::vector<std::string> paths = sweep_output_paths(o.out_dir);
-  const std::string& journal_path = paths[2];
+  const std::string journal_path = rank_file(o.out_dir, "journal", ".jsonl", rank);
+  const std::string stream_path = rank_file(o.out_dir, "stream", ".csv", rank);
   std::size_t skipped = 0;
-  const std::map<std::string, json> journal = o.resume ? load_journal(journal_path, skipped) : std::map<std::string, json>{};
+  std::map<std::string, json> journal;
+  if (o.resume) {
+    for (const std::string& f : journal_files(o.out_dir)) journal.merge(load_journal(f, skipped));
+  }
   if (o.progress != nullptr && o.resume) {
-    *o.progress << "sweep: resuming from " << journal_path << " (" << journal.size() << " simulated points"
+    *o.progress << "sweep: resuming from " << (fs::path(o.out_dir) / "journal*.jsonl").string() << " ("
+                << journal.size() << " simulated points"
                 << (skipped > 0 ? ", " + std::to_string(skipped) + " incomplete lines ignored" : std::string()) << ")\n";
   }
+  // A fresh sweep starts with an empty journal: rank 0 also removes the
+  // journals of ranks that this run does not have (a larger earlier run).
+  if (!o.resume && rank == 0) {
+    for (const std::string& f : journal_files(o.out_dir)) {
+      if (f != journal_path) {
+        const std::string n = fs::path(f).filename().string();
+        const int r = std::atoi(n.substr(8).c_str());
+        if (r >= size || r <= 0) fs::remove(f, ec);
+      }
+    }
+  }
   LineFile journal_out(journal_path, !o.resume);
-  LineFile stream(paths[3], true);
+  LineFile stream(stream_path, true);
   stream.write(csv_header(s));
+
+  // This rank's points: i mod size = rank.
+  std::vector<std::size_t> mine;
+  for (std::size_t i = static_cast<std::size_t>(rank); i < n; i += static_cast<std::size_t>(size)) mine.push_back(i);
+  const std::size_t n_mine = mine.size();
 
   std::vector<json> records(n);
   std::vector<char> have(n, 0);
@@ -208,24 +254,26 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o, const frontend
   auto progress = [&](bool final_draw) {
     if (o.progress == nullptr) return;
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const std::size_t remaining = n - done;
+    const std::size_t remaining = n_mine - done;
     const std::string eta = simulated > 0 && remaining > 0
                                 ? ", ETA " + seconds(el / static_cast<double>(simulated) * static_cast<double>(remaining))
                                 : std::string();
-    const std::string text = std::to_string(done) + "/" + std::to_string(n) + " points, " + std::to_string(not_ok) +
+    const std::string text = std::to_string(done) + "/" + std::to_string(n_mine) + " points" +
+                             (size > 1 ? " of rank " + std::to_string(rank) + "/" + std::to_string(size) : std::string()) +
+                             ", " + std::to_string(not_ok) +
                              " not ok, " + seconds(el) + eta;
     if (o.progress_bar) {
       const auto now = std::chrono::steady_clock::now();
       if (!final_draw && now - last_draw < std::chrono::milliseconds(100)) return;
       last_draw = now;
       const int width = 30;
-      const int fill = n == 0 ? width : static_cast<int>(static_cast<double>(done) / static_cast<double>(n) * width);
+      const int fill = n_mine == 0 ? width : static_cast<int>(static_cast<double>(done) / static_cast<double>(n_mine) * width);
       *o.progress << "\r[" << std::string(static_cast<std::size_t>(fill), '#')
                   << std::string(static_cast<std::size_t>(width - fill), '.') << "] " << text << "\x1b[K"
                   << (final_draw ? "\n" : "") << std::flush;
     } else {
       // Plain lines (a log, a pipe): one per 5% and the last.
-      const std::size_t step = n == 0 ? 20 : done * 20 / n;
+      const std::size_t step = n_mine == 0 ? 20 : done * 20 / n_mine;
       if (step == last_line_step && (!final_draw || last_line_done == done)) return;
       last_line_step = step;
       last_line_done = done;
@@ -235,7 +283,8 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o, const frontend
 
   {
     InterruptGuard guard;
-    parallel_for(n, o.jobs, &g_interrupted, [&](std::size_t i) {
+    parallel_for(n_mine, o.jobs, &g_interrupted, [&](std::size_t k) {
+      const std::size_t i = mine[k];
       const Point p = point_at(s, i);
       const Resolved r = resolve_point(s, p, files, o.limits, o.version);
       json rec;
@@ -272,8 +321,28 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o, const frontend
     sum.interrupted = g_interrupted.load();
   }
   progress(true);
-  sum.simulated = simulated;
-  sum.done = done;
+  // Every rank learns whether any was interrupted, so that all stop (or all
+  // gather) together; the counts are over every rank.
+  sum.interrupted = ranks.sum(sum.interrupted ? 1 : 0) > 0;
+  sum.simulated = ranks.sum(simulated);
+  sum.resumed = ranks.sum(sum.resumed);
+  sum.done = ranks.sum(done);
+  if (size > 1 && !sum.interrupted) {
+    std::string mine_text;
+    for (const std::size_t i : mine) mine_text += records[i].dump() + "\n";
+    const std::vector<std::string> all = ranks.gather(mine_text);
+    if (rank != 0) return sum;
+    for (int r = 1; r < size; ++r) {
+      std::istringstream in(all[static_cast<std::size_t>(r)]);
+      std::string line;
+      while (std::getline(in, line)) {
+        json rec = json::parse(line);
+        const std::size_t i = rec["point"].get<std::size_t>();
+        records[i] = std::move(rec);
+        have[i] = 1;
+      }
+    }
+  }
   for (std::size_t i = 0; i < n; ++i) {
     if (!have[i]) continue;
     const json& rec = records[i];
@@ -298,7 +367,7 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o, const frontend
   out.add(paths[0], csv);
   out.add(paths[1], jsonl);
   sum.files = out.commit();
-  fs::remove(paths[3], ec);
+  for (int r = 0; r < size; ++r) fs::remove(rank_file(o.out_dir, "stream", ".csv", r), ec);
   return sum;
 }
 

@@ -11,6 +11,8 @@
 //                              --resume, kept after the sweep ends;
 //   stream.csv                 the same points as CSV rows, in completion
 //                              order, for watching a sweep run (removed at the end).
+// Over several MPI ranks, rank r > 0 writes journal.r.jsonl and stream.r.csv;
+// --resume reads every rank's journal, whatever the number of ranks now.
 // An interrupted sweep (SIGINT, SIGTERM) finishes the points in flight, keeps
 // the journal and returns with `interrupted` set; with `resume`, points whose
 // resolved scenario's hash is in the journal are not simulated again.
@@ -20,6 +22,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -32,6 +35,21 @@
 
 namespace masim::sweep {
 
+// The processes of a distributed sweep (MPI ranks, sim/sweep/mpi_ranks.hpp);
+// the default is one process. Rank r takes the points i with i mod size = r,
+// each on its own thread pool; rank 0 gathers every record and writes the
+// final files, so they are the same bytes as one process writes.
+class Ranks {
+ public:
+  virtual ~Ranks() = default;
+  virtual int rank() const { return 0; }
+  virtual int size() const { return 1; }
+  // Collective. At rank 0: every rank's text, in rank order; elsewhere: empty.
+  virtual std::vector<std::string> gather(const std::string& text) { return {text}; }
+  // Collective: the sum over the ranks, at every rank.
+  virtual std::uint64_t sum(std::uint64_t v) { return v; }
+};
+
 struct SweepOptions {
   std::string out_dir;
   int jobs = 1;
@@ -43,6 +61,7 @@ struct SweepOptions {
   // Tests: after this many points simulated in this run, raise SIGINT as a
   // user's Ctrl-C would (0 = never).
   std::size_t interrupt_after = 0;
+  Ranks* ranks = nullptr;            // nullptr: one process
 };
 
 struct SweepSummary {
@@ -53,6 +72,7 @@ struct SweepSummary {
   std::size_t refused = 0;     // past the limits
   std::size_t failed = 0;      // valid points with at least one failed layout
   std::size_t done = 0;        // points with a record (all of them unless interrupted)
+  int rank = 0;                // this process's rank; only rank 0 writes the final files
   bool interrupted = false;
   std::vector<std::string> problems;  // "point 3 (tp=3): file:/ptr: message", one per problem of a point that did not run fully
   std::vector<std::string> files;     // written, in order
