@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -44,13 +46,22 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
+// A scratch directory per name under one per process, removed at exit.
 fs::path fresh(const std::string& name) {
+  static const bool cleanup = [] {
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(fs::temp_directory_path() / ("masim_sweep_test_" + std::to_string(::getpid())), ec);
+    });
+    return true;
+  }();
+  (void)cleanup;
   const fs::path d = fs::temp_directory_path() / ("masim_sweep_test_" + std::to_string(::getpid())) / name;
   fs::remove_all(d);
   return d;
 }
 
-// 2 x 3 = 6 points: routing samples and MA Separation's attention TP (3 is invalid for 32 heads? no: 8 GPUs / 3).
+// 2 x 3 = 6 points: routing samples (1, 2) and MA Separation's attention TP (1, 2, 4; each divides its 8 attention GPUs and 32 heads).
 json small_axes() {
   return json::array({json{{"name", "iterations"}, {"pointer", "/workload/iterations"}, {"values", {1, 2}}},
                       json{{"name", "attention_tp"}, {"layout", "MA Separation"}, {"pointer", "/ma/attention_tp"},
