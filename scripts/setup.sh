@@ -13,6 +13,7 @@ PACKAGES=(
   libcli11-dev            # command-line parsing
   chromium                # headless browser test of the HTML report
   clang libclang-rt-dev   # sanitizer (ASan + UBSan) and libFuzzer builds: scripts/sanitize.sh, scripts/fuzz.sh
+  openmpi-bin libopenmpi-dev  # optional at build time: masim sweep over MPI ranks (mpirun -np N masim sweep FILE)
 )
 
 missing=()

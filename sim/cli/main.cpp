@@ -4,6 +4,8 @@
 //   masim check FILE... [--builtin]                validate input files of any kind
 //   masim report RESULTS.json [-o DIR]             Markdown/CSV/HTML report of a run
 //   masim report --paper [-o reports/paper]        the seed-study reproduction (sim/report/paper.hpp)
+//   masim sweep SWEEP [-o DIR] [-j N] [--resume]     every point of a sweep file, on all cores
+//   masim search SEARCH [-o DIR] [-j N]              best configuration per layout under a TPOT SLO
 //   masim collective --topology FILE --op all_reduce --size "256 MiB" --gpus 8
 //   masim --version
 //
@@ -14,6 +16,8 @@
 // io::read_regular_file (a FIFO, device or directory is bad input, never read)
 // and outputs written with io::StagedFiles (atomic); `masim run` refuses an
 // output that is one of its inputs (docs/RELIABILITY.md).
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -54,6 +58,14 @@
 #include "sim/report/paper.hpp"
 #include "sim/report/report.hpp"
 #include "sim/report/trace.hpp"
+#include "sim/sweep/point_runner.hpp"
+#include "sim/sweep/pool.hpp"
+#include "sim/sweep/search.hpp"
+#include "sim/sweep/sweep_runner.hpp"
+#include "sim/sweep/sweep_spec.hpp"
+#ifdef MASIM_HAVE_MPI
+#include "sim/sweep/mpi_ranks.hpp"
+#endif
 #include "sim/topology/topology.hpp"
 
 #ifndef MASIM_VERSION_STRING
@@ -257,6 +269,118 @@ int cmd_run(const RunArgs& a) {
   return kExitOk;
 }
 
+struct SweepArgs {
+  std::string file;
+  std::string out_dir;
+  int jobs = 0;  // 0 = the machine's hardware threads
+  bool resume = false;
+  double max_points = sweep::kDefaultMaxPoints;
+  LimitArgs limits;
+  std::size_t interrupt_after = 0;
+};
+
+constexpr int kExitInterrupted = 130;  // as a shell reports a process ended by SIGINT
+
+int cmd_sweep(const SweepArgs& a) {
+  // Under mpirun every rank runs this; rank r takes the points i with
+  // i mod N = r and rank 0 writes the outputs (sim/sweep/mpi_ranks.hpp). Every
+  // rank validates the same inputs; only rank 0 speaks.
+#ifdef MASIM_HAVE_MPI
+  std::optional<sweep::MpiRanks> mpi;
+  if (sweep::launched_by_mpi()) mpi.emplace(nullptr, nullptr);
+  sweep::Ranks* ranks = mpi ? &*mpi : nullptr;
+#else
+  sweep::Ranks* ranks = nullptr;
+#endif
+  const int rank = ranks != nullptr ? ranks->rank() : 0;
+  const int nranks = ranks != nullptr ? ranks->size() : 1;
+  const auto bad = [&](const io::Diagnostics& d) { return rank == 0 ? report_bad_input(d) : kExitBadInput; };
+  io::Diagnostics diags;
+  const frontend::Limits limits = limits_of(a.limits, diags);
+  if (!diags.empty()) return bad(diags);
+  frontend::FileSource files;
+  std::vector<std::string> inputs;  // the sweep file, the base and the files it names
+  files.log_reads_to(&inputs);
+  auto s = sweep::load_sweep(a.file, diags, files);
+  if (!s) return bad(diags);
+  sweep::check_point_count(*s, a.max_points, "--max-points", diags);
+  if (!diags.empty()) return bad(diags);
+  (void)sweep::resolve_point(*s, sweep::point_at(*s, 0), files, limits, MASIM_VERSION_STRING);
+  files.log_reads_to(nullptr);  // the workers share `files`; the log is not thread-safe
+  const fs::path dir = a.out_dir.empty() ? fs::path("out") / safe_dir_name(s->name) : fs::path(a.out_dir);
+  for (const std::string& p : sweep::sweep_output_paths(dir.string())) refuse_clobbering("--output", p, inputs, diags);
+  if (!diags.empty()) return bad(diags);
+
+  sweep::SweepOptions o;
+  o.out_dir = dir.string();
+  // Default threads: the hardware's, shared by the ranks on this host.
+  int local_ranks = nranks;
+  if (const char* l = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local_ranks = std::max(1, std::atoi(l));
+  o.jobs = a.jobs > 0 ? a.jobs : std::max(1, sweep::default_jobs() / local_ranks);
+  o.resume = a.resume;
+  o.limits = limits;
+  o.version = MASIM_VERSION_STRING;
+  o.progress = rank == 0 ? &std::cerr : nullptr;
+  o.progress_bar = ::isatty(STDERR_FILENO) != 0;
+  o.interrupt_after = a.interrupt_after;
+  o.ranks = ranks;
+  std::string sizes;
+  for (const sweep::Axis& x : s->axes) sizes += (sizes.empty() ? "" : " x ") + x.name + " " + std::to_string(x.values.size());
+  if (rank == 0) {
+    std::cerr << "sweep \"" << s->name << "\": " << static_cast<std::size_t>(s->point_count()) << " points (" << sizes
+              << ") on " << o.jobs << (o.jobs == 1 ? " thread" : " threads")
+              << (nranks > 1 ? " in each of " + std::to_string(nranks) + " MPI ranks" : std::string())
+              << "; streaming to " << (dir / "stream.csv").string() << " and " << (dir / "journal.jsonl").string()
+              << "\n";
+    for (const std::string& note : s->notes) std::cerr << "sweep: note: " << note << "\n";
+  }
+  const sweep::SweepSummary r = sweep::run_sweep(*s, o, files);
+  if (rank != 0) return r.interrupted ? kExitInterrupted : kExitOk;
+  constexpr std::size_t kListed = 50;
+  for (std::size_t i = 0; i < r.problems.size() && i < kListed; ++i) std::cerr << r.problems[i] << "\n";
+  if (r.problems.size() > kListed) std::cerr << "... and " << r.problems.size() - kListed << " more problems not listed\n";
+  if (r.interrupted) {
+    std::cerr << "sweep interrupted: " << r.done << " of " << r.points << " points done (" << r.simulated
+              << " simulated now); the journal " << (dir / "journal.jsonl").string()
+              << " keeps them: rerun with --resume to continue\n";
+    return kExitInterrupted;
+  }
+  std::cout << r.points << " points: " << r.simulated << " simulated, " << r.resumed << " from the journal, "
+            << r.invalid << " invalid, " << r.refused << " refused by the limits, " << r.failed
+            << " with failed layouts (failed rows in the outputs)\n";
+  for (const std::string& f : r.files) std::cout << "wrote " << f << "\n";
+  return kExitOk;
+}
+
+std::optional<sweep::SearchSpec> load_search_checked(const std::string& path, io::Diagnostics& diags,
+                                                     const frontend::FileSource& files);
+
+int cmd_search(const std::string& file, const std::string& out_dir, int jobs) {
+  io::Diagnostics diags;
+  frontend::FileSource files;
+  std::vector<std::string> inputs;
+  files.log_reads_to(&inputs);
+  // The base must be a valid scenario on every system (its layouts are replaced by each candidate's).
+  auto s = load_search_checked(file, diags, files);
+  if (!s) return report_bad_input(diags);
+  files.log_reads_to(nullptr);
+  const fs::path dir = out_dir.empty() ? fs::path("out") / safe_dir_name(s->name) : fs::path(out_dir);
+  for (const char* f : {"search.json", "search.csv"}) refuse_clobbering("--output", dir / f, inputs, diags);
+  if (!diags.empty()) return report_bad_input(diags);
+  const int j = jobs > 0 ? jobs : sweep::default_jobs();
+  const sweep::SearchResult r = sweep::run_search(*s, j, files, MASIM_VERSION_STRING);
+  std::cout << sweep::format_search(*s, r);
+  make_output_dir(dir);
+  io::StagedFiles staged;
+  staged.add((dir / "search.json").string(), sweep::search_json(*s, r).dump(2) + "\n");
+  staged.add((dir / "search.csv").string(), sweep::search_csv(r));
+  std::cout << "\n";
+  for (const std::string& f : staged.commit()) std::cout << "wrote " << f << "\n";
+  std::cerr << "search: " << r.simulated << " configurations simulated in " << std::fixed << std::setprecision(1)
+            << r.seconds << " s on " << j << (j == 1 ? " thread" : " threads") << "\n";
+  return kExitOk;
+}
+
 // The seed study's reproduction: runs the scenarios of scenarios/paper/ and
 // writes every table beside the study's value (report::generate_paper_report).
 int cmd_report_paper(const std::string& out_dir, bool html, bool trace) {
@@ -281,7 +405,67 @@ int cmd_report(const std::string& results_path, const std::string& out_dir) {
   return kExitOk;
 }
 
-int cmd_check(const std::vector<std::string>& paths, bool builtin, const LimitArgs& la) {
+// A sweep file is checked as a whole: its own schema, the point count against
+// --max-points, then every point as a scenario (each problem names the point).
+// Nothing is simulated.
+enum class PlanKind { kOther, kSweep, kSearch };
+PlanKind plan_kind(const std::string& path) {
+  const auto rr = frontend::FileSource().read(path);
+  if (rr.status != frontend::FileSource::Status::kOk) return PlanKind::kOther;
+  io::Diagnostics ignored;
+  const auto doc = io::parse_json_text(rr.text, path, ignored);
+  if (!doc) return PlanKind::kOther;
+  return sweep::is_sweep(*doc) ? PlanKind::kSweep : sweep::is_search(*doc) ? PlanKind::kSearch : PlanKind::kOther;
+}
+
+// The base scenario of a search, on each of its systems, must be valid.
+std::optional<sweep::SearchSpec> load_search_checked(const std::string& path, io::Diagnostics& diags,
+                                                     const frontend::FileSource& files) {
+  auto s = sweep::load_search(path, diags, files);
+  if (!s) return std::nullopt;
+  const std::size_t before = diags.size();
+  for (const sweep::SearchSystem& sys : s->systems) {
+    nlohmann::json base = s->base;
+    if (!sys.hardware.is_null()) base["hardware"] = sys.hardware;
+    if (!sys.topology.is_null()) base["topology"] = sys.topology;
+    (void)frontend::parse_scenario(base, s->base_file, diags, files);
+  }
+  if (diags.size() != before) return std::nullopt;
+  return s;
+}
+
+void check_sweep_file(const std::string& path, const frontend::Limits& limits, double max_points,
+                      io::Diagnostics& diags) {
+  const frontend::FileSource files;
+  auto s = sweep::load_sweep(path, diags, files);
+  if (!s) return;
+  const std::size_t before = diags.size();
+  sweep::check_point_count(*s, max_points, "--max-points", diags);
+  if (diags.size() != before) return;
+  const auto n = static_cast<std::size_t>(s->point_count());
+  std::vector<sweep::Resolved> rs(n);
+  sweep::parallel_for(n, sweep::default_jobs(), nullptr, [&](std::size_t i) {
+    rs[i] = sweep::resolve_point(*s, sweep::point_at(*s, i), files, limits, MASIM_VERSION_STRING);
+  });
+  double events = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    events += rs[i].estimated_events;
+    if (rs[i].spec) continue;
+    const std::string label = "point " + std::to_string(i) + " (" + sweep::describe(*s, sweep::point_at(*s, i)) + "): ";
+    for (const io::Diagnostic& d : rs[i].problems) diags.error(d.file, d.pointer, label + d.message);
+  }
+  if (diags.size() != before) return;
+  std::string sizes;
+  for (const sweep::Axis& a : s->axes) sizes += (sizes.empty() ? "" : " x ") + a.name + " " + std::to_string(a.values.size());
+  char est[64];
+  std::snprintf(est, sizeof est, "%.2g", events);
+  std::cout << path << ": ok, sweep \"" << s->name << "\": " << n << " points (" << sizes << "), base "
+            << s->base_file << (s->base_pointer.empty() ? "" : s->base_pointer) << "; estimated ~" << est
+            << " events over all points\n";
+  for (const std::string& note : s->notes) std::cout << path << ": note: " << note << "\n";
+}
+
+int cmd_check(const std::vector<std::string>& paths, bool builtin, const LimitArgs& la, double max_points) {
   io::Diagnostics diags;
   const frontend::Limits limits = limits_of(la, diags);
   if (!diags.empty()) return report_bad_input(diags);
@@ -299,6 +483,20 @@ int cmd_check(const std::vector<std::string>& paths, bool builtin, const LimitAr
     report(std::string(kDefaultScenario) + " (built in)", r);
   }
   for (const std::string& p : paths) {
+    const PlanKind pk = plan_kind(p);
+    if (pk == PlanKind::kSweep) {
+      check_sweep_file(p, limits, max_points, diags);
+      continue;
+    }
+    if (pk == PlanKind::kSearch) {
+      if (const auto s = load_search_checked(p, diags, frontend::FileSource())) {
+        std::cout << p << ": ok, search \"" << s->name << "\": "
+                  << sweep::search_candidates(*s, frontend::FileSource()).size() << " candidates over "
+                  << s->systems.size() << (s->systems.size() == 1 ? " system" : " systems") << ", base " << s->base_file
+                  << "\n";
+      }
+      continue;
+    }
     const frontend::CheckResult r = frontend::check_file(p, diags);
     report(p, r);
   }
@@ -496,6 +694,52 @@ int run_main(int argc, char** argv) {
                   "Also check the built-in default scenario (what `masim run` runs without SCENARIO)");
   LimitArgs check_limits;
   add_limit_options(check, check_limits);
+  double check_max_points = sweep::kDefaultMaxPoints;
+
+  check->add_option("--max-points", check_max_points,
+                    "Sweep files: refuse a sweep of more than N points (default 10000)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+
+  SweepArgs sa;
+  CLI::App* sw = app.add_subcommand(
+      "sweep",
+      "Run every point of a sweep file (a base scenario and axes; docs/INPUTS.md, \"Sweeps\") on all cores. "
+      "Writes DIR/points.csv and DIR/points.jsonl (one row per point and layout, in point order, byte-identical "
+      "for any -j); points stream to DIR/stream.csv and DIR/journal.jsonl as they finish. A point that is not a "
+      "valid scenario, or a layout the simulator refuses, is a failed row with the reason.");
+  sw->add_option("SWEEP", sa.file, "Sweep file")->required()->type_name("FILE");
+  sw->add_option("-o,--output", sa.out_dir, "Output directory (default: out/<sweep name>)")->type_name("DIR");
+  sw->add_option("-j,--jobs", sa.jobs, "Threads (default: the machine's hardware threads)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 4096));
+  sw->add_flag("--resume", sa.resume,
+               "Continue an interrupted sweep: points whose resolved scenario is in DIR/journal.jsonl are not "
+               "simulated again (without it the journal starts empty)");
+  sw->add_option("--max-points", sa.max_points, "Refuse a sweep of more than N points (default 10000)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  sw->add_option("--interrupt-after", sa.interrupt_after,
+                 "Testing: raise SIGINT after N points are simulated, as Ctrl-C would")
+      ->group("");
+  add_limit_options(sw, sa.limits);
+  sw->footer("Examples:\n  masim sweep scenarios/sweeps/seed_sequence_length.json -o out/seq\n"
+             "  masim sweep scenarios/sweeps/seed_scaling.json -j 2 --resume");
+
+  std::string search_file, search_out;
+  int search_jobs = 0;
+  CLI::App* se = app.add_subcommand(
+      "search",
+      "Per layout kind, the configuration (TP/PP/EP degrees, MA Separation's split and TP degrees, replicas, "
+      "micro-batches, load per GPU) with the highest tokens/s per GPU, and per dollar, that meets a TPOT SLO and "
+      "fits in memory; why it wins (its binding resource, what stops more load) and how far the runner-up is "
+      "(docs/INPUTS.md, \"Search\"). Writes DIR/search.json and DIR/search.csv (every candidate).");
+  se->add_option("SEARCH", search_file, "Search file")->required()->type_name("FILE");
+  se->add_option("-o,--output", search_out, "Output directory (default: out/<search name>)")->type_name("DIR");
+  se->add_option("-j,--jobs", search_jobs, "Threads (default: the machine's hardware threads)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 4096));
+  se->footer("Example:\n  masim search scenarios/search/seed_search.json -o out/search");
 
   CollectiveArgs ca;
   CLI::App* coll = app.add_subcommand(
@@ -543,8 +787,10 @@ int run_main(int argc, char** argv) {
       std::cerr << "masim check: give at least one FILE (or --builtin)\n" << check->help();
       return kExitBadInput;
     }
-    return cmd_check(check_files, check_builtin, check_limits);
+    return cmd_check(check_files, check_builtin, check_limits, check_max_points);
   }
+  if (*sw) return cmd_sweep(sa);
+  if (*se) return cmd_search(search_file, search_out, search_jobs);
   if (*coll) return cmd_collective(ca);
   if (*rep) {
     if (report_paper) return cmd_report_paper(report_out, !report_no_html, report_trace);

@@ -478,3 +478,55 @@ TEST_CASE("masim report: wrong types in results.json are diagnostics with pointe
   CHECK(run.err == f.string() + ":/layouts: expected a results.json with a \"layouts\" array (docs/RESULTS.md)\n"
                                 "1 problem; nothing was simulated.\n");
 }
+
+TEST_CASE("masim sweep: bad points are listed and written as rows, the valid ones run, exit 0") {
+  const fs::path out = fresh_dir("sweep_bad_points");
+  const Run r = masim("sweep tests/bad_inputs/sweep_bad_points.json -j 2 -o " + quote(out.string()));
+  CAPTURE(r.err);
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("4 points: 1 simulated, 0 from the journal, 3 invalid, 0 refused by the limits, 0 with failed layouts") == 0);
+  CHECK(r.err.find("point 0 (tp=3, batch=384): tests/bad_inputs/sweep_bad_points.json:/axes/0/values/0: expected a divisor of model.num_heads = 32, found tp = 3 (sets /layouts/0/tp)") != std::string::npos);
+  const std::string csv = read_text(out / "points.csv");
+  // header + 3 invalid points (one row each) + 4 layouts of the valid point
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 8);
+  CHECK(csv.find("\n0,3,384,,,,invalid,") != std::string::npos);
+  CHECK(csv.find("\n2,8,384,TP=8,tp,16,ok,") != std::string::npos);
+  CHECK_FALSE(has_temp_files(out));
+}
+
+TEST_CASE("masim sweep: -j 1 and -j 2 write the same bytes; an interrupted sweep resumes without recomputing") {
+  const fs::path a = fresh_dir("sweep_j1");
+  const fs::path b = fresh_dir("sweep_j2");
+  REQUIRE(masim("sweep scenarios/sweeps/seed_sequence_length.json -j 1 -o " + quote(a.string())).rc == 0);
+  REQUIRE(masim("sweep scenarios/sweeps/seed_sequence_length.json -j 2 -o " + quote(b.string())).rc == 0);
+  for (const char* f : {"points.csv", "points.jsonl"}) CHECK(read_text(a / f) == read_text(b / f));
+  const fs::path c = fresh_dir("sweep_resume");
+  const Run i = masim("sweep scenarios/sweeps/seed_sequence_length.json -j 1 --interrupt-after 3 -o " + quote(c.string()));
+  CHECK(i.rc == 130);
+  CHECK(i.err.find("sweep interrupted: 3 of 4 points done (3 simulated now)") != std::string::npos);
+  CHECK_FALSE(fs::exists(c / "points.csv"));
+  const Run r = masim("sweep scenarios/sweeps/seed_sequence_length.json -j 2 --resume -o " + quote(c.string()));
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("4 points: 1 simulated, 3 from the journal,") == 0);
+  for (const char* f : {"points.csv", "points.jsonl"}) CHECK(read_text(a / f) == read_text(c / f));
+}
+
+TEST_CASE("masim sweep refuses an output that is one of its inputs") {
+  const fs::path d = fresh_dir("sweep_clobber");
+  fs::copy_file(fs::path(MASIM_SOURCE_DIR) / "scenarios/sweeps/seed_sequence_length.json", d / "points.csv");
+  nlohmann::json s = nlohmann::json::parse(read_text(d / "points.csv"));
+  s["base"] = (fs::path(MASIM_SOURCE_DIR) / "scenarios/paper/sequence_length.json").string();
+  std::ofstream(d / "points.csv") << s.dump();
+  const Run r = masim("sweep " + quote((d / "points.csv").string()) + " -o " + quote(d.string()));
+  CHECK(r.rc == 2);
+  CHECK(r.err.find("is an input of this run; masim never overwrites its inputs") != std::string::npos);
+}
+
+TEST_CASE("shipped sweep and search files check clean") {
+  const Run r = masim("check scenarios/sweeps/seed_sequence_length.json scenarios/sweeps/seed_scaling.json "
+                      "scenarios/search/seed_search.json");
+  CHECK_MESSAGE(r.rc == 0, r.err);
+  CHECK(r.out.find("scenarios/sweeps/seed_sequence_length.json: ok, sweep \"seed-sequence-length\": 4 points (context_length 4)") == 0);
+  CHECK(r.out.find("scenarios/sweeps/seed_scaling.json: ok, sweep \"seed-scaling\": 5 points (gpu_count 5)") != std::string::npos);
+  CHECK(r.out.find("scenarios/search/seed_search.json: ok, search \"seed-search\": 762 candidates over 1 system") != std::string::npos);
+}

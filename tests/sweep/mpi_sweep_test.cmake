@@ -1,0 +1,33 @@
+# `mpiexec -n 2 masim sweep` on localhost writes the same bytes as one
+# process, and a sweep journaled by 2 ranks resumes in one process without
+# simulating anything again. Run by ctest where MPI was found:
+#   cmake -DMASIM=... -DMPIEXEC=... -DSOURCE_DIR=... -DOUT=... -P mpi_sweep_test.cmake
+set(sweep ${SOURCE_DIR}/scenarios/sweeps/seed_sequence_length.json)
+file(REMOVE_RECURSE ${OUT})
+execute_process(COMMAND ${MASIM} sweep ${sweep} -j 1 -o ${OUT}/one RESULT_VARIABLE rc1 OUTPUT_QUIET ERROR_QUIET)
+if(NOT rc1 EQUAL 0)
+  message(FATAL_ERROR "one process: exit ${rc1}")
+endif()
+execute_process(COMMAND ${MPIEXEC} -n 2 --oversubscribe ${MASIM} sweep ${sweep} -j 1 -o ${OUT}/two
+                RESULT_VARIABLE rc2 OUTPUT_VARIABLE out2 ERROR_VARIABLE err2)
+if(NOT rc2 EQUAL 0)
+  message(FATAL_ERROR "2 ranks: exit ${rc2}\n${out2}\n${err2}")
+endif()
+if(NOT err2 MATCHES "in each of 2 MPI ranks")
+  message(FATAL_ERROR "2 ranks did not run as 2 MPI ranks:\n${err2}")
+endif()
+if(NOT EXISTS ${OUT}/two/journal.1.jsonl)
+  message(FATAL_ERROR "rank 1 wrote no journal: it took no points")
+endif()
+foreach(f points.csv points.jsonl)
+  file(READ ${OUT}/one/${f} a)
+  file(READ ${OUT}/two/${f} b)
+  if(NOT a STREQUAL b)
+    message(FATAL_ERROR "${f} differs between one process and 2 MPI ranks")
+  endif()
+endforeach()
+execute_process(COMMAND ${MASIM} sweep ${sweep} -j 1 --resume -o ${OUT}/two RESULT_VARIABLE rc3 OUTPUT_VARIABLE out3 ERROR_QUIET)
+if(NOT rc3 EQUAL 0 OR NOT out3 MATCHES "^4 points: 0 simulated, 4 from the journal")
+  message(FATAL_ERROR "resume of the 2-rank journal in one process: exit ${rc3}\n${out3}")
+endif()
+message(STATUS "2 MPI ranks: identical outputs; resumed from both ranks' journals")
