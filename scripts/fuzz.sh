@@ -22,7 +22,7 @@ set -eu
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-scenario json topology results model hardware workload profile serving request_trace}
+targets=${*:-scenario json topology results model hardware workload profile serving request_trace sweep}
 build=${MASIM_FUZZ_BUILD:-build/sanitize}
 cxx=${CXX:-clang++}
 
@@ -51,6 +51,7 @@ seeds() {
     workload) echo "tests/robustness/corpus/workload" ;;
     profile) echo "tests/robustness/corpus/profile calibrate/profiles" ;;
     serving) echo "tests/robustness/corpus/serving" ;;
+    sweep) echo "tests/robustness/corpus/sweep scenarios/sweeps" ;;
     request_trace) echo "tests/robustness/corpus/request_trace scenarios/serving/traces" ;;
     *) echo "scripts/fuzz.sh: unknown target $1" >&2; exit 2 ;;
   esac

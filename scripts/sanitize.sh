@@ -31,7 +31,7 @@ MASIM_FUZZ_BUILD="$build" MASIM_FUZZ_CONFIGURE_ONLY=1 sh scripts/fuzz.sh
 tests=(engine_test io_test topology_test network_test models_test workload_test profile_test
        layouts_test frontend_test cli_test)
 replays=()
-for t in scenario json topology results model hardware workload profile serving request_trace; do replays+=("fuzz_${t}_replay"); done
+for t in scenario json topology results model hardware workload profile serving request_trace sweep; do replays+=("fuzz_${t}_replay"); done
 cmake --build "$build" -j "$jobs" --target masim "${tests[@]}" "${replays[@]}"
 built=$(date +%s)
 echo "sanitize: build took $((built - start)) s"
