@@ -15,7 +15,8 @@
 # ft: features) and corpus size, the figures docs/RELIABILITY.md records.
 #
 # Environment: MASIM_FUZZ_BUILD (build directory, default build/sanitize),
-# MASIM_FUZZ_JOBS (parallel build jobs, default: ninja's), CXX (default clang++),
+# MASIM_FUZZ_JOBS (parallel build jobs, default: ninja's), MASIM_FUZZ_TIMEOUT (seconds per
+# input, default 10, topologies 30), CXX (default clang++),
 # MASIM_FUZZ_CONFIGURE_ONLY=1 (configure and stop: scripts/sanitize.sh).
 set -eu
 
@@ -65,8 +66,11 @@ for t in $targets; do
   [ -f "tests/robustness/fuzz_$t.dict" ] && dict="-dict=tests/robustness/fuzz_$t.dict"
   # Per-input time limit: 10 s, 30 s for topologies (fuzz_topology builds
   # topologies of up to 2,000 vertices, which take seconds under ASan).
+  # MASIM_FUZZ_TIMEOUT overrides both: libFuzzer's limit is wall-clock time, so
+  # a fuzzer niced on a busy machine needs more (the long runs of RELIABILITY.md).
   limit=10
   [ "$t" = topology ] && limit=30
+  limit=${MASIM_FUZZ_TIMEOUT:-$limit}
   echo "== fuzz_$t for ${seconds}s (corpus $corpus)"
   # shellcheck disable=SC2046,SC2086
   if ! "$build/tests/robustness/fuzz_$t" $dict -max_total_time="$seconds" -timeout="$limit" -rss_limit_mb=4096 -print_final_stats=1 \
