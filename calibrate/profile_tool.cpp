@@ -238,8 +238,8 @@ int main(int argc, char** argv) {
       }
       std::string names;
       for (const profile::OpTable& t : other->ops) {
-        names += (names.empty() ? "" : ", ") + t.name;
-        if (profile::OpTable* mine = base->find(t.name)) {
+        names += (names.empty() ? "" : ", ") + t.name + (t.kernels == profile::kKernelsMasim ? "" : " (" + t.kernels + ")");
+        if (profile::OpTable* mine = base->find(t.name, t.kernels)) {
           *mine = t;
         } else {
           base->ops.push_back(t);

@@ -145,6 +145,10 @@ std::optional<OpTable> parse_table(const json& node, const std::string& file, co
   }
   t.head_dim = static_cast<int>(r.integer_or("head_dim", 0, 0, 4096));
   t.implementation = r.string_or("implementation", "");
+  t.kernels = r.string_or("kernels", kKernelsMasim);
+  if (t.kernels != kKernelsMasim && t.kernels != kKernelsProduction) {
+    r.error("kernels", "expected \"masim\" or \"production\", found \"" + t.kernels + "\"");
+  }
   if (auto a = read_strings(r, "axes", Required::kYes)) t.axes = *a;
   if (diags.size() == before) {
     const std::vector<std::string>& want = canonical_axes(t.kind);
@@ -383,6 +387,7 @@ json table_json(const OpTable& t) {
   j["dtype"] = spec::to_string(t.dtype);
   if (t.head_dim > 0) j["head_dim"] = t.head_dim;
   if (!t.implementation.empty()) j["implementation"] = t.implementation;
+  if (t.kernels != kKernelsMasim) j["kernels"] = t.kernels;
   j["axes"] = t.axes;
   json g = json::object();
   for (std::size_t a = 0; a < t.axes.size() && a < t.grid.size(); ++a) g[t.axes[a]] = numbers(t.grid[a]);
@@ -506,16 +511,20 @@ std::vector<double> OpTable::point(std::size_t flat) const {
   return x;
 }
 
-const OpTable* Profile::find(std::string_view name) const {
+const OpTable* Profile::find(std::string_view name) const { return find(name, kKernelsMasim); }
+
+OpTable* Profile::find(std::string_view name) { return find(name, kKernelsMasim); }
+
+const OpTable* Profile::find(std::string_view name, std::string_view kernels) const {
   for (const OpTable& t : ops) {
-    if (t.name == name) return &t;
+    if (t.name == name && t.kernels == kernels) return &t;
   }
   return nullptr;
 }
 
-OpTable* Profile::find(std::string_view name) {
+OpTable* Profile::find(std::string_view name, std::string_view kernels) {
   for (OpTable& t : ops) {
-    if (t.name == name) return &t;
+    if (t.name == name && t.kernels == kernels) return &t;
   }
   return nullptr;
 }
@@ -602,8 +611,8 @@ std::optional<Profile> parse_profile(const json& doc, const std::string& file, i
     for (std::size_t i = 0; i < ops->size(); ++i) {
       const std::string ptr = io::pointer_join("/ops", i);
       if (auto t = parse_table((*ops)[i], file, ptr, diags)) {
-        if (p.find(t->name) != nullptr) {
-          diags.error(file, ptr + "/name", "duplicate op table \"" + t->name + "\"");
+        if (p.find(t->name, t->kernels) != nullptr) {
+          diags.error(file, ptr + "/name", "duplicate op table \"" + t->name + "\" (kernels \"" + t->kernels + "\")");
         }
         p.ops.push_back(std::move(*t));
       }

@@ -31,6 +31,11 @@ namespace masim::profile {
 
 inline constexpr int kProfileSchema = 1;
 inline constexpr const char* kProfileKind = "masim-calibration-profile";
+// Which implementation a table measured (OpTable::kernels): masim's own kernels
+// (kernels/cuda, GEMM algorithms timed per shape) or the production path a
+// deployment runs (cuBLASLt's heuristic choice, PyTorch's SDPA; issue 17).
+inline constexpr const char* kKernelsMasim = "masim";
+inline constexpr const char* kKernelsProduction = "production";
 
 struct Provenance {
   std::string gpu_name;              // as the driver names it ("NVIDIA H200")
@@ -84,6 +89,9 @@ struct OpTable {
   spec::DType dtype = spec::DType::kBF16;
   int head_dim = 0;                      // attention tables only
   std::string implementation;            // what ran ("cublasGemmEx", "kernels/cuda rmsnorm")
+  // kKernelsMasim or kKernelsProduction; a profile may hold one table of each
+  // per name, and the scenario's "kernels" picks which prices (cost_model.hpp).
+  std::string kernels = kKernelsMasim;
   std::vector<std::string> axes;
   std::vector<std::vector<double>> grid; // one strictly increasing list per axis
   // Work granularity per axis (empty, or one value >= 1 per axis): the kernel
@@ -172,8 +180,12 @@ struct Profile {
   std::vector<CollectiveTable> collectives;
   std::vector<std::string> notes;
 
+  // The table of masim's kernels named `name` (nullptr if none).
   const OpTable* find(std::string_view name) const;
   OpTable* find(std::string_view name);
+  // The table named `name` measured with `kernels` (kKernelsMasim / kKernelsProduction).
+  const OpTable* find(std::string_view name, std::string_view kernels) const;
+  OpTable* find(std::string_view name, std::string_view kernels);
 };
 
 // Strict parsing; nullopt when any problem was recorded in `diags`.
