@@ -28,6 +28,7 @@
 #include "calibrate/derivation_error.hpp"
 #include "calibrate/model_shapes.hpp"
 #include "calibrate/pool.hpp"
+#include "calibrate/production_steps.hpp"
 #include "calibrate/refit_spec.hpp"
 #include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
@@ -182,8 +183,49 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   pool->add_option("rechecks", pool_files, "Rechecks of it (masim-calibrate recheck) or the run it was refit from")
       ->check(CLI::ExistingFile);
+  std::string ps_report, ps_spec = "calibrate/validation/production-steps.json", ps_profile, ps_kernels = "production";
+  auto* psteps = app.add_subcommand(
+      "production-steps",
+      "masim's prediction of the production steps masim-calibrate-torch measured (issue 17): per step and op");
+  psteps->add_option("report", ps_report, "masim-calibrate-torch steps output")->required()->check(CLI::ExistingFile);
+  psteps->add_option("--spec", ps_spec, "The steps spec it ran")->check(CLI::ExistingFile);
+  psteps->add_option("--profile", ps_profile, "Profile that prices the steps")->required()->check(CLI::ExistingFile);
+  psteps->add_option("--kernels", ps_kernels, "production or masim (as a scenario's \"kernels\")")
+      ->check(CLI::IsMember({"production", "masim"}));
+  psteps->add_option("-o,--out", out, "JSON report");
   if (auto code = masim::io::parse_args(app, argc, argv)) return *code;
   try {
+    if (*psteps) {
+      io::Diagnostics d;
+      auto rep = io::load_json_file(ps_report, d);
+      auto spec = io::load_json_file(ps_spec, d);
+      std::optional<calibrate::ProductionStepsResult> r;
+      if (rep && spec) r = calibrate::price_production_steps(*rep, ps_report, *spec, ps_spec, ps_profile, ps_kernels, d);
+      if (!r) {
+        std::fprintf(stderr, "%s", d.format("nothing was priced").c_str());
+        return 2;
+      }
+      for (const auto& s : r->report["steps"]) {
+        std::printf("%-20s %-7s b=%-4lld %s=%-5lld measured %9.1f us  masim %9.1f us  %+6.1f%%\n",
+                    s["model"].get<std::string>().c_str(), s["phase"].get<std::string>().c_str(),
+                    s["batch"].get<long long>(), s["phase"] == "prefill" ? "s" : "c",
+                    s[s["phase"] == "prefill" ? "seq" : "context"].get<long long>(),
+                    s["step_measured_us"].get<double>(), s["step_predicted_us"].get<double>(),
+                    s["step_error_pct"].get<double>());
+      }
+      auto line = [](const char* what, const calibrate::StepErrorStats& e) {
+        std::printf("%-24s %4d points: median |error| %.2f%%, p95 %.2f%%, bias %+.2f%%, max %.2f%%\n", what, e.points,
+                    e.median_abs_pct, e.p95_abs_pct, e.bias_pct, e.max_abs_pct);
+      };
+      std::printf("kernels %s, profile %s\n", ps_kernels.c_str(), ps_profile.c_str());
+      line("decode steps", r->decode);
+      line("prefill steps", r->prefill);
+      line("dense GEMMs >= 50 us", r->gemm_50us);
+      line("expert grouped GEMMs", r->grouped_gemm);
+      line("decode attention", r->decode_attention);
+      if (!out.empty()) profile::write_text_atomic(out, r->report.dump(1) + "\n");
+      return 0;
+    }
     if (*derive) {
       io::Diagnostics d;
       auto p = profile::load_profile(from, d);
