@@ -15,37 +15,17 @@ namespace masim::calibrate {
 
 using json = nlohmann::json;
 
-StepErrorStats error_stats(const std::vector<double>& signed_pct) {
-  StepErrorStats s;
-  s.points = static_cast<int>(signed_pct.size());
-  if (signed_pct.empty()) return s;
-  std::vector<double> a, v = signed_pct;
-  for (double e : signed_pct) a.push_back(std::fabs(e));
-  std::sort(a.begin(), a.end());
-  std::sort(v.begin(), v.end());
-  auto median = [](const std::vector<double>& x) {
-    const std::size_t n = x.size();
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-  };
-  // Nearest rank: the smallest value with at least 95% of the points at or below it.
-  const std::size_t rank = static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(a.size())));
-  s.median_abs_pct = median(a);
-  s.p95_abs_pct = a[std::max<std::size_t>(rank, 1) - 1];
-  s.bias_pct = median(v);
-  s.max_abs_pct = a.back();
-  return s;
-}
-
 namespace {
 
 double pct(double pred, double meas) { return meas > 0 ? 100.0 * (pred - meas) / meas : 0.0; }
 
-json stats_json(const StepErrorStats& s) {
+json stats_json(const ErrorStats& s) {
   return json{{"points", s.points},
               {"median_abs_pct", s.median_abs_pct},
               {"p95_abs_pct", s.p95_abs_pct},
               {"bias_pct", s.bias_pct},
-              {"max_abs_pct", s.max_abs_pct}};
+              {"min_pct", s.min_pct},
+              {"max_pct", s.max_pct}};
 }
 
 bool is_dense_gemm(const std::string& op) {

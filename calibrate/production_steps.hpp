@@ -27,25 +27,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "calibrate/derivation_error.hpp"
 #include "sim/io/diagnostics.hpp"
 #include "sim/profile/profile.hpp"
 
 namespace masim::calibrate {
 
-struct StepErrorStats {
-  int points = 0;
-  double median_abs_pct = 0;
-  double p95_abs_pct = 0;
-  double bias_pct = 0;
-  double max_abs_pct = 0;
-};
-
-// From signed errors in percent (empty: all zero).
-StepErrorStats error_stats(const std::vector<double>& signed_pct);
-
 struct ProductionStepsResult {
   nlohmann::json report;     // per step and per op, plus the summaries below
-  StepErrorStats decode, prefill, gemm_50us, grouped_gemm, decode_attention;
+  ErrorStats decode, prefill, gemm_50us, grouped_gemm, decode_attention;
 };
 
 // `report` is masim-calibrate-torch's steps output (read from `report_file`),

@@ -213,9 +213,9 @@ int main(int argc, char** argv) {
                     s["step_measured_us"].get<double>(), s["step_predicted_us"].get<double>(),
                     s["step_error_pct"].get<double>());
       }
-      auto line = [](const char* what, const calibrate::StepErrorStats& e) {
-        std::printf("%-24s %4d points: median |error| %.2f%%, p95 %.2f%%, bias %+.2f%%, max %.2f%%\n", what, e.points,
-                    e.median_abs_pct, e.p95_abs_pct, e.bias_pct, e.max_abs_pct);
+      auto line = [](const char* what, const calibrate::ErrorStats& e) {
+        std::printf("%-24s %4d points: median |error| %.2f%%, p95 %.2f%%, bias %+.2f%%, range %+.2f%% .. %+.2f%%\n",
+                    what, e.points, e.median_abs_pct, e.p95_abs_pct, e.bias_pct, e.min_pct, e.max_pct);
       };
       std::printf("kernels %s, profile %s\n", ps_kernels.c_str(), ps_profile.c_str());
       line("decode steps", r->decode);

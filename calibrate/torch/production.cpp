@@ -769,8 +769,8 @@ int cmd_power(const std::vector<std::string>& args, const std::string& out, doub
   nvml.select_by_pci_bus_id(bus);
   json runs = json::array();
   cudaStream_t s = at::cuda::getCurrentCUDAStream().stream();
-  auto sample_window = [&](const std::string& name, const std::function<void(int)>& op, double flops,
-                           double bytes, int sets) -> void {
+  auto sample_window = [&](const std::string& name, const json& shape, const std::function<void(int)>& op,
+                           double flops, double bytes, int sets) -> void {
     std::printf("power: %s\n", name.c_str());
     std::fflush(stdout);
     double per_us = 0;
@@ -825,6 +825,7 @@ int cmd_power(const std::vector<std::string>& args, const std::string& out, doub
     const double launches = static_cast<double>(reps) * n;
     const double op_us = g && launches > 0 ? gpu_s * 1e6 / launches : 0;
     json r = {{"run", name},
+              {"shape", shape},
               {"window_s", gpu_s},
               {"wall_s", wall},
               {"op_us", op_us},
@@ -844,7 +845,7 @@ int cmd_power(const std::vector<std::string>& args, const std::string& out, doub
     CK(cudaEventDestroy(a));
     CK(cudaEventDestroy(b));
   };
-  sample_window("idle", nullptr, 0, 0, 1);
+  sample_window("idle", json::object(), nullptr, 0, 0, 1);
   // GEMMs C[m,n] = A[m,k] W[n,k]^T through at::linear, n = k = 8192, weights
   // rotated past L2 where they are read once per op.
   for (std::int64_t m : {8192, 2048, 512, 128, 32, 1}) {
@@ -856,12 +857,13 @@ int cmd_power(const std::vector<std::string>& args, const std::string& out, doub
     at::Tensor a = at::randn({m, k}, bf16());
     const double flops = 2.0 * m * n * k, bytes = 2.0 * (m * k + n * k + m * n);
     sample_window(m <= 32 ? "gemv_m" + std::to_string(m) : "gemm_m" + std::to_string(m),
-                  [&](int i) { (void)at::linear(a, w[static_cast<std::size_t>(i % sets)]); }, flops, bytes, sets);
+                  json{{"op", "gemm"}, {"m", m}, {"n", n}, {"k", k}}, [&](int i) { (void)at::linear(a, w[static_cast<std::size_t>(i % sets)]); }, flops, bytes, sets);
   }
   {
     const std::int64_t n = std::int64_t{1} << 29;  // 1 GiB of bf16
     at::Tensor src = at::randn({n}, bf16()), dst = at::empty({n}, bf16());
-    sample_window("copy_1gib", [&](int) { dst.copy_(src); }, 0, 2.0 * 2 * n, 1);
+    sample_window("copy_1gib", json{{"op", "memcpy"}, {"bytes", 2 * n}}, [&](int) { dst.copy_(src); }, 0, 2.0 * 2 * n,
+                  1);
   }
   {
     const DecodeShape sh{128, 8, 4096, 4, 128};
@@ -870,9 +872,11 @@ int cmd_power(const std::vector<std::string>& args, const std::string& out, doub
     const double bytes = 2.0 * sh.batch * sh.kv_heads * sh.context * sh.d * 2;
     const double flops = 4.0 * sh.batch * sh.kv_heads * sh.group * sh.context * sh.d;
     sample_window("attention_gqa_decode_b128_kv8_g4_c4096",
+                  json{{"op", "attention_decode"}, {"batch", sh.batch}, {"kv_heads", sh.kv_heads}, {"group", sh.group},
+                       {"context", sh.context}, {"head_dim", sh.d}},
                   [&](int i) { (void)decode_sdpa(b.q[i % sets], b.k[i % sets], b.v[i % sets]); }, flops, bytes, sets);
   }
-  sample_window("idle_after", nullptr, 0, 0, 1);
+  sample_window("idle_after", json::object(), nullptr, 0, 0, 1);
   json rep = {{"kind", "masim-power-readings"},
               {"provenance", provenance(args)},
               {"clocks_mhz", {{"sm_max", nvml.clock_mhz(1, true).value_or(0)}}},

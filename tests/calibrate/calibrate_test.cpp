@@ -17,6 +17,7 @@
 #include "calibrate/derivation_error.hpp"
 #include "calibrate/model_shapes.hpp"
 #include "calibrate/pool.hpp"
+#include "calibrate/production_steps.hpp"
 #include "calibrate/refit_spec.hpp"
 #include "calibrate/timing.hpp"
 #include "sim/profile/fit.hpp"
@@ -491,4 +492,42 @@ TEST_CASE("derivation error on the H100: the committed report is what the tool c
   CHECK(rates.band.points == 68);
   CHECK(rates.band.min_pct <= rates.real_steps.min_pct);
   CHECK(rates.band.max_pct >= rates.decode.max_pct);
+}
+
+TEST_CASE("production steps: masim prices the same layers, models checked against what the GPU ran") {
+  const std::string spec_file = repo("calibrate/validation/production-steps.json");
+  std::ifstream f(spec_file);
+  nlohmann::json spec = nlohmann::json::parse(f);
+  const std::string prof = repo("calibrate/profiles/h200.json");
+  // One seed-moe-4l decode step, batch 8: 16 experts get 1 row each (8 tokens x top-2).
+  nlohmann::json step = {{"model", "seed-moe-4l"}, {"phase", "decode"}, {"batch", 8}, {"context", 512},
+                         {"layers_run", 4}, {"tokens_per_expert", std::vector<int>(16, 1)},
+                         {"step_measured_us", 1000.0},
+                         {"ops", {{{"op", "attention"}, {"measured_us", 10.0}}, {{"op", "kv_append"}, {"measured_us", 2.0}}}}};
+  nlohmann::json report = {{"steps", {step}}};
+  io::Diagnostics d;
+  auto r = calibrate::price_production_steps(report, "steps.json", spec, spec_file, prof, "production", d);
+  REQUIRE_MESSAGE(r, d.format_lines());
+  const auto& st = r->report["steps"][0];
+  // masim prices every op of four layers; the step is their sum.
+  double sum = 0;
+  for (const auto& o : st["ops"]) {
+    if (o.contains("predicted_us")) sum += o["predicted_us"].get<double>() * 4;
+  }
+  CHECK(st["step_predicted_us"].get<double>() == doctest::Approx(sum));
+  CHECK(st["ops"][1]["note"] == "masim has no such op");   // the KV-cache write is folded into attention
+  CHECK(r->decode.points == 1);
+  CHECK(r->decode_attention.points == 1);
+
+  // A model whose width differs from what the GPU ran, and a step of an unknown model.
+  nlohmann::json wrong = spec;
+  wrong["models"][0]["hidden_size"] = 4000;
+  io::Diagnostics bad;
+  CHECK_FALSE(calibrate::price_production_steps(report, "steps.json", wrong, spec_file, prof, "production", bad));
+  CHECK(bad.format_lines().find("production-steps.json:/models/0/hidden_size: the GPU ran 4000") != std::string::npos);
+  nlohmann::json other = report;
+  other["steps"][0]["model"] = "llama";
+  io::Diagnostics bad2;
+  CHECK_FALSE(calibrate::price_production_steps(other, "steps.json", spec, spec_file, prof, "production", bad2));
+  CHECK(bad2.format_lines().find("steps.json:/steps/0/model: model \"llama\" is not in") != std::string::npos);
 }
