@@ -28,6 +28,7 @@
 #include "calibrate/derivation_error.hpp"
 #include "calibrate/model_shapes.hpp"
 #include "calibrate/pool.hpp"
+#include "calibrate/power_fit.hpp"
 #include "calibrate/production_steps.hpp"
 #include "calibrate/refit_spec.hpp"
 #include "sim/io/cli_args.hpp"
@@ -193,8 +194,50 @@ int main(int argc, char** argv) {
   psteps->add_option("--kernels", ps_kernels, "production or masim (as a scenario's \"kernels\")")
       ->check(CLI::IsMember({"production", "masim"}));
   psteps->add_option("-o,--out", out, "JSON report");
+  std::string pf_readings, pf_profile, pf_report;
+  auto* pfit = app.add_subcommand("power-fit", "Fit the power model to NVML readings (masim-calibrate-torch power) "
+                                               "and write it into a profile (\"power_model\")");
+  pfit->add_option("readings", pf_readings, "masim-calibrate-torch power output")->required()->check(CLI::ExistingFile);
+  pfit->add_option("--profile", pf_profile, "Measured profile of the same GPU model")->required()->check(CLI::ExistingFile);
+  pfit->add_option("-o,--out", out, "Profile to write")->required();
+  pfit->add_option("--report", pf_report, "JSON report of the fit (per run)");
   if (auto code = masim::io::parse_args(app, argc, argv)) return *code;
   try {
+    if (*pfit) {
+      io::Diagnostics d;
+      auto rd = io::load_json_file(pf_readings, d);
+      auto p = profile::load_profile(pf_profile, d);
+      std::optional<calibrate::PowerFitResult> f;
+      if (rd && p) {
+        const std::string gpu = rd->contains("provenance") ? (*rd)["provenance"].value("gpu_name", "") : "";
+        if (!profile::same_gpu_name(gpu, p->provenance.gpu_name) || p->derived) {
+          d.error(pf_readings, "/provenance/gpu_name",
+                  "readings of \"" + gpu + "\" do not fit the measured profile of " + p->provenance.gpu_name);
+        } else {
+          f = calibrate::fit_power(*rd, pf_readings, d);
+        }
+      }
+      if (!f) {
+        std::fprintf(stderr, "%s", d.format("nothing was fitted").c_str());
+        return 2;
+      }
+      for (const auto& r : f->report["runs"]) {
+        std::printf("%-40s measured %6.1f W  fitted %6.1f W  %+6.1f%%  SM %5.0f MHz%s\n",
+                    r["run"].get<std::string>().c_str(), r["measured_w"].get<double>(), r["fitted_w"].get<double>(),
+                    r["error_pct"].get<double>(), r["sm_clock_mhz"].get<double>(),
+                    r.contains("capped") ? ("  capped: model time " + std::to_string(r["capped_time_model_us"].get<double>()) +
+                                            " us (" + std::to_string(r["capped_time_error_pct"].get<double>()) + "%)")
+                                               .c_str()
+                                         : "");
+      }
+      const models::PowerFit& pf = f->fit;
+      std::printf("idle %.1f W, tensor %.3f pJ/FLOP, vector %.3f pJ/FLOP, HBM %.2f pJ/B, cap %.0f W\n%s\n", pf.idle_w,
+                  pf.tensor_pj_per_flop, pf.vector_pj_per_flop, pf.hbm_pj_per_byte, pf.cap_w, pf.source.c_str());
+      p->power_model = pf;
+      profile::write_profile(*p, out);
+      if (!pf_report.empty()) profile::write_text_atomic(pf_report, f->report.dump(1) + "\n");
+      return 0;
+    }
     if (*psteps) {
       io::Diagnostics d;
       auto rep = io::load_json_file(ps_report, d);

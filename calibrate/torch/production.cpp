@@ -880,6 +880,7 @@ int cmd_power(const std::vector<std::string>& args, const std::string& out, doub
   json rep = {{"kind", "masim-power-readings"},
               {"provenance", provenance(args)},
               {"clocks_mhz", {{"sm_max", nvml.clock_mhz(1, true).value_or(0)}}},
+              {"power_limit_w", nvml.power_limit_w().value_or(0.0)},
               {"runs", runs}};
   write_atomic(out, rep.dump(1) + "\n");
   return 0;

@@ -47,6 +47,9 @@ class ProfileCostModel final : public models::ComputeCostModel {
   std::string describe() const override;
   // A derived profile's measured_error (Derivation), else nullopt.
   std::optional<models::CostBand> band() const override;
+  const models::PowerFit* power_fit() const override {
+    return profile_.power_model ? &*profile_.power_model : nullptr;
+  }
 
   const Profile& profile() const { return profile_; }
   // Predicted microseconds from the profile alone (nullopt: not covered).

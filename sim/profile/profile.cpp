@@ -625,6 +625,18 @@ std::optional<Profile> parse_profile(const json& doc, const std::string& file, i
       }
     }
   }
+  if (auto pm = r.object("power_model", Required::kNo); pm && pm->valid()) {
+    models::PowerFit f;
+    f.idle_w = pm->number("idle_w", Required::kYes, 0, 1e5).value_or(0);
+    f.tensor_pj_per_flop = pm->number("tensor_pj_per_flop", Required::kYes, 0, 1e6).value_or(0);
+    f.vector_pj_per_flop = pm->number("vector_pj_per_flop", Required::kYes, 0, 1e6).value_or(0);
+    f.hbm_pj_per_byte = pm->number("hbm_pj_per_byte", Required::kYes, 0, 1e6).value_or(0);
+    f.cap_w = pm->number("cap_w", Required::kYes, 0, 1e5).value_or(0);
+    f.source = pm->string_or("source", "");
+    if (f.cap_w <= f.idle_w) pm->error("cap_w", "expected a board limit above idle_w");
+    pm->finish();
+    p.power_model = f;
+  }
   if (auto n = read_strings(r, "notes", Required::kNo)) p.notes = *n;
   r.finish();
   if (diags.size() != before) return std::nullopt;
@@ -694,6 +706,15 @@ std::string to_json_text(const Profile& p) {
     cs.push_back(cj);
   }
   j["collectives"] = cs;
+  if (p.power_model) {
+    const models::PowerFit& f = *p.power_model;
+    j["power_model"] = json{{"idle_w", round_sig(f.idle_w, 5)},
+                            {"tensor_pj_per_flop", round_sig(f.tensor_pj_per_flop, 5)},
+                            {"vector_pj_per_flop", round_sig(f.vector_pj_per_flop, 5)},
+                            {"hbm_pj_per_byte", round_sig(f.hbm_pj_per_byte, 5)},
+                            {"cap_w", round_sig(f.cap_w, 5)},
+                            {"source", f.source}};
+  }
   if (!p.notes.empty()) j["notes"] = p.notes;
   std::string out;
   emit(j, 0, out);

@@ -25,6 +25,7 @@
 
 #include "sim/io/diagnostics.hpp"
 #include "sim/models/op.hpp"
+#include "sim/models/power.hpp"
 #include "sim/spec/spec.hpp"
 
 namespace masim::profile {
@@ -178,6 +179,10 @@ struct Profile {
   Ceilings ceilings;
   std::vector<OpTable> ops;
   std::vector<CollectiveTable> collectives;
+  // Fitted from NVML readings (calibrate/power_fit.hpp, `masim-profile power-fit`);
+  // JSON "power_model": {idle_w, tensor_pj_per_flop, vector_pj_per_flop,
+  // hbm_pj_per_byte, cap_w, source}. Absent: masim uses the datasheet's idle and TDP.
+  std::optional<models::PowerFit> power_model;
   std::vector<std::string> notes;
 
   // The table of masim's kernels named `name` (nullptr if none).
