@@ -162,8 +162,9 @@ std::optional<ProductionStepsResult> price_production_steps(const json& report, 
       }
       ops.push_back(r);
     }
+    const json measured_ops = st.value("ops", json::array());
     for (const auto& [k, v] : pred) {
-      const bool run = std::any_of(st.value("ops", json::array()).begin(), st.value("ops", json::array()).end(),
+      const bool run = std::any_of(measured_ops.begin(), measured_ops.end(),
                                    [&](const json& o) { return o.value("op", "") == k; });
       if (!run) ops.push_back(json{{"op", k}, {"predicted_us", v}, {"note", "not run by the step"}});
     }
