@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "sim/frontend/scenario.hpp"
+#include "sim/io/json_reader.hpp"
 #include "sim/models/model_params.hpp"
 #include "sim/profile/cost_model.hpp"
 #include "sim/workload/layer_ops.hpp"
@@ -42,7 +43,8 @@ struct ModelEntry {
 std::optional<ProductionStepsResult> price_production_steps(const json& report, const std::string& report_file,
                                                             const json& spec, const std::string& spec_file,
                                                             const std::string& profile_path,
-                                                            const std::string& kernels, io::Diagnostics& diags) {
+                                                            const std::string& kernels, const std::string& hardware,
+                                                            io::Diagnostics& diags) {
   const std::size_t before = diags.size();
   if (!spec.is_object() || !spec.contains("models") || !spec["models"].is_array()) {
     diags.error(spec_file, "/models", "expected an array of models");
@@ -63,7 +65,18 @@ std::optional<ProductionStepsResult> price_production_steps(const json& report, 
       continue;
     }
     const std::string scen_path = (dir / m["scenario"].get<std::string>()).string();
-    auto scen = frontend::load_scenario(scen_path, diags);
+    // The scenario as written, on `hardware` when given (a profile of another GPU).
+    auto doc = io::load_json_file(scen_path, diags);
+    if (!doc) continue;
+    if (!hardware.empty()) {
+      // "HARDWARE[,TOPOLOGY]": the topology must name the same GPU model.
+      const auto comma = hardware.find(',');
+      (*doc)["hardware"] = std::filesystem::absolute(hardware.substr(0, comma)).lexically_normal().string();
+      if (comma != std::string::npos) {
+        (*doc)["topology"] = std::filesystem::absolute(hardware.substr(comma + 1)).lexically_normal().string();
+      }
+    }
+    auto scen = frontend::parse_scenario(*doc, scen_path, diags);
     if (!scen) continue;
     scen->profile_path = profile_path;
     scen->kernels = kernels;

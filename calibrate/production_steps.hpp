@@ -40,12 +40,14 @@ struct ProductionStepsResult {
 
 // `report` is masim-calibrate-torch's steps output (read from `report_file`),
 // `spec` the steps spec it ran (`spec_file`; scenarios are relative to it).
-// nullopt with diagnostics (file + JSON Pointer) on bad input: a scenario that
+// `hardware`, when not empty, "HARDWARE.json,TOPOLOGY.json", replaces the
+// scenarios' hardware and topology files (to price with a profile of another GPU). nullopt with diagnostics (file + JSON Pointer) on bad input: a scenario that
 // cannot be read, a model whose dimensions differ from what the GPU ran, a step
 // of a model the spec does not name.
 std::optional<ProductionStepsResult> price_production_steps(const nlohmann::json& report, const std::string& report_file,
                                                             const nlohmann::json& spec, const std::string& spec_file,
                                                             const std::string& profile_path,
-                                                            const std::string& kernels, io::Diagnostics& diags);
+                                                            const std::string& kernels, const std::string& hardware,
+                                                            io::Diagnostics& diags);
 
 }  // namespace masim::calibrate

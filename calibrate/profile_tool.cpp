@@ -193,6 +193,9 @@ int main(int argc, char** argv) {
   psteps->add_option("--profile", ps_profile, "Profile that prices the steps")->required()->check(CLI::ExistingFile);
   psteps->add_option("--kernels", ps_kernels, "production or masim (as a scenario's \"kernels\")")
       ->check(CLI::IsMember({"production", "masim"}));
+  std::string ps_hardware;
+  psteps->add_option("--hardware", ps_hardware, "HARDWARE.json,TOPOLOGY.json replacing the scenarios' (the profile's GPU)")
+;
   psteps->add_option("-o,--out", out, "JSON report");
   std::string pf_readings, pf_profile, pf_report;
   auto* pfit = app.add_subcommand("power-fit", "Fit the power model to NVML readings (masim-calibrate-torch power) "
@@ -243,7 +246,8 @@ int main(int argc, char** argv) {
       auto rep = io::load_json_file(ps_report, d);
       auto spec = io::load_json_file(ps_spec, d);
       std::optional<calibrate::ProductionStepsResult> r;
-      if (rep && spec) r = calibrate::price_production_steps(*rep, ps_report, *spec, ps_spec, ps_profile, ps_kernels, d);
+      if (rep && spec) r = calibrate::price_production_steps(*rep, ps_report, *spec, ps_spec, ps_profile, ps_kernels,
+                                                                ps_hardware, d);
       if (!r) {
         std::fprintf(stderr, "%s", d.format("nothing was priced").c_str());
         return 2;

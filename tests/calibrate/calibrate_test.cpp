@@ -506,7 +506,7 @@ TEST_CASE("production steps: masim prices the same layers, models checked agains
                          {"ops", {{{"op", "attention"}, {"measured_us", 10.0}}, {{"op", "kv_append"}, {"measured_us", 2.0}}}}};
   nlohmann::json report = {{"steps", {step}}};
   io::Diagnostics d;
-  auto r = calibrate::price_production_steps(report, "steps.json", spec, spec_file, prof, "production", d);
+  auto r = calibrate::price_production_steps(report, "steps.json", spec, spec_file, prof, "production", "", d);
   REQUIRE_MESSAGE(r, d.format_lines());
   const auto& st = r->report["steps"][0];
   // masim prices every op of four layers; the step is their sum.
@@ -523,11 +523,11 @@ TEST_CASE("production steps: masim prices the same layers, models checked agains
   nlohmann::json wrong = spec;
   wrong["models"][0]["hidden_size"] = 4000;
   io::Diagnostics bad;
-  CHECK_FALSE(calibrate::price_production_steps(report, "steps.json", wrong, spec_file, prof, "production", bad));
+  CHECK_FALSE(calibrate::price_production_steps(report, "steps.json", wrong, spec_file, prof, "production", "", bad));
   CHECK(bad.format_lines().find("production-steps.json:/models/0/hidden_size: the GPU ran 4000") != std::string::npos);
   nlohmann::json other = report;
   other["steps"][0]["model"] = "llama";
   io::Diagnostics bad2;
-  CHECK_FALSE(calibrate::price_production_steps(other, "steps.json", spec, spec_file, prof, "production", bad2));
+  CHECK_FALSE(calibrate::price_production_steps(other, "steps.json", spec, spec_file, prof, "production", "", bad2));
   CHECK(bad2.format_lines().find("steps.json:/steps/0/model: model \"llama\" is not in") != std::string::npos);
 }
