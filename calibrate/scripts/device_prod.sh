@@ -7,7 +7,8 @@
 #   calibrate/scripts/device_prod.sh [--budget-s 570] STAGE...
 #   stages: gemm (gemm_bf16 with cuBLASLt's heuristic top-1, production),
 #           attention (SDPA decode table), steps (production decode/prefill steps),
-#           power (NVML readings for the power model)
+#           power (NVML readings for the power model),
+#           tables (gemm_bf16, attention_prefill_d128, grouped_gemm_bf16 through libtorch)
 # GEMM_S, ATTN_S, STEPS_S: per-stage deadlines in seconds; SEED (default 16).
 set -u
 OUT=${OUT:-/tmp/masim-out}
@@ -71,6 +72,11 @@ for stage in "${STAGES[@]}"; do
       say "steps (deadline ${D}s)"
       timeout $(( D + 60 )) $TB steps calibrate/validation/production-steps.json -o "$OUT/torch-steps.json" \
         --deadline-s "$D"; echo "steps exit $?" ;;
+    tables)
+      [ -z "$TB" ] && continue
+      D=${TABLES_S:-240}; [ "$D" -gt $(( L - 15 )) ] && D=$(( L - 15 ))
+      say "tables: gemm_bf16, attention_prefill_d128, grouped_gemm_bf16 through libtorch (deadline ${D}s)"
+      timeout $(( D + 90 )) $TB tables -o "$OUT/torch-tables.json" --deadline-s "$D"; echo "tables exit $?" ;;
     power)
       [ -z "$TB" ] && continue
       say "power"

@@ -15,6 +15,8 @@
 //              faster per op), captured in one CUDA graph as a serving engine
 //              replays it; plus every op alone, in a graph of that op over all
 //              layers. `masim-profile production-steps` prices the same steps.
+//   tables     production tables of dense GEMMs (at::linear), prefill attention
+//              (SDPA, causal) and expert GEMMs (at::_grouped_mm or a loop of at::mm).
 //   power      NVML board power over >= 1 s runs of a compute-bound GEMM, GEMMs of
 //              falling intensity, a GEMV, a device copy and GQA decode attention,
 //              with the SM clock, for the power model's fit.
@@ -449,6 +451,210 @@ int cmd_attention(const std::vector<std::string>& args, const std::string& out, 
   std::printf("attention: %zu points (%s), %d wrong, %zu + %zu held out, %.0f s -> %s\n", total, bl.c_str(), wrong,
               holdout.size(), model_holdout.size(), seconds_since(t0), out.c_str());
   return wrong == 0 ? 0 : 1;
+}
+
+// ---------------------------------------------------------------- more tables
+// A profile-format table measured point by point: `measure(x)` returns the
+// median us (NaN: skipped or failed) for grid point x (axes in table order).
+json grid_table(const std::string& name, const std::string& op, const std::string& implementation,
+                const std::vector<std::string>& axes, const std::vector<std::vector<double>>& grid, double deadline_s,
+                Clock::time_point t0, const std::function<double(const std::vector<double>&)>& measure,
+                int& measured) {
+  std::size_t total = 1;
+  for (const auto& g : grid) total *= g.size();
+  json t = {{"name", name}, {"op", op}, {"dtype", "bf16"}, {"kernels", "production"},
+            {"implementation", implementation}, {"axes", axes}};
+  json g = json::object();
+  for (std::size_t a = 0; a < axes.size(); ++a) g[axes[a]] = grid[a];
+  t["grid"] = g;
+  json times = json::array();
+  std::vector<std::string> status;
+  std::vector<std::size_t> idx(axes.size(), 0);
+  for (std::size_t f = 0; f < total; ++f) {
+    std::vector<double> x;
+    std::size_t rem = f;
+    for (std::size_t a = axes.size(); a-- > 0;) {
+      idx[a] = rem % grid[a].size();
+      rem /= grid[a].size();
+    }
+    for (std::size_t a = 0; a < axes.size(); ++a) x.push_back(grid[a][idx[a]]);
+    double us = std::nan("");
+    if (!(deadline_s > 0 && seconds_since(t0) > deadline_s)) us = measure(x);
+    if (std::isfinite(us)) {
+      times.push_back(us);
+      status.push_back("ok");
+      ++measured;
+    } else {
+      times.push_back(nullptr);
+      status.push_back("skipped");
+    }
+    if ((f + 1) % 400 == 0) std::printf("  %s [%zu/%zu] %.0f s\n", name.c_str(), f + 1, total, seconds_since(t0));
+    if ((f + 1) % 50 == 0) c10::cuda::CUDACachingAllocator::emptyCache();
+  }
+  t["time_us"] = times;
+  t["status"] = status;
+  return t;
+}
+
+// Dense GEMMs through at::linear (y = x W^T, what nn.Linear runs), prefill
+// attention through SDPA (causal; GQA 4 query heads per KV head through
+// enable_gqa), and the expert GEMMs through at::_grouped_mm or a loop of at::mm,
+// the faster per point (as the steps run them), each a production table.
+int cmd_tables(const std::vector<std::string>& args, const std::string& out, double deadline_s, bool quick) {
+  const auto t0 = Clock::now();
+  const double cap = 16.0 * 1073741824.0;
+  TimingOpts topt;
+  std::vector<json> tables;
+  std::vector<std::string> notes;
+  const double share = deadline_s > 0 ? deadline_s / 3 : 0;
+  {  // gemm_bf16
+    std::vector<double> m = {1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192};
+    std::vector<double> n = {8, 16, 32, 60, 64, 128, 256, 512, 1024, 1536, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 28672};
+    std::vector<double> k = {256, 512, 1024, 2048, 4096, 8192, 16384};
+    if (quick) {
+      m = {1, 64};
+      n = {1024, 4096};
+      k = {1024, 4096};
+    }
+    int got = 0;
+    json t = grid_table(
+        "gemm_bf16", "gemm", std::string("libtorch ") + TORCH_VERSION + " at::linear (cuBLAS as PyTorch calls it)",
+        {"m", "n", "k"}, {m, n, k}, share, t0,
+        [&](const std::vector<double>& x) {
+          const auto M = static_cast<std::int64_t>(x[0]), N = static_cast<std::int64_t>(x[1]),
+                     K = static_cast<std::int64_t>(x[2]);
+          if (2.0 * M * N * K > 4e12) return std::nan("");
+          const int sets = rotation(2.0 * N * K);
+          std::vector<at::Tensor> w;
+          for (int i = 0; i < sets; ++i) w.push_back(at::randn({N, K}, bf16()));
+          at::Tensor a = at::randn({M, K}, bf16());
+          // Check the first rows against an fp32 product.
+          const std::int64_t r = std::min<std::int64_t>(M, 8);
+          at::Tensor y = at::linear(a, w[0]).narrow(0, 0, r);
+          const double err = rel_err(y, at::matmul(a.narrow(0, 0, r).to(at::kFloat), w[0].to(at::kFloat).t()));
+          if (!(err < 2e-2)) return std::nan("");
+          return time_graph([&](int i) { (void)at::linear(a, w[static_cast<std::size_t>(i % sets)]); }, topt).median_us;
+        },
+        got);
+    t["alignment"] = {{"n", 8}};
+    notes.push_back("gemm_bf16 (production): " + std::to_string(got) + " points through at::linear");
+    tables.push_back(t);
+  }
+  {  // attention_prefill_d128
+    std::vector<double> qs = {8, 16, 32, 64, 128, 256, 512, 1024};
+    std::vector<double> seq = {128, 256, 512, 1024, 2048, 4096, 8192};
+    if (quick) {
+      qs = {32};
+      seq = {512, 1024};
+    }
+    int got = 0;
+    std::map<std::string, int> backends;
+    const double t1 = seconds_since(t0);
+    json t = grid_table(
+        "attention_prefill_d128", "attention_prefill",
+        std::string("libtorch ") + TORCH_VERSION +
+            " at::scaled_dot_product_attention causal (dispatcher's backend), GQA: 4 query heads per KV head "
+            "(enable_gqa); q_streams as batch x 32 heads (x q_streams heads when fewer)",
+        {"q_streams", "seq"}, {qs, seq}, share > 0 ? t1 + share : 0, t0,
+        [&](const std::vector<double>& x) {
+          const auto q = static_cast<std::int64_t>(x[0]), S = static_cast<std::int64_t>(x[1]);
+          const std::int64_t H = q >= 32 ? 32 : q, B = q / H, KV = std::max<std::int64_t>(1, H / 4), D = 128;
+          if (2.0 * B * H * S * D * 2 > cap) return std::nan("");
+          at::Tensor qq = at::randn({B, H, S, D}, bf16()), k = at::randn({B, KV, S, D}, bf16()),
+                     v = at::randn({B, KV, S, D}, bf16());
+          at::Tensor o = at::scaled_dot_product_attention(qq, k, v, {}, 0.0, true, std::nullopt, true);
+          // Check the first head of the first sequence against an fp32 causal softmax.
+          const std::int64_t s0 = std::min<std::int64_t>(S, 256);
+          at::Tensor q0 = qq.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, s0).to(at::kFloat);
+          at::Tensor k0 = k.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, s0).to(at::kFloat);
+          at::Tensor v0 = v.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, s0).to(at::kFloat);
+          at::Tensor sc = at::matmul(q0, k0.transpose(-2, -1)) / std::sqrt(static_cast<double>(D));
+          sc = sc.masked_fill(at::ones({s0, s0}, sc.options().dtype(at::kBool)).triu(1), -INFINITY);
+          const double err = rel_err(o.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, s0), at::matmul(at::softmax(sc, -1), v0));
+          if (!(err < 3e-2)) {
+            std::printf("  prefill q=%lld s=%lld: rel_err %.3g\n", static_cast<long long>(q), static_cast<long long>(S), err);
+            return std::nan("");
+          }
+          ++backends[sdp_name(sdp_choice(qq, k, v, true, true))];
+          return time_graph([&](int) { (void)at::scaled_dot_product_attention(qq, k, v, {}, 0.0, true, std::nullopt, true); },
+                            topt)
+              .median_us;
+        },
+        got);
+    t["head_dim"] = 128;
+    std::string bl;
+    for (const auto& [kk, vv] : backends) bl += (bl.empty() ? "" : ", ") + kk + " " + std::to_string(vv);
+    notes.push_back("attention_prefill_d128 (production): " + std::to_string(got) + " points; SDPA backends: " + bl);
+    tables.push_back(t);
+  }
+  {  // grouped_gemm_bf16
+    std::vector<double> groups = {1, 2, 4, 8, 16, 32, 64, 128};
+    std::vector<double> mpg = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+    std::vector<double> n = {1024, 2048, 4096, 8192, 16384, 32768};
+    std::vector<double> k = {512, 1024, 2048, 4096, 8192, 16384};
+    if (quick) {
+      groups = {8};
+      mpg = {4, 64};
+      n = {2048};
+      k = {2048};
+    }
+    int got = 0, grouped_wins = 0;
+    const double t1 = seconds_since(t0);
+    json t = grid_table(
+        "grouped_gemm_bf16", "grouped_gemm",
+        std::string("libtorch ") + TORCH_VERSION +
+            " expert GEMMs: at::_grouped_mm (2-D x 3-D with offsets) or a loop of at::mm, the faster per point",
+        {"groups", "m_per_group", "n", "k"}, {groups, mpg, n, k}, share > 0 ? t1 + share : 0, t0,
+        [&](const std::vector<double>& x) {
+          const auto G = static_cast<std::int64_t>(x[0]), M = static_cast<std::int64_t>(x[1]),
+                     N = static_cast<std::int64_t>(x[2]), K = static_cast<std::int64_t>(x[3]);
+          const double wbytes = 2.0 * G * N * K;
+          if (wbytes > 8.0 * 1073741824.0 || 2.0 * G * M * N * K > 4e12) return std::nan("");
+          const int sets = rotation(wbytes);
+          std::vector<at::Tensor> w;
+          for (int i = 0; i < sets; ++i) w.push_back(at::randn({G, N, K}, bf16()));
+          at::Tensor a = at::randn({G * M, K}, bf16());
+          std::vector<int> offs;
+          for (std::int64_t g = 1; g <= G; ++g) offs.push_back(static_cast<int>(g * M));
+          at::Tensor offs_t = at::tensor(offs, at::TensorOptions().dtype(at::kInt)).to(at::kCUDA);
+          at::Tensor out = at::empty({G * M, N}, bf16());
+          auto loop = [&](const at::Tensor& wt) {
+            for (std::int64_t g = 0; g < G; ++g) {
+              at::Tensor dst = out.narrow(0, g * M, M);
+              at::mm_out(dst, a.narrow(0, g * M, M), wt[g].t());
+            }
+          };
+          loop(w[0]);
+          const at::Tensor ref = out.clone();
+          double best = time_graph([&](int i) { loop(w[static_cast<std::size_t>(i % sets)]); }, topt).median_us;
+#ifdef MASIM_HAVE_GROUPED_MM
+          try {
+            at::Tensor y = at::_grouped_mm(a, w[0].transpose(-2, -1), offs_t);
+            if (rel_err(y, ref) < 2e-2) {
+              const double gm = time_graph(
+                  [&](int i) { (void)at::_grouped_mm(a, w[static_cast<std::size_t>(i % sets)].transpose(-2, -1), offs_t); },
+                  topt).median_us;
+              if (gm < best) {
+                best = gm;
+                ++grouped_wins;
+              }
+            }
+          } catch (const std::exception&) {
+          }
+#endif
+          return best;
+        },
+        got);
+    notes.push_back("grouped_gemm_bf16 (production): " + std::to_string(got) + " points, at::_grouped_mm faster at " +
+                    std::to_string(grouped_wins) + ", the loop of at::mm at the rest");
+    tables.push_back(t);
+  }
+  notes.push_back("measured by masim-calibrate-torch tables in " + std::to_string(static_cast<int>(seconds_since(t0))) + " s");
+  json prof = {{"schema", 1},       {"kind", "masim-calibration-profile"}, {"provenance", provenance(args)},
+               {"ceilings", json::object()}, {"ops", tables},                  {"notes", notes}};
+  write_atomic(out, prof.dump(1) + "\n");
+  for (const auto& s : notes) std::printf("%s\n", s.c_str());
+  return 0;
 }
 
 // ---------------------------------------------------------------- steps
@@ -890,7 +1096,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: masim-calibrate-torch attention -o OUT [--quick] [--seed S] [--deadline-s N] [--models STEPS.json]\n"
                "       masim-calibrate-torch steps STEPS.json -o OUT [--deadline-s N] [--quick]\n"
-               "       masim-calibrate-torch power -o OUT [--seconds S]\n");
+               "       masim-calibrate-torch power -o OUT [--seconds S]\n"
+               "       masim-calibrate-torch tables -o OUT [--deadline-s N] [--quick]\n");
   return 2;
 }
 
@@ -944,6 +1151,7 @@ int main(int argc, char** argv) {
   c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
   c10::cuda::CUDAStreamGuard guard(stream);
   if (cmd == "attention") return cmd_attention(args, out, quick, seed, deadline, models);
+  if (cmd == "tables") return cmd_tables(args, out, deadline, quick);
   if (cmd == "steps") {
     if (positional.empty()) return usage();
     return cmd_steps(args, positional, out, deadline, quick);
