@@ -71,6 +71,13 @@ std::string ProfileCostModel::describe() const {
     for (const std::string& n : production_used_) list += (list.empty() ? "" : ", ") + n;
     s += ", production kernels for " + list + " (masim's own elsewhere)";
   }
+  if (profile_.power_model) {
+    char pw[160];
+    std::snprintf(pw, sizeof pw, "; power fitted from NVML (idle %.0f W, %.3f pJ/FLOP, %.1f pJ/B, cap %.0f W)",
+                  profile_.power_model->idle_w, profile_.power_model->tensor_pj_per_flop,
+                  profile_.power_model->hbm_pj_per_byte, profile_.power_model->cap_w);
+    s += pw;
+  }
   return s + "; else " + roofline_.describe();
 }
 
