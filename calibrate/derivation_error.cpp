@@ -147,9 +147,14 @@ DerivationError derivation_error(const profile::Profile& measured, const profile
   if (diags.size() != before) return r;
 
   std::map<std::string, std::unique_ptr<profile::TableModel>> fits;
-  for (const profile::OpTable& t : derived.ops) fits[t.name] = std::make_unique<profile::TableModel>(t, derived.ceilings);
+  // masim's own kernels on both sides: a derivation scales masim's tables, so
+  // production tables (issue 17) are not part of its error.
+  for (const profile::OpTable& t : derived.ops) {
+    if (t.kernels == profile::kKernelsMasim) fits[t.name] = std::make_unique<profile::TableModel>(t, derived.ceilings);
+  }
   std::vector<double> all_grid, all_random, all_model;
   for (const profile::OpTable& t : measured.ops) {
+    if (t.kernels != profile::kKernelsMasim) continue;
     const auto it = fits.find(t.name);
     if (it == fits.end()) continue;  // dropped by the derivation (host copies): the roofline prices it
     const profile::TableModel& fit = *it->second;
@@ -180,8 +185,8 @@ DerivationError derivation_error(const profile::Profile& measured, const profile
   r.model = error_stats(all_model);
 
   // Whole steps. The cost models are used for their profile prices only (no roofline).
-  const profile::ProfileCostModel pm(measured, "measured", spec::GpuSpec{});
-  const profile::ProfileCostModel pd(derived, "derived", spec::GpuSpec{});
+  const profile::ProfileCostModel pm(measured, "measured", spec::GpuSpec{}, profile::kKernelsMasim);
+  const profile::ProfileCostModel pd(derived, "derived", spec::GpuSpec{}, profile::kKernelsMasim);
   std::vector<double> dec, pre, band;
   for (std::size_t mi = 0; mi < models.size(); ++mi) {
     Rng rng = Rng(seed).fork(mi + 1);

@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 0.9));
   run_cmd->add_flag("--gemm-tune-neighbors,!--no-gemm-tune-neighbors", run.gemm_tune_neighbors,
                     "GEMM tuning also times the heuristic's algorithms for m + 1 and m rounded up to 128 (default on)");
+  run_cmd->add_option("--gemm-algo", run.gemm_algo,
+                      "GEMM algorithm: tuned (timed per shape, masim's kernels) or heuristic (cuBLASLt's first "
+                      "choice, as frameworks run it; tables recorded as production kernels)")
+      ->check(CLI::IsMember({"tuned", "heuristic"}));
   run_cmd->add_option("--gemm-extra-n", run.grids.gemm_extra_n, "Extra gemm_bf16 grid columns n (e.g. 60)")
       ->delimiter(',')
       ->check(CLI::Range(1.0, 16384.0));

@@ -31,6 +31,7 @@ Nvml::Nvml() {
     error_ = "libnvidia-ml.so.1 lacks an expected symbol";
     return;
   }
+  bind(lib_, "nvmlDeviceGetEnforcedPowerLimit", limit_);  // optional
   if (init_() != 0) {
     error_ = "nvmlInit failed";
     return;
@@ -75,6 +76,12 @@ std::optional<unsigned> Nvml::clock_mhz(int clock_type, bool max) const {
   const int rc = max ? max_clock_(device_, clock_type, &v) : clock_(device_, clock_type, &v);
   if (rc != 0) return std::nullopt;
   return v;
+}
+
+std::optional<double> Nvml::power_limit_w() const {
+  unsigned mw = 0;
+  if (!device_ || !limit_ || limit_(device_, &mw) != 0) return std::nullopt;
+  return mw * 1e-3;
 }
 
 std::string Nvml::driver_version() const {

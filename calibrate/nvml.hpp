@@ -30,6 +30,8 @@ class Nvml {
   // Total energy since driver load, millijoules (Volta and later).
   std::optional<std::uint64_t> energy_mj() const;
   std::optional<unsigned> clock_mhz(int clock_type, bool max) const;  // 0 graphics, 1 SM, 2 memory
+  // The board power limit the driver enforces (nvmlDeviceGetEnforcedPowerLimit).
+  std::optional<double> power_limit_w() const;
   std::string driver_version() const;
   std::string name() const;
 
@@ -48,6 +50,7 @@ class Nvml {
   int (*max_clock_)(void*, int, unsigned*) = nullptr;
   int (*driver_)(char*, unsigned) = nullptr;
   int (*name_)(void*, char*, unsigned) = nullptr;
+  int (*limit_)(void*, unsigned*) = nullptr;  // optional symbol
 };
 
 }  // namespace masim::calibrate

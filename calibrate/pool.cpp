@@ -30,7 +30,7 @@ PoolResult pool_holdouts(const profile::Profile& base,
     }
     for (std::size_t i = 0; i < p.ops.size(); ++i) {
       const profile::OpTable& t = p.ops[i];
-      const profile::OpTable* b = base.find(t.name);
+      const profile::OpTable* b = base.find(t.name, t.kernels);
       const std::string pointer = "/ops/" + std::to_string(i);
       if (b == nullptr) {
         diags.error(path, pointer + "/name", "expected a table of the base profile, found \"" + t.name + "\", which it lacks");
@@ -44,13 +44,19 @@ PoolResult pool_holdouts(const profile::Profile& base,
   PoolResult r;
   if (diags.size() != problems_before) return r;
   std::map<std::string, std::unique_ptr<profile::TableModel>> models;
-  for (const profile::OpTable& t : base.ops) models[t.name] = std::make_unique<profile::TableModel>(t, base.ceilings);
+  // One model per table and implementation (a profile may hold masim's and production's).
+  auto key = [](const profile::OpTable& t) {
+    return t.kernels == profile::kKernelsMasim ? t.name : t.name + " (" + t.kernels + ")";
+  };
+  for (const profile::OpTable& t : base.ops) models[key(t)] = std::make_unique<profile::TableModel>(t, base.ceilings);
   std::map<std::string, std::vector<double>> by_table;
   std::vector<double> all;
   for (const auto& [path, p] : files) {
     std::vector<double> in_file;
     for (const profile::OpTable& t : p.ops) {
-      const profile::TableModel& m = *models.at(t.name);
+      const auto found = models.find(key(t));
+      if (found == models.end()) continue;
+      const profile::TableModel& m = *found->second;
       for (const profile::HoldoutPoint& h : t.holdout) {
         if (!(h.time_us > 0)) continue;
         const auto pred = m.predict_us(h.at);
@@ -59,7 +65,7 @@ PoolResult pool_holdouts(const profile::Profile& base,
           continue;
         }
         const double e = 100.0 * (*pred - h.time_us) / h.time_us;
-        by_table[t.name].push_back(e);
+        by_table[key(t)].push_back(e);
         in_file.push_back(e);
         all.push_back(e);
       }

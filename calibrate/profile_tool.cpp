@@ -28,6 +28,8 @@
 #include "calibrate/derivation_error.hpp"
 #include "calibrate/model_shapes.hpp"
 #include "calibrate/pool.hpp"
+#include "calibrate/power_fit.hpp"
+#include "calibrate/production_steps.hpp"
 #include "calibrate/refit_spec.hpp"
 #include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
@@ -182,8 +184,95 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   pool->add_option("rechecks", pool_files, "Rechecks of it (masim-calibrate recheck) or the run it was refit from")
       ->check(CLI::ExistingFile);
+  std::string ps_report, ps_spec = "calibrate/validation/production-steps.json", ps_profile, ps_kernels = "production";
+  auto* psteps = app.add_subcommand(
+      "production-steps",
+      "masim's prediction of the production steps masim-calibrate-torch measured (issue 17): per step and op");
+  psteps->add_option("report", ps_report, "masim-calibrate-torch steps output")->required()->check(CLI::ExistingFile);
+  psteps->add_option("--spec", ps_spec, "The steps spec it ran")->check(CLI::ExistingFile);
+  psteps->add_option("--profile", ps_profile, "Profile that prices the steps")->required()->check(CLI::ExistingFile);
+  psteps->add_option("--kernels", ps_kernels, "production or masim (as a scenario's \"kernels\")")
+      ->check(CLI::IsMember({"production", "masim"}));
+  std::string ps_hardware;
+  psteps->add_option("--hardware", ps_hardware, "HARDWARE.json,TOPOLOGY.json replacing the scenarios' (the profile's GPU)")
+;
+  psteps->add_option("-o,--out", out, "JSON report");
+  std::string pf_readings, pf_profile, pf_report;
+  auto* pfit = app.add_subcommand("power-fit", "Fit the power model to NVML readings (masim-calibrate-torch power) "
+                                               "and write it into a profile (\"power_model\")");
+  pfit->add_option("readings", pf_readings, "masim-calibrate-torch power output")->required()->check(CLI::ExistingFile);
+  pfit->add_option("--profile", pf_profile, "Measured profile of the same GPU model")->required()->check(CLI::ExistingFile);
+  pfit->add_option("-o,--out", out, "Profile to write")->required();
+  pfit->add_option("--report", pf_report, "JSON report of the fit (per run)");
   if (auto code = masim::io::parse_args(app, argc, argv)) return *code;
   try {
+    if (*pfit) {
+      io::Diagnostics d;
+      auto rd = io::load_json_file(pf_readings, d);
+      auto p = profile::load_profile(pf_profile, d);
+      std::optional<calibrate::PowerFitResult> f;
+      if (rd && p) {
+        const std::string gpu = rd->contains("provenance") ? (*rd)["provenance"].value("gpu_name", "") : "";
+        if (!profile::same_gpu_name(gpu, p->provenance.gpu_name) || p->derived) {
+          d.error(pf_readings, "/provenance/gpu_name",
+                  "readings of \"" + gpu + "\" do not fit the measured profile of " + p->provenance.gpu_name);
+        } else {
+          f = calibrate::fit_power(*rd, pf_readings, d);
+        }
+      }
+      if (!f) {
+        std::fprintf(stderr, "%s", d.format("nothing was fitted").c_str());
+        return 2;
+      }
+      for (const auto& r : f->report["runs"]) {
+        std::printf("%-40s measured %6.1f W  fitted %6.1f W  %+6.1f%%  SM %5.0f MHz%s\n",
+                    r["run"].get<std::string>().c_str(), r["measured_w"].get<double>(), r["fitted_w"].get<double>(),
+                    r["error_pct"].get<double>(), r["sm_clock_mhz"].get<double>(),
+                    r.contains("capped") ? ("  capped: model time " + std::to_string(r["capped_time_model_us"].get<double>()) +
+                                            " us (" + std::to_string(r["capped_time_error_pct"].get<double>()) + "%)")
+                                               .c_str()
+                                         : "");
+      }
+      const models::PowerFit& pf = f->fit;
+      std::printf("idle %.1f W, tensor %.3f pJ/FLOP, vector %.3f pJ/FLOP, HBM %.2f pJ/B, cap %.0f W\n%s\n", pf.idle_w,
+                  pf.tensor_pj_per_flop, pf.vector_pj_per_flop, pf.hbm_pj_per_byte, pf.cap_w, pf.source.c_str());
+      p->power_model = pf;
+      profile::write_profile(*p, out);
+      if (!pf_report.empty()) profile::write_text_atomic(pf_report, f->report.dump(1) + "\n");
+      return 0;
+    }
+    if (*psteps) {
+      io::Diagnostics d;
+      auto rep = io::load_json_file(ps_report, d);
+      auto spec = io::load_json_file(ps_spec, d);
+      std::optional<calibrate::ProductionStepsResult> r;
+      if (rep && spec) r = calibrate::price_production_steps(*rep, ps_report, *spec, ps_spec, ps_profile, ps_kernels,
+                                                                ps_hardware, d);
+      if (!r) {
+        std::fprintf(stderr, "%s", d.format("nothing was priced").c_str());
+        return 2;
+      }
+      for (const auto& s : r->report["steps"]) {
+        std::printf("%-20s %-7s b=%-4lld %s=%-5lld measured %9.1f us  masim %9.1f us  %+6.1f%%\n",
+                    s["model"].get<std::string>().c_str(), s["phase"].get<std::string>().c_str(),
+                    s["batch"].get<long long>(), s["phase"] == "prefill" ? "s" : "c",
+                    s[s["phase"] == "prefill" ? "seq" : "context"].get<long long>(),
+                    s["step_measured_us"].get<double>(), s["step_predicted_us"].get<double>(),
+                    s["step_error_pct"].get<double>());
+      }
+      auto line = [](const char* what, const calibrate::ErrorStats& e) {
+        std::printf("%-24s %4d points: median |error| %.2f%%, p95 %.2f%%, bias %+.2f%%, range %+.2f%% .. %+.2f%%\n",
+                    what, e.points, e.median_abs_pct, e.p95_abs_pct, e.bias_pct, e.min_pct, e.max_pct);
+      };
+      std::printf("kernels %s, profile %s\n", ps_kernels.c_str(), ps_profile.c_str());
+      line("decode steps", r->decode);
+      line("prefill steps", r->prefill);
+      line("dense GEMMs >= 50 us", r->gemm_50us);
+      line("expert grouped GEMMs", r->grouped_gemm);
+      line("decode attention", r->decode_attention);
+      if (!out.empty()) profile::write_text_atomic(out, r->report.dump(1) + "\n");
+      return 0;
+    }
     if (*derive) {
       io::Diagnostics d;
       auto p = profile::load_profile(from, d);
@@ -238,8 +327,8 @@ int main(int argc, char** argv) {
       }
       std::string names;
       for (const profile::OpTable& t : other->ops) {
-        names += (names.empty() ? "" : ", ") + t.name;
-        if (profile::OpTable* mine = base->find(t.name)) {
+        names += (names.empty() ? "" : ", ") + t.name + (t.kernels == profile::kKernelsMasim ? "" : " (" + t.kernels + ")");
+        if (profile::OpTable* mine = base->find(t.name, t.kernels)) {
           *mine = t;
         } else {
           base->ops.push_back(t);

@@ -205,6 +205,8 @@ int run_calibration(const RunOptions& opt) {
   Device dev(static_cast<std::size_t>((opt.memory_cap_gib + 2) * 1073741824.0));
   dev.blas().set_tune_margin(opt.gemm_tune_margin);
   dev.blas().set_tune_neighbors(opt.gemm_tune_neighbors);
+  const bool heuristic_gemm = opt.gemm_algo == "heuristic";
+  if (heuristic_gemm) dev.blas().set_algo_policy(kernels::cuda::Blas::AlgoPolicy::kHeuristic);
   profile::Profile prof;
   prof.provenance = dev.provenance();
   prof.provenance.date_utc = utc_now();
@@ -314,6 +316,14 @@ int run_calibration(const RunOptions& opt) {
     t.dtype = b->dtype();
     t.head_dim = b->head_dim();
     t.implementation = b->implementation();
+    if (heuristic_gemm && (t.name == "gemm_bf16" || t.name == "gemm_fp8")) {
+      // What a framework's GEMM runs: cuBLASLt's heuristic top-1, never timed.
+      t.implementation = t.name == "gemm_fp8"
+                             ? "cublasLtMatmul fp8 e4m3 TN, bf16 out, heuristic top-1 algorithm (kernels/cuda/blas)"
+                             : "cublasLtMatmul bf16 TN, fp32 accumulate, heuristic top-1 algorithm "
+                               "(cublasLtMatmulAlgoGetHeuristic's first result, as frameworks call it; kernels/cuda/blas)";
+      t.kernels = profile::kKernelsProduction;
+    }
     t.axes = profile::canonical_axes(b->kind());
     t.grid = g.axes;
     t.quanta = b->quanta();

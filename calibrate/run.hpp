@@ -35,6 +35,10 @@ struct RunOptions {
   int decode_variant = 0;           // decode attention kernel (kernels.hpp DecodeAttentionArgs::variant; 0 automatic)
   double gemm_tune_margin = 0;      // kernels/cuda/blas Blas::set_tune_margin
   bool gemm_tune_neighbors = true;  // kernels/cuda/blas Blas::set_tune_neighbors
+  // "tuned" (masim's own pick, the default) or "heuristic": GEMMs run cuBLASLt's
+  // heuristic top-1 algorithm, as frameworks do, and their tables are recorded
+  // as the production implementation ("kernels": "production", issue 17).
+  std::string gemm_algo = "tuned";
   GridOptions grids;                // extra columns, experiment grids (benches.hpp)
 };
 

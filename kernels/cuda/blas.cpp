@@ -294,7 +294,7 @@ const Blas::LtPlan& Blas::bf16_plan(const Bf16* a, const Bf16* w, void* c, std::
     p.ok = true;
     p.algo = algos.front();
   }
-  if (!algos.empty() && !capturing() && m * n * k <= kTuneMaxMnk) {
+  if (policy_ == AlgoPolicy::kTuned && !algos.empty() && !capturing() && m * n * k <= kTuneMaxMnk) {
     if (tune_neighbors_) add_neighbor_algos(p, algos, CUDA_R_16BF, out, m, n, k, align);
     tune(p, algos, a, w, c, m, n, k, TuneKind{sizeof(Bf16), f32_out, true});
   }
@@ -337,7 +337,7 @@ bool Blas::gemm_fp8(const Fp8* a, const Fp8* w, Bf16* c, std::int64_t m, std::in
   // Tuned like bf16 (without a cublasGemmEx candidate: it has no fp8 path) at the
   // shape's first call outside capture: fp8 shapes on the heuristic's first choice
   // ran 8-23% slower than their grid neighbours suggest (seed-12 run).
-  if (!p.tune_tried && !capturing() && m * n * k <= kTuneMaxMnk) {
+  if (policy_ == AlgoPolicy::kTuned && !p.tune_tried && !capturing() && m * n * k <= kTuneMaxMnk) {
     p.tune_tried = true;
     const std::uint32_t align = alignment(a, w, c);
     auto algos = lt_heuristic(p, align, kTuneCandidates);

@@ -63,6 +63,14 @@ class Blas {
   // Also tune the heuristic's algorithms for m + 1 and m rounded up to 128 rows
   // (default; for shapes planned after the call).
   void set_tune_neighbors(bool on) { tune_neighbors_ = on; }
+  // Which cuBLASLt algorithm a GEMM runs (for shapes planned after the call):
+  // kTuned (default) times candidates as above; kHeuristic takes the first
+  // algorithm cublasLtMatmulAlgoGetHeuristic returns and never times, as
+  // frameworks do (PyTorch's cuBLASLt path asks the heuristic for one result),
+  // so tables measured this way price what a deployment runs (issue 17).
+  enum class AlgoPolicy { kTuned, kHeuristic };
+  void set_algo_policy(AlgoPolicy p) { policy_ = p; }
+  AlgoPolicy algo_policy() const { return policy_; }
   static constexpr int kTuneCandidates = 16;
   static constexpr std::int64_t kTuneMaxMnk = std::int64_t{1} << 36;
 
@@ -123,6 +131,7 @@ class Blas {
   std::size_t l2_bytes_ = 0;
   double tune_margin_ = 0;
   bool tune_neighbors_ = true;
+  AlgoPolicy policy_ = AlgoPolicy::kTuned;
 };
 
 class GroupedGemm {

@@ -354,7 +354,10 @@ json resolved_json(const spec::ScenarioSpec& s) {
   json ls = json::array();
   for (const auto& l : s.layouts) ls.push_back(layout_json(l));
   j["layouts"] = ls;
-  if (!s.profile_path.empty()) j["profile"] = s.profile_path;
+  if (!s.profile_path.empty()) {
+    j["profile"] = s.profile_path;
+    j["kernels"] = s.kernels;
+  }
   json cs = json::array();
   for (const auto& c : s.choices) cs.push_back({{"key", c.key}, {"value", c.value}, {"reason", c.reason}});
   j["choices"] = cs;

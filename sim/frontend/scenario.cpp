@@ -140,6 +140,7 @@ std::optional<spec::ScenarioSpec> parse_scenario(const json& doc, const std::str
     }
     s.profile_path = path;
   }
+  s.kernels = r.choice_or("kernels", "production", {"production", "masim"});
   if (const json* cs = r.array("choices", Required::kNo)) {
     for (std::size_t i = 0; i < cs->size(); ++i) {
       io::JsonReader c((*cs)[i], file, io::pointer_join(r.pointer_of("choices"), i), diags);

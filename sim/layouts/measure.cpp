@@ -113,7 +113,7 @@ MemoryReport memory_of(const Plan& plan, const spec::ScenarioSpec& s) {
 }
 
 LayoutResult measure(const Plan& plan, const spec::ScenarioSpec& s, int index, const MemoryReport& mem,
-                     bool record_timeline, std::uint64_t events) {
+                     bool record_timeline, std::uint64_t events, const models::PowerFit* power) {
   const spec::LayoutSpec& l = s.layouts[static_cast<std::size_t>(index)];
   const spec::GpuSpec& gpu = s.hardware.gpu;
   const Program& prog = plan.program;
@@ -201,7 +201,7 @@ LayoutResult measure(const Plan& plan, const spec::ScenarioSpec& s, int index, c
   }
 
   // Utilization, communication shares and exposure.
-  models::EnergyModel energy(gpu);
+  const models::EnergyModel energy(gpu, power ? std::optional<models::PowerFit>(*power) : std::nullopt);
   double util_sum = 0.0, util_comm_sum = 0.0, energy_j = 0.0, bytes_total = 0.0;
   std::array<double, kNumCommTags> share{}, exposed{};
   double share_total = 0.0, exposed_total = 0.0;

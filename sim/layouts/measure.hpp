@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sim/layouts/planner.hpp"
+#include "sim/models/power.hpp"
 #include "sim/layouts/results.hpp"
 #include "sim/spec/spec.hpp"
 
@@ -30,7 +31,8 @@ struct MemoryReport {
 
 MemoryReport memory_of(const Plan& plan, const spec::ScenarioSpec& s);
 
+// `power`: the fitted power model (ComputeCostModel::power_fit), else the datasheet's.
 LayoutResult measure(const Plan& plan, const spec::ScenarioSpec& s, int index, const MemoryReport& mem,
-                     bool record_timeline, std::uint64_t events);
+                     bool record_timeline, std::uint64_t events, const models::PowerFit* power = nullptr);
 
 }  // namespace masim::layouts

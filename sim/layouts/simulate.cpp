@@ -48,7 +48,8 @@ ScenarioResult simulate(const spec::ScenarioSpec& s, const topology::Topology& t
   result.cost_model = cost.describe();
   result.cost_band = cost.band();
 
-  const models::EnergyModel energy(s.hardware.gpu);
+  const models::EnergyModel energy(s.hardware.gpu, cost.power_fit() ? std::optional<models::PowerFit>(*cost.power_fit())
+                                                                     : std::nullopt);
   std::vector<Plan> plans;
   std::vector<MemoryReport> memory;
   io::Diagnostics diags;
@@ -96,7 +97,7 @@ ScenarioResult simulate(const spec::ScenarioSpec& s, const topology::Topology& t
     exec.run();
     if (result.network_model.empty()) result.network_model = std::string(net.model());
     LayoutResult lr = measure(plans[i], s, static_cast<int>(i), memory[i], opts.record_timeline,
-                              engine.events_processed());
+                              engine.events_processed(), cost.power_fit());
     lr.fits = memory[i].shortfalls.empty();
     lr.memory_shortfalls = memory[i].shortfalls;
     result.layouts.push_back(std::move(lr));

@@ -39,6 +39,8 @@ struct CostBand {
   double max_pct = 0;
 };
 
+struct PowerFit;  // sim/models/power.hpp
+
 class ComputeCostModel {
  public:
   virtual ~ComputeCostModel() = default;
@@ -50,6 +52,9 @@ class ComputeCostModel {
   virtual std::string describe() const = 0;
   // The measured error band of whole steps, where one is known (derived profiles).
   virtual std::optional<CostBand> band() const { return std::nullopt; }
+  // The power model fitted from NVML readings, where the model's source has one
+  // (a calibration profile's "power_model"); nullptr: the datasheet's idle and TDP.
+  virtual const PowerFit* power_fit() const { return nullptr; }
 };
 
 class RooflineCostModel final : public ComputeCostModel {
@@ -77,6 +82,7 @@ class LayeredCostModel final : public ComputeCostModel {
   OpCost cost(const Op& op) const override;
   std::string describe() const override;
   std::optional<CostBand> band() const override { return primary_->band(); }
+  const PowerFit* power_fit() const override { return primary_->power_fit(); }
 
  private:
   const ComputeCostModel* primary_;

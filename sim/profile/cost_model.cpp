@@ -3,15 +3,26 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "sim/common/assert.hpp"
 #include "sim/profile/op_map.hpp"
 
 namespace masim::profile {
 
-ProfileCostModel::ProfileCostModel(Profile p, std::string path, spec::GpuSpec gpu)
-    : profile_(std::move(p)), path_(std::move(path)), roofline_(std::move(gpu)) {
+ProfileCostModel::ProfileCostModel(Profile p, std::string path, spec::GpuSpec gpu, std::string kernels)
+    : profile_(std::move(p)), path_(std::move(path)), kernels_(std::move(kernels)), roofline_(std::move(gpu)) {
+  MASIM_ASSERT(kernels_ == kKernelsProduction || kernels_ == kKernelsMasim, "unknown kernels choice");
   // profile_ is never moved after this point (the class is not copyable or
   // movable), so the models may keep references to its tables.
-  for (const OpTable& t : profile_.ops) tables_.emplace(t.name, TableModel(t, profile_.ceilings));
+  if (kernels_ == kKernelsProduction) {
+    for (const OpTable& t : profile_.ops) {
+      if (t.kernels != kKernelsProduction) continue;
+      tables_[t.name].emplace_back(t, profile_.ceilings);
+      production_used_.push_back(t.name);
+    }
+  }
+  for (const OpTable& t : profile_.ops) {
+    if (t.kernels == kKernelsMasim) tables_[t.name].emplace_back(t, profile_.ceilings);
+  }
 }
 
 std::optional<double> ProfileCostModel::profile_us(const models::Op& op) const {
@@ -22,7 +33,10 @@ std::optional<double> ProfileCostModel::profile_us(const models::Op& op) const {
   if (!q) return std::nullopt;
   const auto it = tables_.find(q->table);
   if (it == tables_.end()) return std::nullopt;
-  return it->second.predict_us(q->x);
+  for (const TableModel& m : it->second) {
+    if (auto us = m.predict_us(q->x)) return us;
+  }
+  return std::nullopt;
 }
 
 std::optional<models::OpCost> ProfileCostModel::find_cost(const models::Op& op) const {
@@ -47,7 +61,24 @@ std::string ProfileCostModel::describe() const {
   }
   char buf[64];
   std::snprintf(buf, sizeof buf, ", %zu op tables)", profile_.ops.size());
-  return s + buf + "; else " + roofline_.describe();
+  s += buf;
+  if (kernels_ == kKernelsMasim) {
+    s += ", masim's own kernels";
+  } else if (production_used_.empty()) {
+    s += ", masim's own kernels (the profile has no production tables)";
+  } else {
+    std::string list;
+    for (const std::string& n : production_used_) list += (list.empty() ? "" : ", ") + n;
+    s += ", production kernels for " + list + " (masim's own elsewhere)";
+  }
+  if (profile_.power_model) {
+    char pw[160];
+    std::snprintf(pw, sizeof pw, "; power fitted from NVML (idle %.0f W, %.3f pJ/FLOP, %.1f pJ/B, cap %.0f W)",
+                  profile_.power_model->idle_w, profile_.power_model->tensor_pj_per_flop,
+                  profile_.power_model->hbm_pj_per_byte, profile_.power_model->cap_w);
+    s += pw;
+  }
+  return s + "; else " + roofline_.describe();
 }
 
 std::optional<models::CostBand> ProfileCostModel::band() const {
@@ -91,7 +122,7 @@ std::unique_ptr<models::ComputeCostModel> make_cost_model(const spec::ScenarioSp
     diags.append(local);
     return nullptr;
   }
-  return std::make_unique<ProfileCostModel>(std::move(*p), path, s.hardware.gpu);
+  return std::make_unique<ProfileCostModel>(std::move(*p), path, s.hardware.gpu, s.kernels);
 }
 
 }  // namespace masim::profile

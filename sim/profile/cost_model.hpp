@@ -2,6 +2,11 @@
 // (sim/profile/fit.hpp) and every op the profile does not cover from the
 // roofline (models::RooflineCostModel), saying which in OpCost::source.
 //
+// Which tables (issue 17): with kernels = kKernelsProduction (the default) an op
+// is priced by the profile's production table of its family where there is one
+// and it covers the shape (cuBLASLt's heuristic GEMM, PyTorch's SDPA), else by
+// masim's own table; with kKernelsMasim by masim's own tables only.
+//
 // Not covered (roofline): op families without a table in the profile, ops
 // outside what a table can represent (sim/profile/op_map.hpp), a grid cell with
 // a failed measurement, and the backward pass of attention (the profile holds
@@ -31,8 +36,9 @@ namespace masim::profile {
 
 class ProfileCostModel final : public models::ComputeCostModel {
  public:
-  // `path` is only for describe(); `gpu` feeds the roofline fallback.
-  ProfileCostModel(Profile p, std::string path, spec::GpuSpec gpu);
+  // `path` is only for describe(); `gpu` feeds the roofline fallback; `kernels`
+  // is kKernelsProduction or kKernelsMasim (above).
+  ProfileCostModel(Profile p, std::string path, spec::GpuSpec gpu, std::string kernels = kKernelsProduction);
   ProfileCostModel(const ProfileCostModel&) = delete;
   ProfileCostModel& operator=(const ProfileCostModel&) = delete;
 
@@ -41,6 +47,9 @@ class ProfileCostModel final : public models::ComputeCostModel {
   std::string describe() const override;
   // A derived profile's measured_error (Derivation), else nullopt.
   std::optional<models::CostBand> band() const override;
+  const models::PowerFit* power_fit() const override {
+    return profile_.power_model ? &*profile_.power_model : nullptr;
+  }
 
   const Profile& profile() const { return profile_; }
   // Predicted microseconds from the profile alone (nullopt: not covered).
@@ -49,8 +58,11 @@ class ProfileCostModel final : public models::ComputeCostModel {
  private:
   Profile profile_;
   std::string path_;
+  std::string kernels_;
   models::RooflineCostModel roofline_;
-  std::map<std::string, TableModel, std::less<>> tables_;
+  // Per table name, the models to try in order (production first where chosen).
+  std::map<std::string, std::vector<TableModel>, std::less<>> tables_;
+  std::vector<std::string> production_used_;   // "gemm_bf16: <implementation>", for describe()
 };
 
 // "profile is for \"NVIDIA H200\", hardware says \"NVIDIA A100-SXM4-80GB\"" when the

@@ -126,6 +126,13 @@ Profile derive_profile(const Profile& measured, const std::string& measured_path
   out.ceilings.sources = target.sources;
 
   for (const OpTable& t : measured.ops) {
+    // Production tables (issue 17) are left out: the derivation rule and its
+    // measured error are for masim's own tables; the production path of another
+    // GPU is measured there, not scaled.
+    if (t.kernels != kKernelsMasim) {
+      out.notes.push_back("dropped " + t.name + " (production): production tables are measured, not derived");
+      continue;
+    }
     if (t.kind == models::OpKind::kMemcpy && t.name != "memcpy_d2d") {
       out.notes.push_back("dropped " + t.name + ": host-link copies are not scaled by HBM or FLOP ratios");
       continue;

@@ -145,6 +145,10 @@ std::optional<OpTable> parse_table(const json& node, const std::string& file, co
   }
   t.head_dim = static_cast<int>(r.integer_or("head_dim", 0, 0, 4096));
   t.implementation = r.string_or("implementation", "");
+  t.kernels = r.string_or("kernels", kKernelsMasim);
+  if (t.kernels != kKernelsMasim && t.kernels != kKernelsProduction) {
+    r.error("kernels", "expected \"masim\" or \"production\", found \"" + t.kernels + "\"");
+  }
   if (auto a = read_strings(r, "axes", Required::kYes)) t.axes = *a;
   if (diags.size() == before) {
     const std::vector<std::string>& want = canonical_axes(t.kind);
@@ -383,6 +387,7 @@ json table_json(const OpTable& t) {
   j["dtype"] = spec::to_string(t.dtype);
   if (t.head_dim > 0) j["head_dim"] = t.head_dim;
   if (!t.implementation.empty()) j["implementation"] = t.implementation;
+  if (t.kernels != kKernelsMasim) j["kernels"] = t.kernels;
   j["axes"] = t.axes;
   json g = json::object();
   for (std::size_t a = 0; a < t.axes.size() && a < t.grid.size(); ++a) g[t.axes[a]] = numbers(t.grid[a]);
@@ -506,16 +511,20 @@ std::vector<double> OpTable::point(std::size_t flat) const {
   return x;
 }
 
-const OpTable* Profile::find(std::string_view name) const {
+const OpTable* Profile::find(std::string_view name) const { return find(name, kKernelsMasim); }
+
+OpTable* Profile::find(std::string_view name) { return find(name, kKernelsMasim); }
+
+const OpTable* Profile::find(std::string_view name, std::string_view kernels) const {
   for (const OpTable& t : ops) {
-    if (t.name == name) return &t;
+    if (t.name == name && t.kernels == kernels) return &t;
   }
   return nullptr;
 }
 
-OpTable* Profile::find(std::string_view name) {
+OpTable* Profile::find(std::string_view name, std::string_view kernels) {
   for (OpTable& t : ops) {
-    if (t.name == name) return &t;
+    if (t.name == name && t.kernels == kernels) return &t;
   }
   return nullptr;
 }
@@ -602,8 +611,8 @@ std::optional<Profile> parse_profile(const json& doc, const std::string& file, i
     for (std::size_t i = 0; i < ops->size(); ++i) {
       const std::string ptr = io::pointer_join("/ops", i);
       if (auto t = parse_table((*ops)[i], file, ptr, diags)) {
-        if (p.find(t->name) != nullptr) {
-          diags.error(file, ptr + "/name", "duplicate op table \"" + t->name + "\"");
+        if (p.find(t->name, t->kernels) != nullptr) {
+          diags.error(file, ptr + "/name", "duplicate op table \"" + t->name + "\" (kernels \"" + t->kernels + "\")");
         }
         p.ops.push_back(std::move(*t));
       }
@@ -615,6 +624,18 @@ std::optional<Profile> parse_profile(const json& doc, const std::string& file, i
         p.collectives.push_back(std::move(*c));
       }
     }
+  }
+  if (auto pm = r.object("power_model", Required::kNo); pm && pm->valid()) {
+    models::PowerFit f;
+    f.idle_w = pm->number("idle_w", Required::kYes, 0, 1e5).value_or(0);
+    f.tensor_pj_per_flop = pm->number("tensor_pj_per_flop", Required::kYes, 0, 1e6).value_or(0);
+    f.vector_pj_per_flop = pm->number("vector_pj_per_flop", Required::kYes, 0, 1e6).value_or(0);
+    f.hbm_pj_per_byte = pm->number("hbm_pj_per_byte", Required::kYes, 0, 1e6).value_or(0);
+    f.cap_w = pm->number("cap_w", Required::kYes, 0, 1e5).value_or(0);
+    f.source = pm->string_or("source", "");
+    if (f.cap_w <= f.idle_w) pm->error("cap_w", "expected a board limit above idle_w");
+    pm->finish();
+    p.power_model = f;
   }
   if (auto n = read_strings(r, "notes", Required::kNo)) p.notes = *n;
   r.finish();
@@ -685,6 +706,15 @@ std::string to_json_text(const Profile& p) {
     cs.push_back(cj);
   }
   j["collectives"] = cs;
+  if (p.power_model) {
+    const models::PowerFit& f = *p.power_model;
+    j["power_model"] = json{{"idle_w", round_sig(f.idle_w, 5)},
+                            {"tensor_pj_per_flop", round_sig(f.tensor_pj_per_flop, 5)},
+                            {"vector_pj_per_flop", round_sig(f.vector_pj_per_flop, 5)},
+                            {"hbm_pj_per_byte", round_sig(f.hbm_pj_per_byte, 5)},
+                            {"cap_w", round_sig(f.cap_w, 5)},
+                            {"source", f.source}};
+  }
   if (!p.notes.empty()) j["notes"] = p.notes;
   std::string out;
   emit(j, 0, out);

@@ -25,12 +25,18 @@
 
 #include "sim/io/diagnostics.hpp"
 #include "sim/models/op.hpp"
+#include "sim/models/power.hpp"
 #include "sim/spec/spec.hpp"
 
 namespace masim::profile {
 
 inline constexpr int kProfileSchema = 1;
 inline constexpr const char* kProfileKind = "masim-calibration-profile";
+// Which implementation a table measured (OpTable::kernels): masim's own kernels
+// (kernels/cuda, GEMM algorithms timed per shape) or the production path a
+// deployment runs (cuBLASLt's heuristic choice, PyTorch's SDPA; issue 17).
+inline constexpr const char* kKernelsMasim = "masim";
+inline constexpr const char* kKernelsProduction = "production";
 
 struct Provenance {
   std::string gpu_name;              // as the driver names it ("NVIDIA H200")
@@ -84,6 +90,9 @@ struct OpTable {
   spec::DType dtype = spec::DType::kBF16;
   int head_dim = 0;                      // attention tables only
   std::string implementation;            // what ran ("cublasGemmEx", "kernels/cuda rmsnorm")
+  // kKernelsMasim or kKernelsProduction; a profile may hold one table of each
+  // per name, and the scenario's "kernels" picks which prices (cost_model.hpp).
+  std::string kernels = kKernelsMasim;
   std::vector<std::string> axes;
   std::vector<std::vector<double>> grid; // one strictly increasing list per axis
   // Work granularity per axis (empty, or one value >= 1 per axis): the kernel
@@ -170,10 +179,18 @@ struct Profile {
   Ceilings ceilings;
   std::vector<OpTable> ops;
   std::vector<CollectiveTable> collectives;
+  // Fitted from NVML readings (calibrate/power_fit.hpp, `masim-profile power-fit`);
+  // JSON "power_model": {idle_w, tensor_pj_per_flop, vector_pj_per_flop,
+  // hbm_pj_per_byte, cap_w, source}. Absent: masim uses the datasheet's idle and TDP.
+  std::optional<models::PowerFit> power_model;
   std::vector<std::string> notes;
 
+  // The table of masim's kernels named `name` (nullptr if none).
   const OpTable* find(std::string_view name) const;
   OpTable* find(std::string_view name);
+  // The table named `name` measured with `kernels` (kKernelsMasim / kKernelsProduction).
+  const OpTable* find(std::string_view name, std::string_view kernels) const;
+  OpTable* find(std::string_view name, std::string_view kernels);
 };
 
 // Strict parsing; nullopt when any problem was recorded in `diags`.

@@ -323,6 +323,10 @@ struct ScenarioSpec {
   WorkloadSpec workload;
   std::vector<LayoutSpec> layouts;
   std::string profile_path;            // calibration profile; empty = roofline only
+  // Which of the profile's tables price ops (issue 17): "production" (the
+  // implementations a deployment runs, where the profile measured them; masim's
+  // own kernels elsewhere) or "masim" (masim's own kernels only).
+  std::string kernels = "production";
   std::vector<Choice> choices;
   std::optional<TimelineSpec> timeline;  // absent: steady state only
   std::optional<ServingSpec> serving;    // absent: no request traffic

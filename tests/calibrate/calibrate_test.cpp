@@ -17,6 +17,8 @@
 #include "calibrate/derivation_error.hpp"
 #include "calibrate/model_shapes.hpp"
 #include "calibrate/pool.hpp"
+#include "calibrate/power_fit.hpp"
+#include "calibrate/production_steps.hpp"
 #include "calibrate/refit_spec.hpp"
 #include "calibrate/timing.hpp"
 #include "sim/profile/fit.hpp"
@@ -491,4 +493,84 @@ TEST_CASE("derivation error on the H100: the committed report is what the tool c
   CHECK(rates.band.points == 68);
   CHECK(rates.band.min_pct <= rates.real_steps.min_pct);
   CHECK(rates.band.max_pct >= rates.decode.max_pct);
+}
+
+TEST_CASE("production steps: masim prices the same layers, models checked against what the GPU ran") {
+  const std::string spec_file = repo("calibrate/validation/production-steps.json");
+  std::ifstream f(spec_file);
+  nlohmann::json spec = nlohmann::json::parse(f);
+  const std::string prof = repo("calibrate/profiles/h200.json");
+  // One seed-moe-4l decode step, batch 8: 16 experts get 1 row each (8 tokens x top-2).
+  nlohmann::json step = {{"model", "seed-moe-4l"}, {"phase", "decode"}, {"batch", 8}, {"context", 512},
+                         {"layers_run", 4}, {"tokens_per_expert", std::vector<int>(16, 1)},
+                         {"step_measured_us", 1000.0},
+                         {"ops", {{{"op", "attention"}, {"measured_us", 10.0}}, {{"op", "kv_append"}, {"measured_us", 2.0}}}}};
+  nlohmann::json report = {{"steps", {step}}};
+  io::Diagnostics d;
+  auto r = calibrate::price_production_steps(report, "steps.json", spec, spec_file, prof, "production", "", d);
+  REQUIRE_MESSAGE(r, d.format_lines());
+  const auto& st = r->report["steps"][0];
+  // masim prices every op of four layers; the step is their sum.
+  double sum = 0;
+  for (const auto& o : st["ops"]) {
+    if (o.contains("predicted_us")) sum += o["predicted_us"].get<double>() * 4;
+  }
+  CHECK(st["step_predicted_us"].get<double>() == doctest::Approx(sum));
+  CHECK(st["ops"][1]["note"] == "masim has no such op");   // the KV-cache write is folded into attention
+  CHECK(r->decode.points == 1);
+  CHECK(r->decode_attention.points == 1);
+
+  // A model whose width differs from what the GPU ran, and a step of an unknown model.
+  nlohmann::json wrong = spec;
+  wrong["models"][0]["hidden_size"] = 4000;
+  io::Diagnostics bad;
+  CHECK_FALSE(calibrate::price_production_steps(report, "steps.json", wrong, spec_file, prof, "production", "", bad));
+  CHECK(bad.format_lines().find("production-steps.json:/models/0/hidden_size: the GPU ran 4000") != std::string::npos);
+  nlohmann::json other = report;
+  other["steps"][0]["model"] = "llama";
+  io::Diagnostics bad2;
+  CHECK_FALSE(calibrate::price_production_steps(other, "steps.json", spec, spec_file, prof, "production", "", bad2));
+  CHECK(bad2.format_lines().find("steps.json:/steps/0/model: model \"llama\" is not in") != std::string::npos);
+}
+
+TEST_CASE("power fit: recovers the energies that made the readings; the cap stretches a compute-bound op") {
+  // Readings made from idle 100 W, e_t = 0.5 pJ/FLOP, e_m = 100 pJ/B:
+  //   GEMM 8192^3 in 2000 us: F = 1.0995e12, B = 402.7e6 -> 100 + 274.9 + 20.1 = 395.0 W
+  //   GEMV m=1 (8192^2) in 50 us: F = 134.2e6, B = 134.25e6 -> 100 + 1.3 + 268.5 = 369.8 W
+  //   copy of 1 GiB in 800 us: B = 2 GiB -> 100 + 268.4 = 368.4 W
+  auto power = [](double f, double b, double us) { return 100 + (0.5e-12 * f + 100e-12 * b) / (us * 1e-6); };
+  const auto g = models::make_gemm("g", 8192, 8192, 8192, spec::DType::kBF16);
+  const auto v = models::make_gemm("v", 1, 8192, 8192, spec::DType::kBF16);
+  const auto c = models::make_memcpy("c", Bytes(std::int64_t{1} << 30));
+  auto run = [&](const char* name, nlohmann::json shape, const models::Op& op, double us) {
+    const double vec = op.vector_flops.count();
+    return nlohmann::json{{"run", name}, {"shape", shape}, {"window_s", 1.5}, {"op_us", us},
+                          {"energy_power_w", power(op.flops.count() - vec, op.bytes.as_double(), us)}};
+  };
+  nlohmann::json readings = {
+      {"power_limit_w", 700.0},
+      {"runs",
+       {nlohmann::json{{"run", "idle"}, {"shape", nlohmann::json::object()}, {"window_s", 1.5}, {"energy_power_w", 100.0}},
+        run("gemm", {{"op", "gemm"}, {"m", 8192}, {"n", 8192}, {"k", 8192}}, g, 2000),
+        run("gemv", {{"op", "gemm"}, {"m", 1}, {"n", 8192}, {"k", 8192}}, v, 50),
+        run("copy", {{"op", "memcpy"}, {"bytes", std::int64_t{1} << 30}}, c, 800)}}};
+  io::Diagnostics d;
+  auto f = calibrate::fit_power(readings, "power.json", d);
+  REQUIRE_MESSAGE(f, d.format_lines());
+  CHECK(f->fit.idle_w == doctest::Approx(100));
+  CHECK(f->fit.tensor_pj_per_flop == doctest::Approx(0.5).epsilon(1e-6));
+  CHECK(f->fit.hbm_pj_per_byte == doctest::Approx(100).epsilon(1e-6));
+  CHECK(f->fit.cap_w == 700);
+  // The GEMM in 500 us (4x the rate) would demand 100 + 4 * 295 = 1280 W > 700 W: the
+  // cap holds it to its dynamic energy (0.5e-12 F + 100e-12 B = 0.59 J) over 600 W = 983 us.
+  const SimTime fast = SimTime::us(500);
+  const double dyn = f->fit.dynamic_j(g);
+  CHECK(f->fit.demand_w(g, fast) > 700);
+  CHECK(f->fit.capped_time(g, fast).us() == doctest::Approx(dyn / 600 * 1e6).epsilon(1e-6));
+  CHECK(f->fit.capped_time(g, SimTime::us(2000)) == SimTime::us(2000));  // 395 W: not capped
+  // A run of less than a second is refused (NVML averages over up to a second).
+  readings["runs"][1]["window_s"] = 0.2;
+  io::Diagnostics bad;
+  CHECK_FALSE(calibrate::fit_power(readings, "power.json", bad));
+  CHECK(bad.format_lines().find("power.json:/runs/1/window_s: a power run must last at least 1 s") != std::string::npos);
 }

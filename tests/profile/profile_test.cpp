@@ -655,3 +655,49 @@ TEST_CASE("iso-bytes survives the JSON round trip; bad values are diagnosed") {
   CHECK(lines.find("p.json:/ops/0/iso_bytes/scale/width: expected a number in [0, ") != std::string::npos);
   CHECK(lines.find("p.json:/ops/0/iso_bytes/scale/experts: unknown key") != std::string::npos);
 }
+
+TEST_CASE("production tables: recorded per table, picked by the scenario's kernels, masim's table as fallback") {
+  // masim's table: t = 1e-6 m·n·k us. The production one: twice that on the same
+  // grid except the cell m in [4, 16] (m = 16 unmeasured), where masim's applies.
+  Profile p = small_profile();
+  OpTable prod = power_law_gemm();
+  prod.kernels = kKernelsProduction;
+  prod.implementation = "cublasLtMatmul heuristic top-1";
+  for (std::size_t f = 0; f < prod.points(); ++f) {
+    prod.time_us[f] = prod.point(f)[0] == 16 ? std::nan("") : 2 * prod.time_us[f];
+  }
+  p.ops.push_back(prod);
+  const auto small = models::make_gemm("x", 2, 128, 100, DType::kBF16);   // inside m in [1, 4]
+  const auto large = models::make_gemm("y", 8, 128, 100, DType::kBF16);   // inside m in [4, 16]
+  {
+    ProfileCostModel m(p, "p.json", h200_spec());  // default: production
+    CHECK(m.cost(small).time == SimTime::us(2 * 0.0256));
+    CHECK(m.cost(large).time == SimTime::us(1e-6 * 8 * 128 * 100));  // production cell has a hole: masim's
+    CHECK(m.describe().find("production kernels for gemm_bf16") != std::string::npos);
+  }
+  {
+    ProfileCostModel m(p, "p.json", h200_spec(), kKernelsMasim);
+    CHECK(m.cost(small).time == SimTime::us(0.0256));
+    CHECK(m.describe().find("masim's own kernels") != std::string::npos);
+  }
+  // Round trip keeps "kernels"; find() is masim's table, find(name, kernels) either.
+  const std::string text = to_json_text(p);
+  io::Diagnostics d;
+  auto back = parse_profile(nlohmann::json::parse(text), "p.json", d);
+  REQUIRE_MESSAGE(back, d.format_lines());
+  REQUIRE(back->find("gemm_bf16") != nullptr);
+  CHECK(back->find("gemm_bf16")->kernels == kKernelsMasim);
+  REQUIRE(back->find("gemm_bf16", kKernelsProduction) != nullptr);
+  CHECK(back->find("gemm_bf16", kKernelsProduction)->implementation == "cublasLtMatmul heuristic top-1");
+  CHECK(to_json_text(*back) == text);
+  // Bad values and two tables of one name and implementation are diagnostics.
+  nlohmann::json doc = nlohmann::json::parse(text);
+  doc["ops"][1]["kernels"] = "torch";
+  doc["ops"].push_back(doc["ops"][0]);
+  io::Diagnostics bad;
+  CHECK_FALSE(parse_profile(doc, "p.json", bad));
+  CHECK(bad.format_lines().find("p.json:/ops/1/kernels: expected \"masim\" or \"production\", found \"torch\"") !=
+        std::string::npos);
+  CHECK(bad.format_lines().find("p.json:/ops/2/name: duplicate op table \"gemm_bf16\" (kernels \"masim\")") !=
+        std::string::npos);
+}
