@@ -112,6 +112,7 @@ nlohmann::json layout_json(const LayoutResult& l) {
     const models::MemoryBreakdown& b = g.breakdown;
     mem.push_back({{"gpu", g.gpu},
                    {"parameters_gib", r6(b.parameters.gib())},
+                   {"embedding_gib", r6(g.embedding.gib())},
                    {"kv_cache_gib", r6(b.kv_cache.gib())},
                    {"activations_gib", r6(b.activations.gib())},
                    {"gradients_gib", r6(b.gradients.gib())},
