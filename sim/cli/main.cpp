@@ -14,6 +14,7 @@
 // io::read_regular_file (a FIFO, device or directory is bad input, never read)
 // and outputs written with io::StagedFiles (atomic); `masim run` refuses an
 // output that is one of its inputs (docs/RELIABILITY.md).
+#include <cstdio>
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -176,8 +177,18 @@ struct RunArgs {
   std::string out_dir;
   std::string trace;
   bool report = false;
+  bool roofline = false;   // price every op with the roofline, even if the scenario names a profile
   LimitArgs limits;
 };
+
+// The scenario's profile text when it came from the binary's embedded copy
+// (the default scenario run away from the source tree); nullptr = read from disk.
+std::optional<std::string> embedded_profile_text(const spec::ScenarioSpec& s, const frontend::FileSource& files) {
+  if (s.profile_path.empty()) return std::nullopt;
+  frontend::FileSource::ReadResult rr = files.read(profile::resolve_profile_path(s));
+  if (rr.status != frontend::FileSource::Status::kOk || !rr.embedded) return std::nullopt;
+  return std::move(rr.text);
+}
 
 int cmd_run(const RunArgs& a) {
   const bool use_default = a.scenario.empty();
@@ -194,6 +205,10 @@ int cmd_run(const RunArgs& a) {
   if (!diags.empty()) return report_bad_input(diags);
   auto s = frontend::load_scenario(path, diags, files);
   if (!s) return report_bad_input(diags);
+  if (a.roofline && !s->profile_path.empty()) {
+    std::cerr << "masim: --roofline: pricing every op with the roofline instead of " << s->profile_path << "\n";
+    s->profile_path.clear();   // the echoed scenario in results.json then names no profile
+  }
   // Work and memory, estimated before any plan is built: a scenario past the
   // limits is refused now, not after it has exhausted the machine.
   frontend::check_limits(frontend::estimate_work(*s), limits, s->file, diags);
@@ -221,7 +236,9 @@ int cmd_run(const RunArgs& a) {
   if (!topo) return report_bad_input(diags);
   // The calibration profile when the scenario names one (roofline for ops it does
   // not cover), else the roofline alone.
-  const std::unique_ptr<models::ComputeCostModel> cost = profile::make_cost_model(*s, diags);
+  const std::optional<std::string> profile_text = embedded_profile_text(*s, files);
+  const std::unique_ptr<models::ComputeCostModel> cost =
+      profile::make_cost_model(*s, diags, profile_text ? &*profile_text : nullptr);
   if (!cost) return report_bad_input(diags);
   layouts::SimOptions opts;
   opts.record_timeline = !a.trace.empty() || a.report;
@@ -245,6 +262,14 @@ int cmd_run(const RunArgs& a) {
   if (!a.trace.empty()) staged.add(a.trace, report::chrome_trace_text(results));
   staged.commit();
   std::cout << layouts::format_table(result);
+  // Which model priced the run (results.json "cost_model"; "cost_band" where derived).
+  std::cout << "compute costs: " << cost->describe() << "\n";
+  if (const auto band = cost->band()) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "cost band: %+.1f%% to %+.1f%% (the profile's measured error; results.json metrics_band)\n",
+                  band->min_pct, band->max_pct);
+    std::cout << buf;
+  }
   if (timeline) std::cout << "\n" << faults::format_summary(*timeline);
   if (served) std::cout << "\n" << serving::format_summary(*served);
   std::cout << "\nwrote " << results_path.string() << "\n";
@@ -259,8 +284,9 @@ int cmd_run(const RunArgs& a) {
 
 // The seed study's reproduction: runs the scenarios of scenarios/paper/ and
 // writes every table beside the study's value (report::generate_paper_report).
-int cmd_report_paper(const std::string& out_dir, bool html, bool trace) {
+int cmd_report_paper(const std::string& out_dir, bool html, bool trace, bool roofline) {
   report::PaperOptions o;
+  o.roofline = roofline;
   o.output.out_dir = out_dir.empty() ? "reports/paper" : out_dir;
   o.output.html = html;
   o.progress = &std::cerr;
@@ -481,6 +507,9 @@ int run_main(int argc, char** argv) {
               "  masim run scenarios/paper/sequence_length.json -o out/seq --trace out/seq/trace.json");
   run->add_flag("--report", ra.report,
                 "Also write the run's report into DIR: report.md, csv/*.csv and a self-contained report.html");
+  run->add_flag("--roofline", ra.roofline,
+                "Price every op with the roofline (hardware file's efficiencies) even where the scenario names a "
+                "calibration profile");
   add_limit_options(run, ra.limits);
 
   std::vector<std::string> check_files;
@@ -534,6 +563,10 @@ int run_main(int argc, char** argv) {
                 "Instead: the seed-study reproduction (runs scenarios/paper/; default -o reports/paper)");
   rep->add_flag("--no-html", report_no_html, "With --paper: Markdown and CSV only (no tools/web/node_modules needed)");
   rep->add_flag("--trace", report_trace, "With --paper: also write trace_seed_study.json (Perfetto)");
+  bool report_roofline = false;
+  rep->add_flag("--roofline", report_roofline,
+                "With --paper: price every run with the roofline instead of the scenarios' profiles (the "
+                "derived-profile section then shows the profile)");
   rep->add_option("-o,--output", report_out, "Output directory (default: the directory of RESULTS)")->type_name("DIR");
 
   if (auto code = io::parse_args(app, argc, argv)) return *code;
@@ -547,7 +580,7 @@ int run_main(int argc, char** argv) {
   }
   if (*coll) return cmd_collective(ca);
   if (*rep) {
-    if (report_paper) return cmd_report_paper(report_out, !report_no_html, report_trace);
+    if (report_paper) return cmd_report_paper(report_out, !report_no_html, report_trace, report_roofline);
     if (report_results.empty()) {
       std::cerr << "masim report: give RESULTS (a results.json) or --paper\n" << rep->help();
       return kExitBadInput;

@@ -256,7 +256,10 @@ CheckResult check_file(const std::string& path, io::Diagnostics& diags, const Fi
       if (!topo) break;
       // The calibration profile, if named: readable, valid, for this GPU.
       if (!s->profile_path.empty()) {
-        const auto cost = profile::make_cost_model(*s, diags);
+        // The copy built into the binary when the file is not on disk (check --builtin).
+        const FileSource::ReadResult rr = files.read(profile::resolve_profile_path(*s));
+        const bool embedded = rr.status == FileSource::Status::kOk && rr.embedded;
+        const auto cost = profile::make_cost_model(*s, diags, embedded ? &rr.text : nullptr);
         if (!cost) break;
         const auto* pm = dynamic_cast<const profile::ProfileCostModel*>(cost.get());
         if (pm != nullptr && pm->profile().derived) res.warnings.push_back(derived_profile_warning(*pm, *s));

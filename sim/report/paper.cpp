@@ -1,5 +1,6 @@
 #include "sim/report/paper.hpp"
 #include "sim/report/paper_derived.hpp"
+#include "sim/report/paper_provenance.hpp"
 #include "sim/report/paper_robustness.hpp"
 #include "sim/report/paper_serving.hpp"
 
@@ -201,6 +202,7 @@ struct Runner {
   int simulations = 0;
   int failed = 0;
   std::vector<std::string> failures;  // "scenario / layout: message"
+  std::vector<PricedRun> priced;      // which cost model priced each run (paper_provenance.hpp)
 
   // Runs `s`; where the whole scenario is refused, runs each layout alone so
   // that one layout that cannot run (e.g. does not fit) does not hide the others.
@@ -210,6 +212,7 @@ struct Runner {
     try {
       json r = run(s);
       r["failed_layouts"] = json::array();
+      priced.push_back(priced_run(label, r));
       return r;
     } catch (const io::InputError& whole) {
       json merged;
@@ -232,6 +235,7 @@ struct Runner {
           ++failed;
         }
       }
+      priced.push_back(priced_run(label, merged));
       return merged;
     }
   }
@@ -250,6 +254,7 @@ std::optional<std::string> failure_of(const json& results, const std::string& ki
 struct SimValue {
   std::optional<double> value;
   std::string why_none;   // shown when there is no value
+  std::optional<std::pair<double, double>> band;   // results.json metrics_band (a derived profile's error)
 };
 
 using SimLookup = std::function<SimValue(const RefRow&, const RefColumn&)>;
@@ -321,6 +326,8 @@ Table compare_table(const RefTable& ref, const std::string& id, const std::strin
     const std::optional<Companion> comp = companion_of(row.metric);
     std::vector<Cell> s_row = {txt(row.label), txt(comp ? comp->label : "simulated")};
     std::vector<Cell> c_row = {txt(""), txt(comp ? comp->other_label : "")};
+    std::vector<Cell> b_row = {txt(""), txt("simulated band")};
+    bool any_band = false;
     std::vector<Cell> r_row = {txt(""), txt("study")};
     std::vector<Cell> d_row = {txt(""), txt(row.unit == "%" ? "Δ (pp)" : "Δ")};
     std::map<std::string, SimValue> by_kind, other_by_kind;
@@ -336,6 +343,8 @@ Table compare_table(const RefTable& ref, const std::string& id, const std::strin
       }
       const double study = row.values[c];
       log.add(ref.id, row.label, ref.columns[c].label, v, study, row.unit);
+      any_band = any_band || v.band.has_value();
+      b_row.push_back(v.band ? txt(show(v.band->first, row.unit) + " – " + show(v.band->second, row.unit)) : txt("—"));
       if (v.value) {
         s_row.push_back(num(*v.value, show(*v.value, row.unit)));
         d_row.push_back(txt(delta(*v.value, study, row.unit)));
@@ -379,8 +388,10 @@ Table compare_table(const RefTable& ref, const std::string& id, const std::strin
       }
       r_row.push_back(txt(row.improvement_text));
     }
+    if (improvement) b_row.push_back(txt(""));
     t.add_row(std::move(s_row));
     if (comp) t.add_row(std::move(c_row));
+    if (any_band) t.add_row(std::move(b_row));
     t.add_row(std::move(r_row));
     t.add_row(std::move(d_row));
   }
@@ -423,7 +434,15 @@ SimValue sim_metric(const json& results, const std::string& kind, const std::str
   }
   auto v = metric_opt(*l, metric_name);
   if (!v) return {std::nullopt, "not in the results"};
-  return {*v, ""};
+  SimValue out{*v, "", std::nullopt};
+  if (l->contains("metrics_band") && (*l)["metrics_band"].is_object()) {
+    const json& b = (*l)["metrics_band"];
+    if (b.contains(metric_name) && b[metric_name].is_array() && b[metric_name].size() == 2 &&
+        b[metric_name][0].is_number() && b[metric_name][1].is_number()) {
+      out.band = std::make_pair(b[metric_name][0].get<double>(), b[metric_name][1].get<double>());
+    }
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ the study
@@ -518,8 +537,9 @@ struct Study {
                 "for nothing but this comparison. Nothing in the simulator or the scenarios is tuned to make a delta "
                 "small: where the two disagree, the report says so and why.");
     d.paragraph("Regenerate with `" + std::string(kRegenerate) + "` (" + std::to_string(s.simulations) +
-                " simulated scenario runs). Compute costs: " + seed.value("cost_model", std::string("?")) +
-                ". Network: " + seed.value("network_model", std::string("?")) + ". masim " +
+                " simulated scenario runs). Compute costs of the seed study: " +
+                relative_to_source(seed.value("cost_model", std::string("?")), source_dir) +
+                " (every run's in \"Which model priced each run\"). Network: " + seed.value("network_model", std::string("?")) + ". masim " +
                 seed.value("masim_version", std::string("?")) + ".");
     d.heading(2, "Headline");
     std::vector<std::string> items;
@@ -1581,10 +1601,18 @@ Document paper_document(const std::string& source_dir_in, const ScenarioLoader& 
 
   const json faults_results = runner(load(dir + "faults.json"), "faults and recovery (one simulated hour)");
   const json serving_results = runner(load(dir + "serving.json"), "serving traffic (rate sweep)");
-  // The study's setting priced by the derived A100 profile (issue 21): its measured band.
-  spec::ScenarioSpec derived_spec = st.seed_spec;
-  derived_spec.profile_path = source_dir + "/calibrate/profiles/a100-sxm4-80gb.derived.json";
-  st.derived = runner(derived_spec, "seed study, derived A100 profile");
+  // The study's setting on the other cost model: the roofline when the scenarios
+  // name their profile (the default), the derived A100 profile when they do not.
+  spec::ScenarioSpec other_spec = st.seed_spec;
+  const bool seed_on_profile = !st.seed_spec.profile_path.empty();
+  if (seed_on_profile) {
+    other_spec.profile_path.clear();
+  } else {
+    other_spec.profile_path = source_dir + "/calibrate/profiles/a100-sxm4-80gb.derived.json";
+  }
+  const json other = runner(other_spec, seed_on_profile ? "seed study, roofline" : "seed study, derived A100 profile");
+  st.derived = seed_on_profile ? st.seed : other;
+  const json& roofline_seed = seed_on_profile ? other : st.seed;
 
   PaperSummary sum;
   sum.simulations = runner.simulations;
@@ -1606,7 +1634,8 @@ Document paper_document(const std::string& source_dir_in, const ScenarioLoader& 
   st.sensitivity_summary();
   st.seeds_section();
   add_robustness_section(doc, ref, faults_results);
-  add_derived_profile_section(doc, st.derived, st.seed);
+  add_derived_profile_section(doc, st.derived, roofline_seed, seed_on_profile);
+  add_cost_model_section(doc, runner.priced, source_dir);
   st.failures_section(runner.failures);
   doc.csv_table(st.log.table);
   sum.failed_layouts = runner.failed;
@@ -1631,7 +1660,15 @@ PaperSummary generate_paper_report(const PaperOptions& o, const ScenarioLoader& 
 }
 
 PaperSummary generate_paper_report(const PaperOptions& o) {
-  return generate_paper_report(o, default_scenario_loader(), default_scenario_runner(true));
+  ScenarioLoader load = default_scenario_loader();
+  if (o.roofline) {
+    load = [inner = std::move(load)](const std::string& path) {
+      spec::ScenarioSpec s = inner(path);
+      s.profile_path.clear();
+      return s;
+    };
+  }
+  return generate_paper_report(o, load, default_scenario_runner(true));
 }
 
 }  // namespace masim::report

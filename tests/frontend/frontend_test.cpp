@@ -471,11 +471,13 @@ TEST_CASE("the embedded file table backs files missing on disk, resolved relativ
   const std::string hw = read_text("scenarios/hardware/a100-sxm4-80gb.json");
   const std::string model = read_text("scenarios/models/seed-moe-4l.json");
   const std::string topo = read_text("topologies/dgx-a100-x2.json");
+  const std::string prof = read_text("calibrate/profiles/a100-sxm4-80gb.derived.json");
   // Paths that do not exist on disk, laid out as in the repository.
   const frontend::EmbeddedFile table[] = {{"nowhere/scenarios/paper/seed_study.json", scenario},
                                           {"nowhere/scenarios/hardware/a100-sxm4-80gb.json", hw},
                                           {"nowhere/scenarios/models/seed-moe-4l.json", model},
-                                          {"nowhere/topologies/dgx-a100-x2.json", topo}};
+                                          {"nowhere/topologies/dgx-a100-x2.json", topo},
+                                          {"nowhere/calibrate/profiles/a100-sxm4-80gb.derived.json", prof}};
   const frontend::FileSource files(table);
   io::Diagnostics d;
   auto s = frontend::load_scenario("nowhere/scenarios/paper/seed_study.json", d, files);

@@ -148,6 +148,9 @@ TEST_CASE("the paper report compares every cell, explains refusals and is determ
     INFO(c.id);
     CHECK(!c.spec["datasets"]["table"].empty());
   }
+  // Which model priced each run: the fake's, for all 52 runs (the fake counts no ops).
+  CHECK(md.find("## Which model priced each run") != std::string::npos);
+  CHECK(md.find("| fake | 52 | 0 | 0 | no | seed_study; training; scalability, 4 GPUs;") != std::string::npos);
   // Same inputs, same bytes.
   CHECK(build().md == md);
 }
