@@ -10,6 +10,7 @@
 #include "sim/frontend/parse.hpp"
 #include "sim/frontend/validate.hpp"
 #include "sim/io/json_reader.hpp"
+#include "sim/network/fit.hpp"
 #include "sim/profile/cost_model.hpp"
 #include "sim/topology/topology.hpp"
 
@@ -254,6 +255,7 @@ CheckResult check_file(const std::string& path, io::Diagnostics& diags, const Fi
       if (!s) break;
       auto topo = topology::Topology::build(s->topology, s->file, diags);
       if (!topo) break;
+      for (std::string& w : network::fit_range_warnings(*topo)) res.warnings.push_back(std::move(w));
       // The calibration profile, if named: readable, valid, for this GPU.
       if (!s->profile_path.empty()) {
         // The copy built into the binary when the file is not on disk (check --builtin).
@@ -292,6 +294,7 @@ CheckResult check_file(const std::string& path, io::Diagnostics& diags, const Fi
       if (auto t = topology::parse_topology(*doc, path, "", diags)) {
         if (auto topo = topology::Topology::build(*t, path, diags)) {
           res.summary = "topology \"" + t->name + "\": " + std::to_string(topo->num_gpus()) + " GPUs";
+          for (std::string& w : network::fit_range_warnings(*topo)) res.warnings.push_back(std::move(w));
         }
       }
       break;
