@@ -1477,6 +1477,9 @@ struct Study {
 // ------------------------------------------------------------------ sweeps
 
 // Layouts of the scaling sweep at N GPUs (the sweep.layout_rule.* choices).
+// TODO(issue 17): these rules and sensitivity_variants() below belong in
+// scenario / sweep files (the sweep-file format of `masim sweep`, built on
+// another branch), so that what the report says and what ran cannot drift.
 std::vector<spec::LayoutSpec> scaling_layouts(int n, int experts) {
   std::vector<spec::LayoutSpec> ls;
   const int tp = std::min(8, n);
