@@ -512,3 +512,30 @@ TEST_CASE("masim run prices the seed study with its derived profile by default, 
   // The two models disagree on the step (else the option would be doing nothing).
   CHECK(a["layouts"][0]["metrics"]["tpot_ms"] != b["layouts"][0]["metrics"]["tpot_ms"]);
 }
+
+TEST_CASE("masim fit-network: the committed fit is what the command writes, byte for byte, twice") {
+  const std::string args =
+      "fit-network --topology topologies/hgx-h200.json calibrate/results/h200/nccl-x2/nccl2.json "
+      "calibrate/results/h200/nccl-x2/nccl2-repeat.json -o calibrate/network/h200-nccl-x2.fit.json";
+  // Run from a copy of the inputs, so the committed record is compared, not overwritten.
+  const fs::path root = scratch() / "fit";
+  for (const char* f : {"topologies/hgx-h200.json", "calibrate/results/h200/nccl-x2/nccl2.json",
+                        "calibrate/results/h200/nccl-x2/nccl2-repeat.json"}) {
+    fs::create_directories((root / f).parent_path());
+    fs::copy_file(fs::path(MASIM_SOURCE_DIR) / f, root / f, fs::copy_options::overwrite_existing);
+  }
+  fs::create_directories(root / "calibrate/network");
+  const Run a = masim(args, root.string());
+  REQUIRE_MESSAGE(a.rc == 0, a.err);
+  const std::string first = read_text(root / "calibrate/network/h200-nccl-x2.fit.json");
+  CHECK(first == read_text(fs::path(MASIM_SOURCE_DIR) / "calibrate/network/h200-nccl-x2.fit.json"));
+  const Run b = masim(args, root.string());
+  REQUIRE_MESSAGE(b.rc == 0, b.err);
+  CHECK(read_text(root / "calibrate/network/h200-nccl-x2.fit.json") == first);
+  CHECK(a.out.find("nvlink_efficiency 0.613 (default 0.80), intra_node_call_latency 2.855 us") != std::string::npos);
+  // Tables of another GPU are bad input, naming the file and the pointer.
+  const Run bad = masim("fit-network --topology topologies/dgx-a100.json calibrate/results/h200/nccl-x2/nccl2.json");
+  CHECK(bad.rc == 2);
+  CHECK(bad.err.find("calibrate/results/h200/nccl-x2/nccl2.json:/provenance/gpu_name: measured on \"NVIDIA H200\", "
+                     "topology says \"NVIDIA A100-SXM4-80GB\"") != std::string::npos);
+}
