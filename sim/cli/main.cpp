@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -51,6 +52,7 @@
 #include "sim/layouts/results.hpp"
 #include "sim/layouts/simulate.hpp"
 #include "sim/models/compute_cost.hpp"
+#include "sim/network/fit.hpp"
 #include "sim/network/network.hpp"
 #include "sim/profile/cost_model.hpp"
 #include "sim/profile/fit.hpp"
@@ -188,8 +190,18 @@ struct RunArgs {
   std::string out_dir;
   std::string trace;
   bool report = false;
+  bool roofline = false;   // price every op with the roofline, even if the scenario names a profile
   LimitArgs limits;
 };
+
+// The scenario's profile text when it came from the binary's embedded copy
+// (the default scenario run away from the source tree); nullptr = read from disk.
+std::optional<std::string> embedded_profile_text(const spec::ScenarioSpec& s, const frontend::FileSource& files) {
+  if (s.profile_path.empty()) return std::nullopt;
+  frontend::FileSource::ReadResult rr = files.read(profile::resolve_profile_path(s));
+  if (rr.status != frontend::FileSource::Status::kOk || !rr.embedded) return std::nullopt;
+  return std::move(rr.text);
+}
 
 int cmd_run(const RunArgs& a) {
   const bool use_default = a.scenario.empty();
@@ -206,6 +218,10 @@ int cmd_run(const RunArgs& a) {
   if (!diags.empty()) return report_bad_input(diags);
   auto s = frontend::load_scenario(path, diags, files);
   if (!s) return report_bad_input(diags);
+  if (a.roofline && !s->profile_path.empty()) {
+    std::cerr << "masim: --roofline: pricing every op with the roofline instead of " << s->profile_path << "\n";
+    s->profile_path.clear();   // the echoed scenario in results.json then names no profile
+  }
   // Work and memory, estimated before any plan is built: a scenario past the
   // limits is refused now, not after it has exhausted the machine.
   frontend::check_limits(frontend::estimate_work(*s), limits, s->file, diags);
@@ -231,9 +247,12 @@ int cmd_run(const RunArgs& a) {
 
   auto topo = topology::Topology::build(s->topology, s->file, diags);
   if (!topo) return report_bad_input(diags);
+  for (const std::string& w : network::fit_range_warnings(*topo)) std::cerr << "masim: warning: " << w << "\n";
   // The calibration profile when the scenario names one (roofline for ops it does
   // not cover), else the roofline alone.
-  const std::unique_ptr<models::ComputeCostModel> cost = profile::make_cost_model(*s, diags);
+  const std::optional<std::string> profile_text = embedded_profile_text(*s, files);
+  const std::unique_ptr<models::ComputeCostModel> cost =
+      profile::make_cost_model(*s, diags, profile_text ? &*profile_text : nullptr);
   if (!cost) return report_bad_input(diags);
   layouts::SimOptions opts;
   opts.record_timeline = !a.trace.empty() || a.report;
@@ -257,6 +276,14 @@ int cmd_run(const RunArgs& a) {
   if (!a.trace.empty()) staged.add(a.trace, report::chrome_trace_text(results));
   staged.commit();
   std::cout << layouts::format_table(result);
+  // Which model priced the run (results.json "cost_model"; "cost_band" where derived).
+  std::cout << "compute costs: " << cost->describe() << "\n";
+  if (const auto band = cost->band()) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "cost band: %+.1f%% to %+.1f%% (the profile's measured error; results.json metrics_band)\n",
+                  band->min_pct, band->max_pct);
+    std::cout << buf;
+  }
   if (timeline) std::cout << "\n" << faults::format_summary(*timeline);
   if (served) std::cout << "\n" << serving::format_summary(*served);
   std::cout << "\nwrote " << results_path.string() << "\n";
@@ -383,8 +410,9 @@ int cmd_search(const std::string& file, const std::string& out_dir, int jobs) {
 
 // The seed study's reproduction: runs the scenarios of scenarios/paper/ and
 // writes every table beside the study's value (report::generate_paper_report).
-int cmd_report_paper(const std::string& out_dir, bool html, bool trace) {
+int cmd_report_paper(const std::string& out_dir, bool html, bool trace, bool roofline) {
   report::PaperOptions o;
+  o.roofline = roofline;
   o.output.out_dir = out_dir.empty() ? "reports/paper" : out_dir;
   o.output.html = html;
   o.progress = &std::cerr;
@@ -512,14 +540,136 @@ struct CollectiveArgs {
   std::string algorithm = "auto";
   std::string protocol = "auto";
   std::string against;  // a calibration profile with measured NCCL tables
+  bool unfitted = false;  // ignore the topology's network_fit (NetworkParams defaults)
 };
+
+// The network parameters a topology's collectives run with, and its fit-range warnings on stderr.
+network::NetworkParams topology_network_params(const topology::Topology& topo, bool unfitted) {
+  if (unfitted) return {};
+  for (const std::string& w : network::fit_range_warnings(topo)) std::cerr << "masim: warning: " << w << "\n";
+  return network::apply_fit({}, topo.spec());
+}
+
+// A profile's measured NCCL tables as the network fit reads them.
+std::vector<network::MeasuredCollective> measured_collectives(const profile::Profile& p, const std::string& path) {
+  std::vector<network::MeasuredCollective> out;
+  for (const profile::CollectiveTable& t : p.collectives) {
+    network::MeasuredCollective m;
+    m.name = t.name;
+    m.ranks = t.ranks;
+    m.source = path;
+    for (std::size_t i = 0; i < t.bytes.size() && i < t.time_us.size(); ++i) {
+      const bool ok = (i >= t.status.size() || t.status[i] == "ok") && t.time_us[i] > 0 && t.bytes[i] >= 1;
+      if (!ok) continue;
+      m.bytes.push_back(t.bytes[i]);
+      m.time_us.push_back(t.time_us[i]);
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+nlohmann::json residuals_json(const network::Residuals& r) {
+  auto r3 = [](double v) { return std::round(v * 1e3) / 1e3; };
+  return {{"points", r.points}, {"median_abs_pct", r3(r.median_abs_pct)}, {"p95_abs_pct", r3(r.p95_abs_pct)},
+          {"bias_pct", r3(r.bias_pct)}};
+}
+
+struct FitArgs {
+  std::string topology;
+  std::vector<std::string> measured;
+  std::string out;
+};
+
+// masim fit-network: the two fitted terms (sim/network/fit.hpp) from measured
+// NCCL tables, their residuals before and after, and the "network_fit" object
+// a topology carries to use them. Deterministic: same inputs, same bytes.
+int cmd_fit_network(const FitArgs& a) {
+  io::Diagnostics diags;
+  auto doc = io::load_json_file(a.topology, diags);
+  if (!doc) return report_bad_input(diags);
+  auto spec = topology::parse_topology(*doc, a.topology, "", diags);
+  if (!spec) return report_bad_input(diags);
+  spec->network_fit.reset();   // fit from the defaults, whatever the file carries now
+  auto topo = topology::Topology::build(*spec, a.topology, diags);
+  if (!topo) return report_bad_input(diags);
+  std::vector<network::MeasuredCollective> measured;
+  std::string gpu;
+  for (const std::string& m : a.measured) {
+    auto p = profile::load_profile(m, diags);
+    if (!p) continue;
+    if (!spec->gpu_model.empty() && !profile::same_gpu_name(p->provenance.gpu_name, spec->gpu_model)) {
+      diags.error(m, "/provenance/gpu_name",
+                  "measured on \"" + p->provenance.gpu_name + "\", topology says \"" + spec->gpu_model + "\"");
+    }
+    if (p->collectives.empty()) diags.error(m, "/collectives", "no measured collective tables to fit");
+    gpu = p->provenance.gpu_name;
+    for (auto& c : measured_collectives(*p, m)) measured.push_back(std::move(c));
+  }
+  if (!diags.empty()) return report_bad_input(diags);
+  const network::NetworkFit f = network::fit_network(*topo, measured);
+  if (f.per_collective.empty()) {
+    diags.error(a.measured.front(), "/collectives", "no table masim can compare (all one rank, send_recv or ma_exchange)");
+    return report_bad_input(diags);
+  }
+  nlohmann::json kinds = nlohmann::json::array();
+  for (spec::LinkKind k : f.fitted_link_kinds) kinds.push_back(spec::to_string(k));
+  char lat[32];
+  std::snprintf(lat, sizeof lat, "%.3f us", f.intra_node_call_latency.us());
+  const std::string record = a.out.empty() ? std::string("") : a.out;
+  nlohmann::json carried = {{"source", record},
+                            {"nvlink_efficiency", f.nvlink_efficiency},
+                            {"intra_node_call_latency", lat},
+                            {"fitted_ranks", f.fitted_ranks},
+                            {"fitted_nodes", f.fitted_nodes},
+                            {"fitted_link_kinds", kinds}};
+  nlohmann::json per = nlohmann::json::array();
+  for (const network::CollectiveResiduals& c : f.per_collective) {
+    per.push_back({{"collective", c.name}, {"ranks", c.ranks}, {"measured", c.source},
+                   {"before", residuals_json(c.before)}, {"after", residuals_json(c.after)}});
+  }
+  nlohmann::json measured_files = a.measured;
+  std::string cmd = "masim fit-network --topology " + a.topology;
+  for (const std::string& m : a.measured) cmd += " " + m;
+  if (!a.out.empty()) cmd += " -o " + a.out;
+  nlohmann::json out = {
+      {"schema", 1},
+      {"kind", "masim-network-fit"},
+      {"command", cmd},
+      {"topology", a.topology},
+      {"gpu", gpu},
+      {"measured", measured_files},
+      {"model", "nvlink_efficiency and intra_node_call_latency of network::NetworkParams fitted by least squares "
+                "of the relative time error over every compared size (sim/network/fit.hpp); every other "
+                "parameter at its default"},
+      {"network_fit", carried},
+      {"residuals", {{"before", residuals_json(f.before)}, {"after", residuals_json(f.after)}, {"per_collective", per}}}};
+  std::printf("fitted on %s (%s): nvlink_efficiency %.3f (default 0.80), intra_node_call_latency %s (default 0)\n",
+              a.topology.c_str(), gpu.c_str(), f.nvlink_efficiency, lat);
+  std::printf("residuals over %d sizes: before median |error| %.1f%%, p95 %.1f%%, bias %+.1f%%; after median %.1f%%, "
+              "p95 %.1f%%, bias %+.1f%%\n",
+              f.after.points, f.before.median_abs_pct, f.before.p95_abs_pct, f.before.bias_pct, f.after.median_abs_pct,
+              f.after.p95_abs_pct, f.after.bias_pct);
+  for (const network::CollectiveResiduals& c : f.per_collective) {
+    std::printf("  %-15s %d ranks  before %5.1f%% / %5.1f%%  after %5.1f%% / %5.1f%%  (%s)\n", c.name.c_str(), c.ranks,
+                c.before.median_abs_pct, c.before.p95_abs_pct, c.after.median_abs_pct, c.after.p95_abs_pct,
+                c.source.c_str());
+  }
+  std::cout << "carry it in the topology as \"network_fit\": " << carried.dump() << "\n";
+  if (!a.out.empty()) {
+    io::write_file_atomically(a.out, out.dump(2) + "\n");
+    std::cout << "wrote " << a.out << "\n";
+  }
+  return kExitOk;
+}
 
 // masim's prediction against each measured collective table of a profile (the
 // first `ranks` GPUs of the topology, nccl-tests' sizes): per size the measured
 // and predicted time and busbw and the error, then the median and p95 of |error|
 // per table and over all. Tables of one rank (no communication) and collectives
 // masim has no name for (ma_exchange) are listed as not compared.
-int compare_collectives(const topology::Topology& topo, const std::string& topo_name, const std::string& path) {
+int compare_collectives(const topology::Topology& topo, const std::string& topo_name, const std::string& path,
+                        const network::NetworkParams& params) {
   io::Diagnostics diags;
   auto prof = profile::load_profile(path, diags);
   if (!prof) return report_bad_input(diags);
@@ -557,7 +707,8 @@ int compare_collectives(const topology::Topology& topo, const std::string& topo_
       const bool ok = (i >= t.status.size() || t.status[i] == "ok") && t.time_us[i] > 0 && t.bytes[i] >= 1;
       if (!ok) continue;
       const network::NamedCollectiveResult nr =
-          network::run_named_collective(topo, t.name, Bytes(static_cast<std::int64_t>(t.bytes[i])), ranks);
+          network::run_named_collective(topo, t.name, Bytes(static_cast<std::int64_t>(t.bytes[i])), ranks, "auto", "auto",
+                                        params);
       if (!nr.result) continue;
       const double pred = nr.result->time.us();
       const double err = 100.0 * (pred - t.time_us[i]) / t.time_us[i];
@@ -621,7 +772,8 @@ int cmd_collective(const CollectiveArgs& a) {
   if (!spec) return report_bad_input(diags);
   auto topo = topology::Topology::build(*spec, a.topology, diags);
   if (!topo) return report_bad_input(diags);
-  if (!a.against.empty()) return compare_collectives(*topo, spec->name, a.against);
+  const network::NetworkParams params = topology_network_params(*topo, a.unfitted);
+  if (!a.against.empty()) return compare_collectives(*topo, spec->name, a.against, params);
   const int n = a.gpus == 0 ? topo->num_gpus() : a.gpus;
   if (n < 1 || n > topo->num_gpus() || (kind == network::CollectiveKind::kSendRecv && n < 2)) {
     diags.error("--gpus", "", "expected a GPU count in [" + std::string(kind == network::CollectiveKind::kSendRecv ? "2" : "1") +
@@ -642,7 +794,7 @@ int cmd_collective(const CollectiveArgs& a) {
             << "\n";
   for (Bytes b : sizes) {
     const network::NamedCollectiveResult nr =
-        network::run_named_collective(*topo, a.op, b, ranks, a.algorithm, a.protocol);
+        network::run_named_collective(*topo, a.op, b, ranks, a.algorithm, a.protocol, params);
     if (!nr.result) {
       diags.error("--op", "", nr.error);
       return report_bad_input(diags);
@@ -679,6 +831,9 @@ int run_main(int argc, char** argv) {
               "  masim run scenarios/paper/sequence_length.json -o out/seq --trace out/seq/trace.json");
   run->add_flag("--report", ra.report,
                 "Also write the run's report into DIR: report.md, csv/*.csv and a self-contained report.html");
+  run->add_flag("--roofline", ra.roofline,
+                "Price every op with the roofline (hardware file's efficiencies) even where the scenario names a "
+                "calibration profile");
   add_limit_options(run, ra.limits);
 
   std::vector<std::string> check_files;
@@ -759,12 +914,27 @@ int run_main(int argc, char** argv) {
                    "Compare masim with a calibration profile's measured NCCL tables (masim-calibrate nccl), each "
                    "over the first N GPUs of the topology; --op, --size and --gpus are then not used")
       ->type_name("PROFILE");
+  coll->add_flag("--unfitted", ca.unfitted,
+                 "Ignore the topology's network_fit: NCCL's tuning-model defaults (network::NetworkParams)");
   coll->add_option("--algorithm", ca.algorithm, "Algorithm")
       ->check(CLI::IsMember({"auto", "ring", "tree", "pairwise", "hierarchical"}))
       ->capture_default_str();
   coll->add_option("--protocol", ca.protocol, "NCCL protocol")
       ->check(CLI::IsMember({"auto", "simple", "ll128", "ll"}))
       ->capture_default_str();
+
+  FitArgs fa;
+  CLI::App* fit = app.add_subcommand(
+      "fit-network",
+      "Fit the flow model's NVLink efficiency and per-call latency to measured NCCL tables (masim-calibrate nccl "
+      "output), print the residuals before and after, and the \"network_fit\" object a topology carries to use them.");
+  fit->footer("Example:\n  masim fit-network --topology topologies/hgx-h200.json calibrate/results/h200/nccl-x2/nccl2.json "
+              "calibrate/results/h200/nccl-x2/nccl2-repeat.json -o calibrate/network/h200-nccl-x2.fit.json");
+  fit->add_option("--topology", fa.topology, "Topology the measurements ran on (its ranks 0..N-1)")
+      ->required()
+      ->type_name("FILE");
+  fit->add_option("MEASURED", fa.measured, "Files with measured collective tables")->required()->type_name("FILE...");
+  fit->add_option("-o,--output", fa.out, "Write the fit's record (parameters, range, residuals) to FILE")->type_name("FILE");
 
   std::string report_results;
   std::string report_out;
@@ -778,6 +948,10 @@ int run_main(int argc, char** argv) {
                 "Instead: the seed-study reproduction (runs scenarios/paper/; default -o reports/paper)");
   rep->add_flag("--no-html", report_no_html, "With --paper: Markdown and CSV only (no tools/web/node_modules needed)");
   rep->add_flag("--trace", report_trace, "With --paper: also write trace_seed_study.json (Perfetto)");
+  bool report_roofline = false;
+  rep->add_flag("--roofline", report_roofline,
+                "With --paper: price every run with the roofline instead of the scenarios' profiles (the "
+                "derived-profile section then shows the profile)");
   rep->add_option("-o,--output", report_out, "Output directory (default: the directory of RESULTS)")->type_name("DIR");
 
   if (auto code = io::parse_args(app, argc, argv)) return *code;
@@ -792,8 +966,9 @@ int run_main(int argc, char** argv) {
   if (*sw) return cmd_sweep(sa);
   if (*se) return cmd_search(search_file, search_out, search_jobs);
   if (*coll) return cmd_collective(ca);
+  if (*fit) return cmd_fit_network(fa);
   if (*rep) {
-    if (report_paper) return cmd_report_paper(report_out, !report_no_html, report_trace);
+    if (report_paper) return cmd_report_paper(report_out, !report_no_html, report_trace, report_roofline);
     if (report_results.empty()) {
       std::cerr << "masim report: give RESULTS (a results.json) or --paper\n" << rep->help();
       return kExitBadInput;

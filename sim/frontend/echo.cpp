@@ -136,6 +136,16 @@ json topology_json(const spec::TopologySpec& t) {
   }
   j["vertices"] = vs;
   j["links"] = ls;
+  if (const auto& f = t.network_fit) {
+    json kinds = json::array();
+    for (spec::LinkKind k : f->fitted_link_kinds) kinds.push_back(spec::to_string(k));
+    j["network_fit"] = {{"source", f->source},
+                        {"nvlink_efficiency", f->nvlink_efficiency},
+                        {"intra_node_call_latency", format_time(f->intra_node_call_latency)},
+                        {"fitted_ranks", f->fitted_ranks},
+                        {"fitted_nodes", f->fitted_nodes},
+                        {"fitted_link_kinds", kinds}};
+  }
   return j;
 }
 

@@ -10,6 +10,7 @@
 #include "sim/frontend/parse.hpp"
 #include "sim/frontend/validate.hpp"
 #include "sim/io/json_reader.hpp"
+#include "sim/network/fit.hpp"
 #include "sim/profile/cost_model.hpp"
 #include "sim/topology/topology.hpp"
 
@@ -255,9 +256,13 @@ CheckResult check_file(const std::string& path, io::Diagnostics& diags, const Fi
       if (!s) break;
       auto topo = topology::Topology::build(s->topology, s->file, diags);
       if (!topo) break;
+      for (std::string& w : network::fit_range_warnings(*topo)) res.warnings.push_back(std::move(w));
       // The calibration profile, if named: readable, valid, for this GPU.
       if (!s->profile_path.empty()) {
-        const auto cost = profile::make_cost_model(*s, diags);
+        // The copy built into the binary when the file is not on disk (check --builtin).
+        const FileSource::ReadResult rr = files.read(profile::resolve_profile_path(*s));
+        const bool embedded = rr.status == FileSource::Status::kOk && rr.embedded;
+        const auto cost = profile::make_cost_model(*s, diags, embedded ? &rr.text : nullptr);
         if (!cost) break;
         const auto* pm = dynamic_cast<const profile::ProfileCostModel*>(cost.get());
         if (pm != nullptr && pm->profile().derived) res.warnings.push_back(derived_profile_warning(*pm, *s));
@@ -290,6 +295,7 @@ CheckResult check_file(const std::string& path, io::Diagnostics& diags, const Fi
       if (auto t = topology::parse_topology(*doc, path, "", diags)) {
         if (auto topo = topology::Topology::build(*t, path, diags)) {
           res.summary = "topology \"" + t->name + "\": " + std::to_string(topo->num_gpus()) + " GPUs";
+          for (std::string& w : network::fit_range_warnings(*topo)) res.warnings.push_back(std::move(w));
         }
       }
       break;

@@ -498,6 +498,7 @@ void Builder::add_params(int g, std::pair<int, int> layers, int atp, int ftp, do
     const double v = static_cast<double>(params_.embedding) / atp;
     lp[0] += v;
     fp.param_count += v;
+    fp.embedding_param_count += v;
   }
   if (head) {
     double v = static_cast<double>(params_.lm_head) / atp + static_cast<double>(params_.final_norm);

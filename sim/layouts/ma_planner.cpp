@@ -29,6 +29,7 @@ void Builder::add_attention_side_params(int g, int atp) {
   lp[0] += emb;
   lp[static_cast<std::size_t>(m_.num_layers)] += head;
   fp.param_count += emb + head;
+  fp.embedding_param_count += emb;
 }
 
 void Builder::build_ma() {

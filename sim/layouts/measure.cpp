@@ -71,6 +71,7 @@ MemoryReport memory_of(const Plan& plan, const spec::ScenarioSpec& s) {
     GpuMemory gm;
     gm.gpu = g;
     gm.capacity = gpu.hbm_capacity;
+    gm.embedding = Bytes{static_cast<std::int64_t>(std::llround(fp.embedding_param_count * dt))};
     models::MemoryBreakdown& b = gm.breakdown;
     b.parameters = Bytes{static_cast<std::int64_t>(std::llround(fp.param_count * dt))};
     if (fp.kv_sequences > 0 && fp.kv_layers > 0) {

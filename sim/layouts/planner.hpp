@@ -33,6 +33,7 @@ namespace masim::layouts {
 struct GpuFootprint {
   double param_count = 0.0;        // parameters held (fractions for TP shards)
   double expert_param_count = 0.0; // of which routed experts (for EP/MA gradient sync)
+  double embedding_param_count = 0.0;  // of which the input-embedding table (a step reads only a few rows)
   std::int64_t kv_sequences = 0;   // sequences whose KV cache it holds
   int kv_layers = 0;               // layers whose KV cache it holds
   int kv_heads = 0;                // KV heads held per layer (after TP sharding)

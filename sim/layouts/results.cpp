@@ -112,6 +112,7 @@ nlohmann::json layout_json(const LayoutResult& l) {
     const models::MemoryBreakdown& b = g.breakdown;
     mem.push_back({{"gpu", g.gpu},
                    {"parameters_gib", r6(b.parameters.gib())},
+                   {"embedding_gib", r6(g.embedding.gib())},
                    {"kv_cache_gib", r6(b.kv_cache.gib())},
                    {"activations_gib", r6(b.activations.gib())},
                    {"gradients_gib", r6(b.gradients.gib())},
@@ -229,18 +230,19 @@ std::string format_table(const ScenarioResult& r) {
   const bool decode = r.workload == spec::WorkloadKind::kDecode;
   const bool prefill = r.workload == spec::WorkloadKind::kPrefill;
   char line[512];
-  std::snprintf(line, sizeof line, "%-16s %5s %10s %12s %12s %9s %7s %7s %7s %8s %9s %9s\n", "layout",
+  // "util %" counts compute kernels only; "+comm %" also the time a collective is in flight.
+  std::snprintf(line, sizeof line, "%-16s %5s %10s %12s %12s %9s %7s %7s %7s %7s %8s %9s %9s\n", "layout",
                 "GPUs", decode ? "TPOT ms" : (prefill ? "TTFT ms" : "step ms"), "tokens/s",
-                "tok/s/GPU", "util %", "MFU %", "HBM %", "comm %", "mem eff", "mJ/token",
+                "tok/s/GPU", "util %", "+comm %", "MFU %", "HBM %", "comm %", "mem eff", "mJ/token",
                 "max batch");
   os << line;
   for (const LayoutResult& l : r.layouts) {
     const LayoutMetrics& m = l.metrics;
     const double lat = decode ? m.tpot_ms : (prefill ? m.ttft_ms : m.iteration_ms);
     std::snprintf(line, sizeof line,
-                  "%-16.16s %5d %10.3f %12.0f %12.1f %9.1f %7.1f %7.1f %7.1f %7.1f%% %9.3f %9lld\n",
+                  "%-16.16s %5d %10.3f %12.0f %12.1f %9.1f %7.1f %7.1f %7.1f %7.1f %7.1f%% %9.3f %9lld\n",
                   l.name.c_str(), l.gpus, lat, m.tokens_per_s, m.tokens_per_s_per_gpu,
-                  100.0 * m.gpu_util_mean, 100.0 * m.mfu, 100.0 * m.hbm_bw_util,
+                  100.0 * m.gpu_util_mean, 100.0 * m.gpu_util_with_comm_mean, 100.0 * m.mfu, 100.0 * m.hbm_bw_util,
                   100.0 * l.communication_total.share, 100.0 * m.memory_efficiency,
                   m.energy_per_token_mj, static_cast<long long>(l.max_batch_that_fits));
     os << line;

@@ -84,6 +84,7 @@ struct GpuMemory {
   int gpu = 0;                        // global rank
   models::MemoryBreakdown breakdown;
   Bytes capacity;
+  Bytes embedding;   // of breakdown.parameters: the input-embedding table (or its vocab-parallel shard)
 };
 
 struct ExpertLoad {

@@ -5,6 +5,7 @@
 #include "sim/layouts/simulate.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #include "sim/layouts/results.hpp"
 #include "sim/models/memory.hpp"
 #include "sim/models/power.hpp"
+#include "sim/network/fit.hpp"
 #include "sim/network/network.hpp"
 
 #ifndef MASIM_VERSION_STRING
@@ -92,10 +94,19 @@ ScenarioResult simulate(const spec::ScenarioSpec& s, const topology::Topology& t
   for (std::size_t i = 0; i < plans.size(); ++i) {
     if (!opts.compute_slowdown.empty()) slow_down(plans[i].program, opts.compute_slowdown);
     engine::Engine engine;
-    network::Network net(engine, topo, opts.network);
+    // The topology's terms fitted to NCCL measurements, where it carries them.
+    network::Network net(engine, topo, network::apply_fit(opts.network, topo.spec()));
     Executor exec(plans[i].program, engine, net);
     exec.run();
-    if (result.network_model.empty()) result.network_model = std::string(net.model());
+    if (result.network_model.empty()) {
+      result.network_model = std::string(net.model());
+      if (const auto& f = topo.spec().network_fit) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "; NVLink efficiency %.3f and %.2f us per call fitted to NCCL (", f->nvlink_efficiency,
+                      f->intra_node_call_latency.us());
+        result.network_model += buf + f->source + ")";
+      }
+    }
     LayoutResult lr = measure(plans[i], s, static_cast<int>(i), memory[i], opts.record_timeline,
                               engine.events_processed(), cost.power_fit());
     lr.fits = memory[i].shortfalls.empty();

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "sim/common/assert.hpp"
+#include "sim/io/json_reader.hpp"
 #include "sim/profile/op_map.hpp"
 
 namespace masim::profile {
@@ -101,15 +102,23 @@ std::string resolve_profile_path(const spec::ScenarioSpec& s) {
   namespace fs = std::filesystem;
   const fs::path given(s.profile_path);
   if (given.is_absolute() || fs::exists(given) || s.file.empty()) return s.profile_path;
-  const fs::path beside = fs::path(s.file).parent_path() / given;
-  return beside.lexically_normal().string();
+  const fs::path beside = (fs::path(s.file).parent_path() / given).lexically_normal();
+  // Neither exists (e.g. the default scenario's profile, built into the binary):
+  // the path as the scenario resolved it.
+  return fs::exists(beside) ? beside.string() : s.profile_path;
 }
 
-std::unique_ptr<models::ComputeCostModel> make_cost_model(const spec::ScenarioSpec& s, io::Diagnostics& diags) {
+std::unique_ptr<models::ComputeCostModel> make_cost_model(const spec::ScenarioSpec& s, io::Diagnostics& diags,
+                                                          const std::string* profile_text) {
   if (s.profile_path.empty()) return std::make_unique<models::RooflineCostModel>(s.hardware.gpu);
   const std::string path = resolve_profile_path(s);
   io::Diagnostics local;
-  auto p = load_profile(path, local);
+  std::optional<Profile> p;
+  if (profile_text != nullptr) {
+    if (auto doc = io::parse_json_text(*profile_text, path, local)) p = parse_profile(*doc, path, local);
+  } else {
+    p = load_profile(path, local);
+  }
   if (!p) {
     diags.append(local);
     if (!local.empty() && local.items().front().message == "cannot open file") {

@@ -78,6 +78,9 @@ std::string resolve_profile_path(const spec::ScenarioSpec& s);
 // The scenario's compute cost model: the profile (with roofline fallback) when
 // scenario.profile_path is set, else the roofline. nullptr when the profile
 // cannot be read, is invalid, or is for another GPU (problems in `diags`).
-std::unique_ptr<models::ComputeCostModel> make_cost_model(const spec::ScenarioSpec& s, io::Diagnostics& diags);
+// `profile_text`, when given, is the profile's content already read (e.g. the
+// copy built into the binary for the default scenario), used instead of the disk.
+std::unique_ptr<models::ComputeCostModel> make_cost_model(const spec::ScenarioSpec& s, io::Diagnostics& diags,
+                                                          const std::string* profile_text = nullptr);
 
 }  // namespace masim::profile

@@ -1,5 +1,7 @@
 #include "sim/report/paper.hpp"
 #include "sim/report/paper_derived.hpp"
+#include "sim/report/paper_provenance.hpp"
+#include "sim/report/paper_sweeps.hpp"
 #include "sim/report/paper_robustness.hpp"
 #include "sim/report/paper_serving.hpp"
 
@@ -9,7 +11,6 @@
 #include <filesystem>
 #include <map>
 #include <ostream>
-#include <set>
 #include <sstream>
 
 #include "sim/common/assert.hpp"
@@ -121,67 +122,6 @@ std::vector<double> choice_numbers(const spec::ScenarioSpec& s, const std::strin
   return out;
 }
 
-spec::LayoutSpec make_tp(int tp, int dp, const std::string& name) {
-  spec::LayoutSpec l;
-  l.name = name;
-  l.kind = spec::LayoutKind::kTensor;
-  l.tp = tp;
-  l.dp = dp;
-  return l;
-}
-
-spec::LayoutSpec make_pp(int dp, int micro, const std::string& name) {
-  spec::LayoutSpec l;
-  l.name = name;
-  l.kind = spec::LayoutKind::kPipeline;
-  l.pp = 2;
-  l.dp = dp;
-  l.micro_batches = micro;
-  l.stage_parallelism = spec::StageParallelism::kNone;
-  return l;
-}
-
-spec::LayoutSpec make_tp_pp(int tp, int dp, int micro, const std::string& name) {
-  spec::LayoutSpec l;
-  l.name = name;
-  l.kind = spec::LayoutKind::kTensorPipeline;
-  l.tp = tp;
-  l.pp = 2;
-  l.dp = dp;
-  l.micro_batches = micro;
-  l.stage_parallelism = spec::StageParallelism::kTensor;
-  return l;
-}
-
-spec::LayoutSpec make_ma(int attention, int experts, int attention_tp, int micro, const std::string& name) {
-  spec::LayoutSpec l;
-  l.name = name;
-  l.kind = spec::LayoutKind::kMaSeparation;
-  for (int g = 0; g < attention; ++g) l.ma.attention_gpus.push_back(g);
-  for (int g = attention; g < attention + experts; ++g) l.ma.expert_gpus.push_back(g);
-  l.ma.attention_tp = attention_tp;
-  l.ma.expert_tp = 1;
-  l.ma.micro_batches = micro;
-  return l;
-}
-
-// Keeps only the layouts of the given kinds (in the scenario's order).
-spec::ScenarioSpec only_kinds(spec::ScenarioSpec s, const std::set<std::string>& kinds) {
-  std::vector<spec::LayoutSpec> keep;
-  for (const spec::LayoutSpec& l : s.layouts) {
-    if (kinds.count(spec::to_string(l.kind))) keep.push_back(l);
-  }
-  s.layouts = keep;
-  return s;
-}
-
-spec::LayoutSpec* layout_of_kind(spec::ScenarioSpec& s, spec::LayoutKind k) {
-  for (spec::LayoutSpec& l : s.layouts) {
-    if (l.kind == k) return &l;
-  }
-  return nullptr;
-}
-
 // ------------------------------------------------------------------ running
 
 // The first problem of a refused layout, cut to its first clause (a memory
@@ -201,6 +141,7 @@ struct Runner {
   int simulations = 0;
   int failed = 0;
   std::vector<std::string> failures;  // "scenario / layout: message"
+  std::vector<PricedRun> priced;      // which cost model priced each run (paper_provenance.hpp)
 
   // Runs `s`; where the whole scenario is refused, runs each layout alone so
   // that one layout that cannot run (e.g. does not fit) does not hide the others.
@@ -210,6 +151,7 @@ struct Runner {
     try {
       json r = run(s);
       r["failed_layouts"] = json::array();
+      priced.push_back(priced_run(label, r));
       return r;
     } catch (const io::InputError& whole) {
       json merged;
@@ -232,6 +174,7 @@ struct Runner {
           ++failed;
         }
       }
+      priced.push_back(priced_run(label, merged));
       return merged;
     }
   }
@@ -250,6 +193,7 @@ std::optional<std::string> failure_of(const json& results, const std::string& ki
 struct SimValue {
   std::optional<double> value;
   std::string why_none;   // shown when there is no value
+  std::optional<std::pair<double, double>> band;   // results.json metrics_band (a derived profile's error)
 };
 
 using SimLookup = std::function<SimValue(const RefRow&, const RefColumn&)>;
@@ -287,6 +231,22 @@ struct ComparisonLog {
   }
 };
 
+// A compared metric shown with a second simulated reading beside it.
+struct Companion {
+  std::string label;         // the compared reading's row label
+  std::string other_metric;  // the second reading
+  std::string other_label;
+};
+
+std::optional<Companion> companion_of(const std::string& metric) {
+  // gpu_util_mean counts compute kernels only (docs/METRICS.md); nvidia-smi's
+  // reading also counts NCCL kernels, which is gpu_util_with_comm_mean.
+  if (metric == "gpu_util_mean") {
+    return Companion{"simulated, compute only", "gpu_util_with_comm_mean", "simulated, compute or communication"};
+  }
+  return std::nullopt;
+}
+
 // The study's table with simulated / study / delta for every cell. With
 // `improvement`, a last column compares MA Separation with its base layout.
 Table compare_table(const RefTable& ref, const std::string& id, const std::string& title, const SimLookup& sim,
@@ -300,15 +260,30 @@ Table compare_table(const RefTable& ref, const std::string& id, const std::strin
   std::vector<std::string> footnotes;
   for (const RefRow& row : ref.rows) {
     t.group_starts.push_back(t.rows.size());
-    std::vector<Cell> s_row = {txt(row.label), txt("simulated")};
+    // A metric with a second reading (utilization counts compute only; the
+    // reading with communication in flight goes beside it, not compared).
+    const std::optional<Companion> comp = companion_of(row.metric);
+    std::vector<Cell> s_row = {txt(row.label), txt(comp ? comp->label : "simulated")};
+    std::vector<Cell> c_row = {txt(""), txt(comp ? comp->other_label : "")};
+    std::vector<Cell> b_row = {txt(""), txt("simulated band")};
+    bool any_band = false;
     std::vector<Cell> r_row = {txt(""), txt("study")};
     std::vector<Cell> d_row = {txt(""), txt(row.unit == "%" ? "Δ (pp)" : "Δ")};
-    std::map<std::string, SimValue> by_kind;
+    std::map<std::string, SimValue> by_kind, other_by_kind;
+    RefRow other_row = row;
+    if (comp) other_row.metric = comp->other_metric;
     for (std::size_t c = 0; c < ref.columns.size(); ++c) {
       const SimValue v = sim(row, ref.columns[c]);
       by_kind[ref.columns[c].layout] = v;
+      if (comp) {
+        const SimValue o = sim(other_row, ref.columns[c]);
+        other_by_kind[ref.columns[c].layout] = o;
+        c_row.push_back(o.value ? num(*o.value, show(*o.value, row.unit)) : txt("—"));
+      }
       const double study = row.values[c];
       log.add(ref.id, row.label, ref.columns[c].label, v, study, row.unit);
+      any_band = any_band || v.band.has_value();
+      b_row.push_back(v.band ? txt(show(v.band->first, row.unit) + " – " + show(v.band->second, row.unit)) : txt("—"));
       if (v.value) {
         s_row.push_back(num(*v.value, show(*v.value, row.unit)));
         d_row.push_back(txt(delta(*v.value, study, row.unit)));
@@ -325,11 +300,20 @@ Table compare_table(const RefTable& ref, const std::string& id, const std::strin
       const SimValue& ma = by_kind[kMa];
       const SimValue& base = by_kind[improvement->base_kind];
       const bool lower_is_better = row.metric == "tpot_ms";
-      if (ma.value && base.value && *base.value != 0.0) {
-        const double imp = lower_is_better ? 1.0 - *ma.value / *base.value : *ma.value / *base.value - 1.0;
+      auto improvement_cell = [&](const SimValue& m, const SimValue& b) -> std::optional<std::pair<double, Cell>> {
+        if (!m.value || !b.value || *b.value == 0.0) return std::nullopt;
+        const double imp = lower_is_better ? 1.0 - *m.value / *b.value : *m.value / *b.value - 1.0;
         const std::string word = lower_is_better ? (imp >= 0 ? " reduction" : " increase")
                                                  : (imp >= 0 ? " increase" : " decrease");
-        s_row.push_back(num(100.0 * imp, pct_str(std::fabs(imp)) + word));
+        return std::make_pair(imp, num(100.0 * imp, pct_str(std::fabs(imp)) + word));
+      };
+      if (comp) {
+        const auto o = improvement_cell(other_by_kind[kMa], other_by_kind[improvement->base_kind]);
+        c_row.push_back(o ? o->second : txt("—"));
+      }
+      if (const auto ic = improvement_cell(ma, base)) {
+        const double imp = ic->first;
+        s_row.push_back(ic->second);
         if (!row.improvement_text.empty()) {
           // The study's own improvement, as printed; delta in percentage points.
           const double study_imp = std::strtod(row.improvement_text.c_str(), nullptr) / 100.0;
@@ -343,7 +327,10 @@ Table compare_table(const RefTable& ref, const std::string& id, const std::strin
       }
       r_row.push_back(txt(row.improvement_text));
     }
+    if (improvement) b_row.push_back(txt(""));
     t.add_row(std::move(s_row));
+    if (comp) t.add_row(std::move(c_row));
+    if (any_band) t.add_row(std::move(b_row));
     t.add_row(std::move(r_row));
     t.add_row(std::move(d_row));
   }
@@ -359,7 +346,7 @@ SimValue sim_metric(const json& results, const std::string& kind, const std::str
   const json* l = find_layout_by_kind(results, kind);
   if (l == nullptr) return {std::nullopt, "no such layout in the scenario"};
   auto as_pct = [](double f) { return 100.0 * f; };
-  if (metric_name == "gpu_util_mean" || metric_name == "memory_efficiency") {
+  if (metric_name == "gpu_util_mean" || metric_name == "gpu_util_with_comm_mean" || metric_name == "memory_efficiency") {
     auto v = metric_opt(*l, metric_name);
     if (!v) return {std::nullopt, "not in the results"};
     return {as_pct(*v), ""};
@@ -386,22 +373,45 @@ SimValue sim_metric(const json& results, const std::string& kind, const std::str
   }
   auto v = metric_opt(*l, metric_name);
   if (!v) return {std::nullopt, "not in the results"};
-  return {*v, ""};
+  SimValue out{*v, "", std::nullopt};
+  if (l->contains("metrics_band") && (*l)["metrics_band"].is_object()) {
+    const json& b = (*l)["metrics_band"];
+    if (b.contains(metric_name) && b[metric_name].is_array() && b[metric_name].size() == 2 &&
+        b[metric_name][0].is_number() && b[metric_name][1].is_number()) {
+      out.band = std::make_pair(b[metric_name][0].get<double>(), b[metric_name][1].get<double>());
+    }
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ the study
-
-struct SensitivityVariant {
-  std::string name;
-  std::string what;
-  std::function<void(spec::ScenarioSpec&)> apply;
-};
 
 struct SensitivityResult {
   std::string name;
   std::string what;
   json results;
 };
+
+// A value as written in a file: the shortest form that reads back the same
+// to 6 digits ("20", "0.3", "1.528").
+std::string as_written(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+// GPUs of a scenario's fabric (its topology's GPU vertices).
+int fabric_gpus(const spec::ScenarioSpec& s) {
+  int n = 0;
+  for (const auto& v : s.topology.vertices) n += v.kind == spec::VertexKind::kGpu ? 1 : 0;
+  return n;
+}
+
+// A routing distribution as a reader names it ("Zipf 0.3", "uniform").
+std::string routing_words(const spec::RoutingSpec& r) {
+  if (r.kind == spec::RoutingKind::kZipf) return "Zipf " + as_written(r.zipf_exponent);
+  return spec::to_string(r.kind);
+}
 
 std::string gpus_list(const std::vector<double>& v) {
   std::string s;
@@ -460,8 +470,9 @@ struct Study {
                 "for nothing but this comparison. Nothing in the simulator or the scenarios is tuned to make a delta "
                 "small: where the two disagree, the report says so and why.");
     d.paragraph("Regenerate with `" + std::string(kRegenerate) + "` (" + std::to_string(s.simulations) +
-                " simulated scenario runs). Compute costs: " + seed.value("cost_model", std::string("?")) +
-                ". Network: " + seed.value("network_model", std::string("?")) + ". masim " +
+                " simulated scenario runs). Compute costs of the seed study: " +
+                relative_to_source(seed.value("cost_model", std::string("?")), source_dir) +
+                " (every run's in \"Which model priced each run\"). Network: " + seed.value("network_model", std::string("?")) + ". masim " +
                 seed.value("masim_version", std::string("?")) + ".");
     d.heading(2, "Headline");
     std::vector<std::string> items;
@@ -471,7 +482,8 @@ struct Study {
       const RefTable& perf = ref.table("performance");
       const double st = 1.0 - *perf.value("tpot_ms", kMa) / *perf.value("tpot_ms", kBaseline);
       const double ss = *perf.value("tokens_per_s", kMa) / *perf.value("tokens_per_s", kBaseline) - 1.0;
-      items.push_back("At the study's setting (16× A100-80GB, " + std::to_string(seed_spec.workload.batch) +
+      items.push_back("At the study's setting (" + std::to_string(fabric_gpus(seed_spec)) + "× " +
+                      seed_spec.hardware.gpu.name + ", " + std::to_string(seed_spec.workload.batch) +
                       " concurrent sequences, context " + std::to_string(seed_spec.workload.context_length) +
                       "), masim finds MA Separation's TPOT **" +
                       (imp->first >= 0 ? pct_str(imp->first) + " lower" : pct_str(-imp->first) + " higher") +
@@ -519,7 +531,7 @@ struct Study {
                 " TFLOP/s bf16 dense, " + format_fixed(g.tdp_w, 0) + " W TDP, " + format_fixed(g.idle_w, 0) +
                 " W idle (from `" + seed_spec.hardware.id + "`).",
             "Topology `" + seed_spec.topology.name + "` (" + std::to_string(seed_spec.topology.num_nodes) +
-                " nodes) for the 16-GPU scenarios, `" + scal_spec.topology.name + "` for the scaling sweep."});
+                " nodes) for the " + std::to_string(fabric_gpus(seed_spec)) + "-GPU scenarios, `" + scal_spec.topology.name + "` for the scaling sweep."});
     d.paragraph("Every value the study does not state is a choice written into the scenario (or model) file with "
                 "its reason; they are listed here. The sensitivity section below shows how the MA-vs-baseline "
                 "conclusion moves when the most influential of them change.");
@@ -554,11 +566,14 @@ struct Study {
 
   void performance_section() {
     d.heading(2, "Performance comparison at equal concurrency");
-    d.paragraph("The study's main table. Its TPS column is tokens/s per GPU and its throughput column is 16 × TPS; "
+    d.paragraph("The study's main table. Its TPS column is tokens/s per GPU and its throughput column is " +
+                ref.setup.at("gpus") + " × TPS; "
                 "every layout serves the same " + std::to_string(seed_spec.workload.batch) +
-                " concurrent sequences (scenario `seed_study.json`). GPU utilization here is time-busy utilization "
-                "(a GPU counts as busy while any kernel or transfer of it runs; `docs/METRICS.md`); the study does "
-                "not define its own, nor \"memory efficiency\".");
+                " concurrent sequences (scenario `seed_study.json`). The study defines neither its GPU utilization "
+                "nor its \"memory efficiency\". masim's GPU utilization is given two ways (`docs/METRICS.md`): "
+                "*compute only*, the share of the step in which a GPU runs a kernel of the model (compared with "
+                "the study's row), and *compute or communication*, which also counts the time a collective of the "
+                "GPU is in flight, as `nvidia-smi` would (a GPU waiting on the network looks busy by it).");
     const RefTable& perf = ref.table("performance");
     d.add_table(compare_table(
         perf, "performance", "Performance Metrics Comparison (equal concurrency)",
@@ -575,7 +590,7 @@ struct Study {
     Chart c;
     c.id = "performance-tpot";
     c.title = "TPOT per layout: simulated and the study's";
-    c.caption = "Equal concurrency (" + std::to_string(seed_spec.workload.batch) + " sequences on 16 GPUs)";
+    c.caption = "Equal concurrency (" + std::to_string(seed_spec.workload.batch) + " sequences on " + std::to_string(fabric_gpus(seed_spec)) + " GPUs)";
     c.spec = make_grouped_bar(GroupedBar{.category = {"layout", "Layout"}, .series = {"source", "Source"},
                                          .value = {"tpot_ms", "TPOT (ms)"},
                                          .category_order = {"TP=8", "PP=2", "TP=8, PP=2", "MA Separation"},
@@ -659,7 +674,8 @@ struct Study {
     d.paragraph("Production systems compare layouts at a latency target, not at equal concurrency: each layout "
                 "serves as many sequences as it can while its TPOT stays at or below the SLO. Here each layout "
                 "runs at every concurrency of the sweep (" + gpus_list(choice_numbers(slo_spec, "sweep.batch")) +
-                " sequences on 16 GPUs, scenario `equal_slo.json`) and the point with the highest tokens/s per GPU "
+                " sequences on " + std::to_string(fabric_gpus(slo_spec)) +
+                " GPUs, scenario `equal_slo.json`) and the point with the highest tokens/s per GPU "
                 "and TPOT ≤ **" + format_fixed(slo_ms, 1) + " ms** is kept. Why this SLO: " +
                 (why ? why->reason : std::string("(no reason given)")));
     Table& t = d.table("equal_slo", "Best throughput per GPU with TPOT ≤ " + format_fixed(slo_ms, 1) + " ms",
@@ -726,7 +742,10 @@ struct Study {
 
   void scalability_section() {
     d.heading(2, "Scalability");
-    d.paragraph("Weak scaling at the study's 24 sequences per GPU on a 32-GPU fabric (scenario `scalability.json`, "
+    const double per_gpu = choice_numbers(scal_spec, "sweep.batch_per_gpu").at(0);
+    const double study_gpus = std::strtod(ref.setup.at("gpus").c_str(), nullptr);
+    d.paragraph("Weak scaling at " + format_grouped(per_gpu) + " sequences per GPU on a " +
+                std::to_string(fabric_gpus(scal_spec)) + "-GPU fabric (scenario `scalability.json`, "
                 "sweep " + gpus_list(choice_numbers(scal_spec, "sweep.gpus")) +
                 " GPUs; the layout rules at each size are the `sweep.layout_rule.*` choices above). \"Speedup\" "
                 "follows the study's definition: MA Separation's tokens/s over TP=8, PP=2's at the same GPU count. "
@@ -783,15 +802,17 @@ struct Study {
     const RefTable& perf = ref.table("performance");
     for (const std::string& k : kKinds) {
       if (auto v = perf.value("tokens_per_s", k)) {
-        rows.push_back({{"gpus", 16}, {"layout", kind_label(k)}, {"tokens_per_s", *v}, {"tokens_per_s_per_gpu", *v / 16},
+        rows.push_back({{"gpus", study_gpus}, {"layout", kind_label(k)}, {"tokens_per_s", *v},
+                        {"tokens_per_s_per_gpu", *v / study_gpus},
                         {"source", "study"}});
       }
     }
     const RefClaim& eff = ref.claim("scalability.efficiency_16");
     const RefClaim& be = ref.claim("scalability.break_even");
     const RefClaim& sp = ref.claim("scalability.speedup_16");
-    t.note = "Study: speedup " + format_fixed(sp.at("ma_separation"), 3) + " at 16 GPUs, " +
-             format_fixed(eff.at("ma_separation"), 0) + "% scaling efficiency at 16 GPUs, break-even from " +
+    t.note = "Study: speedup " + format_fixed(sp.at("ma_separation"), 3) + " at " + format_grouped(study_gpus) +
+             " GPUs, " + format_fixed(eff.at("ma_separation"), 0) + "% scaling efficiency at " +
+             format_grouped(study_gpus) + " GPUs, break-even from " +
              format_fixed(be.at("ma_separation"), 0) + " GPUs, plateau beyond " +
              format_fixed(ref.claim("scalability.plateau").at("ma_separation"), 0) + " GPUs.";
     std::vector<std::string> findings;
@@ -800,32 +821,41 @@ struct Study {
                                         format_fixed(be.at("ma_separation"), 0) + ")."
                                   : "Simulated break-even: MA Separation beats every baseline at **no** GPU count of "
                                     "the sweep (study: from " + format_fixed(be.at("ma_separation"), 0) + ").");
-    // Plateau: MA's tokens/s per GPU at the largest sizes relative to 16 GPUs.
-    std::optional<double> ma16;
+    // Plateau: MA's tokens/s per GPU at the largest sizes relative to the study's GPU count.
+    const int anchor = static_cast<int>(study_gpus);
+    std::optional<double> ma_anchor;
     for (const auto& [n, r] : scaling) {
-      if (n == 16) ma16 = value(r, kMa, "tokens_per_s");
+      if (n == anchor) ma_anchor = value(r, kMa, "tokens_per_s");
     }
-    if (ma16) {
-      std::string s = "MA Separation's tokens/s per GPU relative to 16 GPUs:";
+    if (ma_anchor) {
+      std::string s = "MA Separation's tokens/s per GPU relative to " + std::to_string(anchor) + " GPUs:";
       for (const auto& [n, r] : scaling) {
-        if (n <= 16) continue;
-        if (auto v = value(r, kMa, "tokens_per_s")) s += " " + std::to_string(n) + " GPUs " + pct_str((*v / n) / (*ma16 / 16)) + ";";
+        if (n <= anchor) continue;
+        if (auto v = value(r, kMa, "tokens_per_s")) {
+          s += " " + std::to_string(n) + " GPUs " + pct_str((*v / n) / (*ma_anchor / anchor)) + ";";
+        }
       }
-      findings.push_back(s + " a plateau would show as a falling ratio (study: gains plateau beyond 20 GPUs).");
+      const RefClaim& pl = ref.claim("scalability.plateau");
+      findings.push_back(s + " a plateau would show as a falling ratio (study: gains plateau beyond " +
+                         as_written(pl.at("ma_separation")) + " GPUs).");
     }
     if (speedup4) {
+      // (Speedup_16 / 16) / (Speedup_4 / 4) = efficiency  =>  Speedup_4 = 4 · Speedup_16 / (16 · efficiency).
+      const double implied = 4.0 * sp.at("ma_separation") / (study_gpus * eff.at("ma_separation") / 100.0);
+      const std::string relation = implied < 1.0 ? format_fixed(1.0 / implied, 1) + "× slower than"
+                                                 : format_fixed(implied, 1) + "× faster than";
       findings.push_back("The study's efficiency formula needs Speedup_4; its own numbers imply Speedup_4 = 4 × " +
-                         format_fixed(sp.at("ma_separation"), 3) + " / (16 × " +
-                         format_fixed(eff.at("ma_separation") / 100.0, 2) + ") = " +
-                         format_fixed(4.0 * sp.at("ma_separation") / (16.0 * eff.at("ma_separation") / 100.0), 3) +
-                         ", i.e. MA Separation 2.3× slower than the baseline at 4 GPUs; simulated Speedup_4 = " +
+                         format_fixed(sp.at("ma_separation"), 3) + " / (" + format_grouped(study_gpus) + " × " +
+                         format_fixed(eff.at("ma_separation") / 100.0, 2) + ") = " + format_fixed(implied, 3) +
+                         ", i.e. MA Separation " + relation + " the baseline at 4 GPUs; simulated Speedup_4 = " +
                          format_fixed(*speedup4, 3) + ".");
     }
     d.list(findings);
     Chart c;
     c.id = "scaling";
     c.title = "Scaling: throughput per GPU by GPU count";
-    c.caption = "Weak scaling at 24 sequences per GPU; lines are simulated, the dashed points at 16 GPUs are the "
+    c.caption = "Weak scaling at " + format_grouped(per_gpu) + " sequences per GPU; lines are simulated, the dashed "
+                "points at " + format_grouped(study_gpus) + " GPUs are the "
                 "study's. Flat lines mean linear scaling.";
     c.spec = make_line_chart(LineChart{.x = {"gpus", "GPUs"},
                                        .y = {"tokens_per_s_per_gpu", "tokens/s per GPU"},
@@ -943,17 +973,35 @@ struct Study {
                                "As above for the decode scenario `seed_study.json`"));
   }
 
+  // The coefficient the study's load-balancing losses imply, given the
+  // simulated uncoefficiented loss E·Σ fᵢ·Pᵢ of the same layouts.
+  std::string aux_coefficient_words() const {
+    const RefClaim& c = ref.claim("load_balance.aux_loss");
+    const json* ma = find_layout_by_kind(seed, kMa);
+    const json* base = find_layout_by_kind(seed, kBaseline);
+    auto sim = [](const json* l) -> double {
+      return l != nullptr && l->contains("experts") ? (*l)["experts"].value("aux_loss", 0.0) : 0.0;
+    };
+    std::string s = "; the study's values (" + as_written(c.at("ma_separation")) + ", " +
+                    as_written(c.at("baseline")) + ") are not losses of that form";
+    if (sim(ma) > 0.0 && sim(base) > 0.0) {
+      s += ": against the simulated " + format_sig(sim(ma), 3) + " and " + format_sig(sim(base), 3) +
+           " they need a coefficient of " + format_sig(c.at("ma_separation") / sim(ma), 2) + " and " +
+           format_sig(c.at("baseline") / sim(base), 2) + ", which the study does not state";
+    }
+    return s;
+  }
+
   void load_balance_section() {
     d.heading(2, "Expert load balancing");
     d.paragraph("Which expert a token picks is decided by the trained router, not by where the experts run: the "
                 "same model served under TP, PP or MA Separation routes identically. masim samples expert loads "
-                "from the scenario's routing distribution (Zipf 0.3 over " +
+                "from the scenario's routing distribution (" + routing_words(seed_spec.workload.routing) + " over " +
                 std::to_string(seed_spec.model.num_experts) +
                 " experts, seeded), so its statistics are the same for every layout by construction; the study's "
                 "difference between MA Separation and its baseline would need two differently trained routers, "
                 "which a performance simulator does not model. The auxiliary loss is E·Σ fᵢ·Pᵢ without a "
-                "coefficient (1.0 for perfectly uniform routing); the study's values (0.0082, 0.0156) are "
-                "consistent only with a coefficient of about 0.01 applied to it, which it does not state.");
+                "coefficient (1.0 for perfectly uniform routing)" + aux_coefficient_words() + ".");
     const json* ma = find_layout_by_kind(seed, kMa);
     const json* base = find_layout_by_kind(seed, kBaseline);
     Table& t = d.table("load_balance", "Expert usage (share of routed token-slots per expert)",
@@ -1084,43 +1132,38 @@ struct Study {
     d.heading(2, "Honesty checks");
     d.heading(3, "Identities");
     d.paragraph("In steady-state decode every sequence gets one token per TPOT, so tokens/s × TPOT = the number of "
-                "sequences in flight (Little's law). It must hold for the simulation and for the study's own "
-                "numbers; the study's other derived figures are recomputed from its own inputs the same way. "
-                "\"Holds\" means within 1% (the study prints 3 to 4 digits).");
-    Table& t = d.table("identities", "", {"Check", "Source", "Layout", "computed", "expected", "holds"});
-    auto add = [&](const std::string& check, const std::string& source, const std::string& layout, double lhs,
+                "sequences in flight (Little's law). The study's numbers must satisfy it, and its other derived "
+                "figures are recomputed from its own inputs the same way. \"Holds\" means within 1% (the study "
+                "prints 3 to 4 digits). The simulation is not listed: it computes tokens/s as the tokens of its "
+                "measured window over the window's length, so the identity holds for it by construction and "
+                "would test nothing.");
+    Table& t = d.table("identities", "", {"Check", "Layout", "computed from the study's figures", "the study's own", "holds"});
+    auto add = [&](const std::string& check, const std::string& layout, double lhs,
                    double rhs, int digits) {
       const bool ok = std::fabs(lhs - rhs) <= 0.01 * std::fabs(rhs) + 1e-12;
-      t.add_row({txt(check), txt(source), txt(layout), num(lhs, format_fixed(lhs, digits)),
+      t.add_row({txt(check), txt(layout), num(lhs, format_fixed(lhs, digits)),
                  num(rhs, format_fixed(rhs, digits)), txt(ok ? "yes" : "**no**")});
     };
-    for (const std::string& k : kKinds) {
-      const json* l = find_layout_by_kind(seed, k);
-      if (l == nullptr) continue;
-      add("tokens/s × TPOT = sequences in flight", "simulation", kind_label(k),
-          metric(*l, "tokens_per_s") * metric(*l, "tpot_ms") / 1e3, static_cast<double>(seed_spec.workload.batch), 1);
-      add("tokens/s per GPU × GPUs = tokens/s", "simulation", kind_label(k),
-          metric(*l, "tokens_per_s_per_gpu") * l->value("gpus", 0), metric(*l, "tokens_per_s"), 0);
-    }
     const RefTable& perf = ref.table("performance");
-    const double per_gpu = static_cast<double>(seed_spec.workload.batch) / 16.0;
+    const double study_gpus = std::strtod(ref.setup.at("gpus").c_str(), nullptr);
+    const double per_gpu = static_cast<double>(seed_spec.workload.batch) / study_gpus;
     for (const RefColumn& c : perf.columns) {
-      add("TPS × TPOT = sequences per GPU", "study", c.label,
+      add("TPS × TPOT = sequences per GPU", c.label,
           *perf.value("tokens_per_s_per_gpu", c.layout) * *perf.value("tpot_ms", c.layout) / 1e3, per_gpu, 2);
-      add("TPS × 16 = throughput", "study", c.label, *perf.value("tokens_per_s_per_gpu", c.layout) * 16.0,
-          *perf.value("tokens_per_s", c.layout), 0);
+      add("TPS × " + format_grouped(study_gpus) + " = throughput", c.label,
+          *perf.value("tokens_per_s_per_gpu", c.layout) * study_gpus, *perf.value("tokens_per_s", c.layout), 0);
     }
     for (const RefRow& r : perf.rows) {
       if (r.improvement_text.empty()) continue;
       const double ma = *perf.value(r.metric, kMa);
       const double b = *perf.value(r.metric, kBaseline);
       const double imp = r.metric == "tpot_ms" ? 100.0 * (1.0 - ma / b) : 100.0 * (ma / b - 1.0);
-      add("improvement of \"" + r.label + "\" from its own columns", "study", "MA vs TP=8, PP=2", imp,
+      add("improvement of \"" + r.label + "\" from its own columns", "MA vs TP=8, PP=2", imp,
           std::strtod(r.improvement_text.c_str(), nullptr), 1);
     }
     for (const RefRow& r : ref.table("sequence_length").rows) {
       const double imp = 100.0 * (1.0 - r.values[1] / r.values[0]);
-      add("sequence " + r.label + ": improvement from its own columns", "study", "MA vs TP=8", imp,
+      add("sequence " + r.label + ": improvement from its own columns", "MA vs TP=8", imp,
           std::strtod(r.improvement_text.c_str(), nullptr), 1);
     }
     const RefTable& mem = ref.table("memory");
@@ -1129,7 +1172,7 @@ struct Study {
       for (const RefRow& r : mem.rows) {
         if (r.unit == "GB" && r.metric != "memory.total") sum += *mem.value(r.metric, c.layout);
       }
-      add("memory components sum to the total", "study", c.label, sum, *mem.value("memory.total", c.layout), 1);
+      add("memory components sum to the total", c.label, sum, *mem.value("memory.total", c.layout), 1);
     }
     const RefTable& comm = ref.table("communication");
     for (const RefColumn& c : comm.columns) {
@@ -1137,31 +1180,33 @@ struct Study {
       for (const RefRow& r : comm.rows) {
         if (r.metric != "comm.total") sum += *comm.value(r.metric, c.layout);
       }
-      add("communication rows sum to the total", "study", c.label, sum, *comm.value("comm.total", c.layout), 1);
+      add("communication rows sum to the total", c.label, sum, *comm.value("comm.total", c.layout), 1);
     }
     const RefClaim& e = ref.claim("energy.per_token");
     const RefClaim& pue = ref.claim("energy.pue");
-    add("energy efficiency = 1 − E_MA / E_baseline", "study", "MA vs baseline",
+    add("energy efficiency = 1 − E_MA / E_baseline", "MA vs baseline",
         100.0 * (1.0 - e.at("ma_separation") / e.at("baseline")), ref.claim("energy.efficiency").at("ma_separation"), 1);
-    add("carbon reduction = 1 − (E·PUE)_MA / (E·PUE)_baseline", "study", "MA vs baseline",
+    add("carbon reduction = 1 − (E·PUE)_MA / (E·PUE)_baseline", "MA vs baseline",
         100.0 * (1.0 - e.at("ma_separation") * pue.at("ma_separation") / (e.at("baseline") * pue.at("baseline"))),
         ref.claim("energy.carbon").at("ma_separation"), 1);
-    add("Speedup_16 = TPS_MA / TPS_baseline", "study", "MA vs TP=8, PP=2",
+    add("Speedup_16 = TPS_MA / TPS_baseline", "MA vs TP=8, PP=2",
         *perf.value("tokens_per_s_per_gpu", kMa) / *perf.value("tokens_per_s_per_gpu", kBaseline),
         ref.claim("scalability.speedup_16").at("ma_separation"), 3);
-    add("training tokens per step = 1024 × 2048 = \"2M\" (2 × 2²⁰)", "study", "all",
+    add("training tokens per step = " + std::to_string(train_spec.workload.batch) + " × " +
+            std::to_string(train_spec.workload.context_length) + " = \"" + ref.setup.at("training_batch_tokens_text") +
+            "\" (read as 2 × 2²⁰)",
+        "all",
         static_cast<double>(train_spec.workload.batch) * train_spec.workload.context_length, 2.0 * 1048576.0, 0);
 
     // ---- lower bounds
     d.heading(3, "Lower bounds per decode step");
     const spec::GpuSpec& g = seed_spec.hardware.gpu;
-    const models::ModelParams p = models::count_params(seed_spec.model);
-    const double embedding_gib = static_cast<double>(p.embedding) * spec::dtype_bytes(seed_spec.model.dtype) / 1073741824.0;
     d.paragraph("Every decode step must read, on each GPU, the weights it holds and the KV cache of the sequences "
                 "it serves, at most at the datasheet HBM bandwidth (" + format_grouped(g.hbm_bandwidth.gb_per_s()) +
-                " GB/s). The bound per GPU is (parameter bytes − the input-embedding table, of which a step reads "
-                "only a few rows + KV-cache bytes) / HBM bandwidth, using masim's memory breakdown of that GPU; the "
-                "step cannot be shorter than the largest. The study's TPOT is checked against the same bound, "
+                " GB/s). The bound per GPU is (parameter bytes − the input-embedding table where that GPU holds it, "
+                "of which a step reads only a few rows, + KV-cache bytes) / HBM bandwidth, using masim's memory "
+                "breakdown of that GPU (`embedding_gib`: the table's shard on the GPUs of the first stage or the "
+                "attention group, 0 on the others); the step cannot be shorter than the largest. The study's TPOT is checked against the same bound, "
                 "which depends on the chosen model (the study states none).");
     Table& lb = d.table("lower_bounds", "", {"Layout", "bound (ms)", "binding GPU", "simulated TPOT (ms)",
                                              "simulated ≥ bound", "study TPOT (ms)", "study ≥ bound"});
@@ -1171,7 +1216,8 @@ struct Study {
       double bound_ms = 0.0;
       int binding = -1;
       for (const json& m : (*l)["memory"]) {
-        const double gib = std::max(0.0, m.value("parameters_gib", 0.0) - embedding_gib) + m.value("kv_cache_gib", 0.0);
+        const double gib = std::max(0.0, m.value("parameters_gib", 0.0) - m.value("embedding_gib", 0.0)) +
+                           m.value("kv_cache_gib", 0.0);
         const double ms = gib * 1073741824.0 / g.hbm_bandwidth.bytes_per_s() * 1e3;
         if (ms > bound_ms) {
           bound_ms = ms;
@@ -1208,13 +1254,14 @@ struct Study {
     }
     {
       const double tput = *perf.value("tokens_per_s", kMa);
-      const double w = e.at("ma_separation") * 1e-3 * tput / 16.0;
-      const double wb = e.at("baseline") * 1e-3 * *perf.value("tokens_per_s", kBaseline) / 16.0;
+      const double w = e.at("ma_separation") * 1e-3 * tput / study_gpus;
+      const double wb = e.at("baseline") * 1e-3 * *perf.value("tokens_per_s", kBaseline) / study_gpus;
       items.push_back("**Energy per token**: " + format_fixed(e.at("ma_separation"), 2) + " mJ × " +
-                      format_grouped(tput) + " tokens/s = " + format_fixed(w * 16.0, 0) + " W for 16 GPUs, " +
+                      format_grouped(tput) + " tokens/s = " + format_fixed(w * study_gpus, 0) + " W for " +
+                      format_grouped(study_gpus) + " GPUs, " +
                       format_fixed(w, 1) + " W per GPU (baseline: " + format_fixed(wb, 1) +
                       " W), below the " + format_fixed(g.idle_w, 0) +
-                      " W an idle A100 draws (the hardware file's stated assumption; the TDP is " +
+                      " W an idle " + g.name + " draws (the hardware file's stated assumption; the TDP is " +
                       format_fixed(g.tdp_w, 0) + " W). No schedule reaches it.");
     }
     {
@@ -1253,11 +1300,13 @@ struct Study {
                     "identical across layouts by construction.");
     items.push_back("**PUE and carbon**: facility properties, not properties of a GPU layout; the study's carbon "
                     "figure is not even consistent with its own energy and PUE (identities above).");
-    items.push_back("**GPU utilization and memory efficiency**: the study defines neither; masim's time-busy "
-                    "utilization and memory efficiency (`docs/METRICS.md`) are compared in the table but the "
-                    "deltas measure a definition gap as much as a performance gap.");
-    items.push_back("**Statistical significance over 10 runs**: the simulator is deterministic for a seed; the only "
-                    "run-to-run variation it has is the sampled expert routing, whose spread is shown below.");
+    items.push_back("**GPU utilization and memory efficiency**: the study defines neither; masim's compute-only "
+                    "utilization (with the compute-or-communication reading beside it) and memory efficiency "
+                    "(`docs/METRICS.md`) are compared in the table but the deltas measure a definition gap as much "
+                    "as a performance gap.");
+    items.push_back("**Statistical significance over " + as_written(ref.claim("significance.runs").at("ma_separation")) +
+                    " runs**: the simulator is deterministic for a seed; the only run-to-run variation it has is the "
+                    "sampled expert routing, whose spread is shown below.");
     d.list(items);
   }
 
@@ -1321,7 +1370,8 @@ struct Study {
       }
       if (auto u = value(r, kMa, "gpu_util_mean")) util.push_back(100.0 * *u);
     }
-    d.paragraph("The study's 10 independent runs, reproduced as " + std::to_string(seeds.size()) +
+    d.paragraph("The study's " + as_written(ref.claim("significance.runs").at("ma_separation")) +
+                " independent runs, reproduced as " + std::to_string(seeds.size()) +
                 " simulations of `seed_study.json` (MA Separation and TP=8, PP=2) with routing seeds " +
                 std::to_string(seed_values.empty() ? 0 : seed_values.front()) + "–" +
                 std::to_string(seed_values.empty() ? 0 : seed_values.back()) +
@@ -1343,7 +1393,7 @@ struct Study {
     t.add_row({txt("tokens/s gain (%)"), num(gm, format_fixed(gm, 2)), num(gh, format_fixed(gh, 2)),
                num(cs.at("ma_separation"), format_fixed(cs.at("ma_separation"), 1)),
                num(cs.at("half_width"), format_fixed(cs.at("half_width"), 1))});
-    t.add_row({txt("MA GPU utilization (%), ± is the standard deviation"), num(um, format_fixed(um, 2)),
+    t.add_row({txt("MA GPU utilization, compute only (%), ± is the standard deviation"), num(um, format_fixed(um, 2)),
                num(usd, format_fixed(usd, 2)), num(cu.at("ma_separation"), format_fixed(cu.at("ma_separation"), 1)),
                num(cu.at("half_width"), format_fixed(cu.at("half_width"), 1))});
   }
@@ -1356,75 +1406,6 @@ struct Study {
     d.list(failures);
   }
 };
-
-// ------------------------------------------------------------------ sweeps
-
-// Layouts of the scaling sweep at N GPUs (the sweep.layout_rule.* choices).
-std::vector<spec::LayoutSpec> scaling_layouts(int n, int experts) {
-  std::vector<spec::LayoutSpec> ls;
-  const int tp = std::min(8, n);
-  ls.push_back(make_tp(tp, n / tp, "TP=8"));
-  ls.push_back(make_pp(n / 2, 2, "PP=2"));
-  int tp2 = 8;
-  while (tp2 > 1 && (2 * tp2 > n || n % (2 * tp2) != 0)) tp2 /= 2;
-  ls.push_back(make_tp_pp(tp2, n / (2 * tp2), 2, "TP=8, PP=2"));
-  int expert_gpus = n / 2;
-  if (experts % expert_gpus != 0 && expert_gpus % experts != 0) expert_gpus = experts;
-  const int attention = n - expert_gpus;
-  ls.push_back(make_ma(attention, expert_gpus, std::min(2, attention), 2, "MA Separation"));
-  return ls;
-}
-
-std::vector<SensitivityVariant> sensitivity_variants() {
-  using S = spec::ScenarioSpec;
-  auto ma = [](S& s) -> spec::MaSpec& {
-    spec::LayoutSpec* l = layout_of_kind(s, spec::LayoutKind::kMaSeparation);
-    MASIM_ASSERT(l != nullptr, "seed scenario lacks MA Separation");
-    return l->ma;
-  };
-  auto set_width = [](S& s, int hidden, int heads, int ffn) {
-    s.model.hidden_size = hidden;
-    s.model.num_heads = heads;
-    s.model.expert_ffn_size = ffn;
-  };
-  auto set_experts = [](S& s, int e) {
-    s.model.num_experts = e;
-    s.model.moe_layer.assign(static_cast<std::size_t>(s.model.num_layers), true);
-  };
-  return {
-      {"as chosen", "seed_study.json unchanged", [](S&) {}},
-      {"concurrency 128", "128 sequences (8 per GPU) instead of 384", [](S& s) { s.workload.batch = 128; }},
-      {"concurrency 1024", "1024 sequences (64 per GPU)", [](S& s) { s.workload.batch = 1024; }},
-      {"uniform routing", "every expert equally popular", [](S& s) { s.workload.routing.kind = spec::RoutingKind::kUniform; }},
-      {"Zipf 1.0 routing", "strongly skewed expert popularity", [](S& s) { s.workload.routing.zipf_exponent = 1.0; }},
-      {"MA attention TP=1", "8 attention replicas without TP", [ma](S& s) { ma(s).attention_tp = 1; }},
-      {"MA attention TP=4", "2 attention replicas of TP=4", [ma](S& s) { ma(s).attention_tp = 4; }},
-      {"MA attention TP=8", "1 attention replica of TP=8", [ma](S& s) { ma(s).attention_tp = 8; }},
-      {"MA 1 micro-batch", "no ping-pong: attention and expert GPUs take turns", [ma](S& s) { ma(s).micro_batches = 1; }},
-      {"MA 4 micro-batches", "deeper ping-pong", [ma](S& s) { ma(s).micro_batches = 4; }},
-      {"MA split 12 + 4", "12 attention GPUs (TP=2), 4 expert GPUs (4 experts each)",
-       [ma](S& s) {
-         spec::MaSpec& m = ma(s);
-         m.attention_gpus.clear();
-         m.expert_gpus.clear();
-         for (int g = 0; g < 12; ++g) m.attention_gpus.push_back(g);
-         for (int g = 12; g < 16; ++g) m.expert_gpus.push_back(g);
-       }},
-      {"TP=8, PP=2 with 4 micro-batches", "baseline pipeline with 4 micro-batches instead of 2",
-       [](S& s) {
-         if (spec::LayoutSpec* l = layout_of_kind(s, spec::LayoutKind::kTensorPipeline)) l->micro_batches = 4;
-       }},
-      {"top-1 routing", "each token to 1 expert instead of 2", [](S& s) { s.model.top_k = 1; }},
-      {"8 experts", "8 experts (1 per expert GPU) instead of 16", [set_experts](S& s) { set_experts(s, 8); }},
-      {"32 experts", "32 experts (4 per expert GPU)", [set_experts](S& s) { set_experts(s, 32); }},
-      {"narrower model", "hidden 2048, 16 heads, expert FFN 7168",
-       [set_width](S& s) {
-         set_width(s, 2048, 16, 7168);
-         s.model.num_kv_heads = 4;
-       }},
-      {"wider model", "hidden 8192, 64 heads, expert FFN 28672", [set_width](S& s) { set_width(s, 8192, 64, 28672); }},
-  };
-}
 
 std::string find_source_dir(const std::string& given) {
   if (!given.empty()) return given;
@@ -1473,7 +1454,9 @@ Document paper_document(const std::string& source_dir_in, const ScenarioLoader& 
     v.apply(s);
     st.sens.push_back({v.name, v.what, runner(s, "sensitivity: " + v.name)});
   }
-  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+  // As many routing seeds as the study has independent runs (reference.json).
+  const auto runs = static_cast<std::uint64_t>(std::llround(ref.claim("significance.runs").at("ma_separation")));
+  for (std::uint64_t seed = 1; seed <= runs; ++seed) {
     spec::ScenarioSpec s = pair;
     s.seed = seed;
     st.seed_values.push_back(seed);
@@ -1482,10 +1465,18 @@ Document paper_document(const std::string& source_dir_in, const ScenarioLoader& 
 
   const json faults_results = runner(load(dir + "faults.json"), "faults and recovery (one simulated hour)");
   const json serving_results = runner(load(dir + "serving.json"), "serving traffic (rate sweep)");
-  // The study's setting priced by the derived A100 profile (issue 21): its measured band.
-  spec::ScenarioSpec derived_spec = st.seed_spec;
-  derived_spec.profile_path = source_dir + "/calibrate/profiles/a100-sxm4-80gb.derived.json";
-  st.derived = runner(derived_spec, "seed study, derived A100 profile");
+  // The study's setting on the other cost model: the roofline when the scenarios
+  // name their profile (the default), the derived A100 profile when they do not.
+  spec::ScenarioSpec other_spec = st.seed_spec;
+  const bool seed_on_profile = !st.seed_spec.profile_path.empty();
+  if (seed_on_profile) {
+    other_spec.profile_path.clear();
+  } else {
+    other_spec.profile_path = source_dir + "/calibrate/profiles/a100-sxm4-80gb.derived.json";
+  }
+  const json other = runner(other_spec, seed_on_profile ? "seed study, roofline" : "seed study, derived A100 profile");
+  st.derived = seed_on_profile ? st.seed : other;
+  const json& roofline_seed = seed_on_profile ? other : st.seed;
 
   PaperSummary sum;
   sum.simulations = runner.simulations;
@@ -1507,7 +1498,8 @@ Document paper_document(const std::string& source_dir_in, const ScenarioLoader& 
   st.sensitivity_summary();
   st.seeds_section();
   add_robustness_section(doc, ref, faults_results);
-  add_derived_profile_section(doc, st.derived, st.seed);
+  add_derived_profile_section(doc, st.derived, roofline_seed, seed_on_profile);
+  add_cost_model_section(doc, runner.priced, source_dir);
   st.failures_section(runner.failures);
   doc.csv_table(st.log.table);
   sum.failed_layouts = runner.failed;
@@ -1532,7 +1524,15 @@ PaperSummary generate_paper_report(const PaperOptions& o, const ScenarioLoader& 
 }
 
 PaperSummary generate_paper_report(const PaperOptions& o) {
-  return generate_paper_report(o, default_scenario_loader(), default_scenario_runner(true));
+  ScenarioLoader load = default_scenario_loader();
+  if (o.roofline) {
+    load = [inner = std::move(load)](const std::string& path) {
+      spec::ScenarioSpec s = inner(path);
+      s.profile_path.clear();
+      return s;
+    };
+  }
+  return generate_paper_report(o, load, default_scenario_runner(true));
 }
 
 }  // namespace masim::report

@@ -49,6 +49,7 @@ struct PaperOptions {
   std::string source_dir;        // repository root; "" = the compiled-in source tree
   std::ostream* progress = nullptr;  // one line per simulated scenario, if set
   bool trace = false;            // also write trace_seed_study.json (Perfetto) into out_dir
+  bool roofline = false;         // price every run with the roofline, ignoring the scenarios' profiles
 };
 
 struct PaperSummary {

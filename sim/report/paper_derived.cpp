@@ -34,6 +34,12 @@ Ratio ratio(const json& ma, const json& base, const json& band) {
   return {r, r * (1 + mn) / (1 + mx), r * (1 + mx) / (1 + mn)};
 }
 
+// "3.710 ms (3.303–3.977)": a layout's TPOT with its metrics_band.
+std::string tpot_with_band(const json& l) {
+  const json mb = l.value("metrics_band", json::object());
+  return format_fixed(metric(l, "tpot_ms"), 3) + " ms (" + interval(mb.value("tpot_ms", json()), 3) + ")";
+}
+
 }  // namespace
 
 std::string derived_profile_headline(const json& derived) {
@@ -42,14 +48,15 @@ std::string derived_profile_headline(const json& derived) {
   if (!derived.contains("cost_band") || ma == nullptr || base == nullptr) return "";
   const Ratio q = ratio(*ma, *base, derived["cost_band"]);
   const bool survives = q.r > 1 ? q.lo > 1 : q.hi < 1;
-  return "Priced by the A100 profile derived from the measured H200 one (no A100 was available), MA Separation's "
-         "TPOT is **" + format_fixed(100 * (q.r - 1), 1) + "% " + (q.r > 1 ? "higher" : "lower") + "** than " +
+  return "Priced by the A100 profile derived from the measured H200 one (no A100 was available), TPOT is " +
+         tpot_with_band(*ma) + " for MA Separation and " + tpot_with_band(*base) + " for " + layout_label(*base) +
+         " (band: the derivation's measured error); MA Separation's TPOT is **" + format_fixed(100 * (q.r - 1), 1) + "% " + (q.r > 1 ? "higher" : "lower") + "** than " +
          layout_label(*base) + "'s; with the derivation's error measured on an H100 applied against the verdict, "
          "the difference lies in " + signed_pct(100 * (q.lo - 1)) + " … " + signed_pct(100 * (q.hi - 1)) +
          ": the verdict **" + (survives ? "survives" : "does not survive") + "** the band.";
 }
 
-void add_derived_profile_section(Document& d, const json& derived, const json& roofline) {
+void add_derived_profile_section(Document& d, const json& derived, const json& roofline, bool report_on_profile) {
   d.heading(2, "Kernel costs from the derived A100 profile, with the measured derivation error");
   if (!derived.contains("cost_band") || !derived["cost_band"].is_object()) {
     d.paragraph("Not simulated: the derived A100 profile carries no measured error band.");
@@ -58,8 +65,15 @@ void add_derived_profile_section(Document& d, const json& derived, const json& r
   const json& band = derived["cost_band"];
   const double mn = band.value("min_pct", 0.0), mx = band.value("max_pct", 0.0);
   d.paragraph(
-      "No A100 was available, so the kernel costs above come from the roofline and, here, from "
-      "`calibrate/profiles/a100-sxm4-80gb.derived.json`: the measured H200 profile carried to the A100 by datasheet "
+      std::string(report_on_profile
+                      ? "Every scenario of this report names `calibrate/profiles/a100-sxm4-80gb.derived.json`, so its "
+                        "kernel costs come from it (the roofline only for ops the profile does not cover; the table "
+                        "below counts them), and the roofline column shows the seed study on the hardware file's "
+                        "roofline instead (`masim report --paper --roofline` prices every run that way). No A100 "
+                        "was available: the profile is derived, "
+                      : "The kernel costs above come from the roofline (`--roofline`) and, here, from "
+                        "`calibrate/profiles/a100-sxm4-80gb.derived.json`, a derived profile: ") +
+      "the measured H200 profile carried to the A100 by datasheet "
       "ratios (`sim/profile/derive.hpp`, rule \"rates\"). How wrong such a derivation is was measured where it can "
       "be: the same rule derives an H100 profile from the H200 one, and a real H100 was calibrated "
       "(`calibrate/profiles/h100-sxm.json`). Over " + std::to_string(band.value("steps", 0)) +
@@ -109,8 +123,8 @@ void add_derived_profile_section(Document& d, const json& derived, const json& r
                     interval(v.value("ratio_interval", json()), 3) + ", survives: " +
                     (v.value("survives", false) ? "yes" : "no") + ".");
   }
-  items.push_back("Reproduce: `masim run calibrate/validation/seed-study-a100-derived.json` (results.json: "
-                  "`cost_band`, each layout's `metrics_band`, `verdict_band`; docs/RESULTS.md).");
+  items.push_back("Reproduce: `masim run scenarios/paper/seed_study.json` (results.json: `cost_band`, each "
+                  "layout's `metrics_band`, `verdict_band`; docs/RESULTS.md); the roofline column with `--roofline`.");
   d.list(items);
 }
 

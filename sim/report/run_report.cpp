@@ -67,6 +67,21 @@ json load_results(const std::string& path) {
   return *doc;
 }
 
+namespace {
+
+// "7552 / 0": how many of a layout's ops the profile priced and how many fell
+// back to the roofline (results.json "cost_sources").
+std::string cost_sources_words(const json& l) {
+  const json* c = l.contains("cost_sources") && l["cost_sources"].is_object() ? &l["cost_sources"] : nullptr;
+  if (c == nullptr) return "—";
+  auto count = [&](const char* k) -> std::int64_t {
+    return c->contains(k) && (*c)[k].is_number_integer() ? (*c)[k].get<std::int64_t>() : 0;
+  };
+  return std::to_string(count("profile")) + " / " + std::to_string(count("roofline"));
+}
+
+}  // namespace
+
 Document run_report_document(const json& results) {
   const std::string name = results.value("scenario_name", std::string("scenario"));
   Document d("masim run: " + name);
@@ -86,23 +101,26 @@ Document run_report_document(const json& results) {
   d.heading(2, "Metrics per layout");
   const std::string lat = decode ? "TPOT (ms)" : (prefill ? "TTFT (ms)" : "step (ms)");
   Table& t = d.table("metrics", "", {"Layout", "GPUs", lat, "tokens/s", "tokens/s per GPU",
-                                     "GPU util (%)", "MFU (%)", "HBM BW (%)", "comm (%)",
+                                     "GPU util, compute only (%)", "GPU util, compute or comm (%)", "MFU (%)", "HBM BW (%)", "comm (%)",
                                      "exposed comm (ms)", "memory eff. (%)", "energy (mJ/token)",
-                                     "max batch"});
+                                     "max batch", "ops priced by profile / roofline"});
   for (const json* l : layouts) {
     const double latency = metric(*l, decode ? "tpot_ms" : (prefill ? "ttft_ms" : "iteration_ms"));
     t.add_row({Cell::text(layout_label(*l)), num(l->value("gpus", 0), std::to_string(l->value("gpus", 0))),
                num(latency, format_fixed(latency, 3)),
                num(metric(*l, "tokens_per_s"), format_grouped(metric(*l, "tokens_per_s"))),
                num(metric(*l, "tokens_per_s_per_gpu"), format_grouped(metric(*l, "tokens_per_s_per_gpu"))),
-               pct(metric(*l, "gpu_util_mean")), pct(metric(*l, "mfu")), pct(metric(*l, "hbm_bw_util")),
+               pct(metric(*l, "gpu_util_mean")), pct(metric(*l, "gpu_util_with_comm_mean")), pct(metric(*l, "mfu")), pct(metric(*l, "hbm_bw_util")),
                pct(comm_share(*l, "total")),
                num(comm_exposed_ms(*l, "total"), format_fixed(comm_exposed_ms(*l, "total"), 3)),
                pct(metric(*l, "memory_efficiency")),
                num(metric(*l, "energy_per_token_mj"), format_sig(metric(*l, "energy_per_token_mj"), 3)),
-               num(l->value("max_batch_that_fits", 0), std::to_string(l->value("max_batch_that_fits", 0)))});
+               num(l->value("max_batch_that_fits", 0), std::to_string(l->value("max_batch_that_fits", 0))),
+               Cell::text(cost_sources_words(*l))});
   }
-  t.note = "Definitions: `docs/METRICS.md`. Every number comes from the simulation.";
+  t.note = "Definitions: `docs/METRICS.md`. Every number comes from the simulation. GPU utilization counts the time a "
+           "GPU runs a kernel of the model (compute only); the second reading also counts the time a collective of "
+           "the GPU is in flight, as nvidia-smi would.";
 
   d.heading(2, "Communication by type");
   std::vector<std::string> header = {"Layout"};

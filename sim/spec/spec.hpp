@@ -76,6 +76,19 @@ struct LinkSpec {
   LinkKind kind = LinkKind::kOther;
 };
 
+// A topology's network parameters fitted to measured NCCL collectives
+// (`masim fit-network`, docs/VALIDATION.md "Network fitted to NCCL"), with the
+// range the measurements covered: outside it the fit is an extrapolation, and
+// `masim check` / `masim run` say so.
+struct NetworkFitSpec {
+  std::string source;                     // the fit's record (calibrate/network/*.fit.json)
+  double nvlink_efficiency = 0.0;         // replaces network::NetworkParams::nvlink_efficiency
+  SimTime intra_node_call_latency;        // replaces NetworkParams::intra_node_call_latency
+  int fitted_ranks = 0;                   // the largest collective group measured
+  int fitted_nodes = 0;                   // nodes the measured groups spanned
+  std::vector<LinkKind> fitted_link_kinds;  // link kinds the measured traffic crossed
+};
+
 struct TopologySpec {
   std::string name;
   std::string gpu_model;                 // must match hardware.gpu.name when both are set
@@ -84,6 +97,7 @@ struct TopologySpec {
   std::vector<LinkSpec> links;
   int gpus_per_node = 0;                 // for placement rules; 0 = unknown
   int num_nodes = 0;
+  std::optional<NetworkFitSpec> network_fit;
 };
 
 // ---------------------------------------------------------------- model

@@ -196,6 +196,30 @@ std::optional<spec::TopologySpec> parse_topology(const nlohmann::json& doc, cons
     t.num_nodes = static_cast<int>(per_node.size());
     t.gpus_per_node = per_node.empty() ? 0 : per_node.begin()->second;
   }
+  if (auto f = r.object("network_fit", Required::kNo); f && f->valid()) {
+    spec::NetworkFitSpec fit;
+    fit.source = f->string("source", Required::kYes).value_or("");
+    fit.nvlink_efficiency = f->number("nvlink_efficiency", Required::kYes, 0.01, 1.0).value_or(0.0);
+    if (auto lat = f->quantity("intra_node_call_latency", Dimension::kTime, Required::kYes, 0.0, 1e-3)) {
+      fit.intra_node_call_latency = SimTime::seconds(*lat);
+    }
+    fit.fitted_ranks = static_cast<int>(f->integer("fitted_ranks", Required::kYes, 2, 1 << 20).value_or(0));
+    fit.fitted_nodes = static_cast<int>(f->integer("fitted_nodes", Required::kYes, 1, 1 << 20).value_or(0));
+    if (const auto* ks = f->array("fitted_link_kinds", Required::kYes)) {
+      for (std::size_t i = 0; i < ks->size(); ++i) {
+        const auto& k = (*ks)[i];
+        const auto& names = link_kinds();
+        if (!k.is_string() || std::find(names.begin(), names.end(), k.get<std::string>()) == names.end()) {
+          diags.error(file, io::pointer_join(f->pointer_of("fitted_link_kinds"), i),
+                      "expected a link kind (nvlink, pcie, infiniband, ethernet, other), found " + io::describe(k));
+        } else {
+          fit.fitted_link_kinds.push_back(link_kind_of(k.get<std::string>()));
+        }
+      }
+    }
+    f->finish();
+    t.network_fit = std::move(fit);
+  }
   r.finish();
   if (diags.size() != before) return std::nullopt;
   return t;

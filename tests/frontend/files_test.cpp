@@ -32,8 +32,9 @@ TEST_CASE("FileSource logs every file on disk a scenario load read, and nothing 
   io::Diagnostics d;
   REQUIRE(frontend::load_scenario("scenarios/paper/seed_study.json", d, files));
   std::sort(log.begin(), log.end());
-  // The scenario and the three files it names (scenarios/paper/seed_study.json: no profile).
-  CHECK(log == std::vector<std::string>{"scenarios/hardware/a100-sxm4-80gb.json", "scenarios/models/seed-moe-4l.json",
+  // The scenario and the four files it names (hardware, topology, model, the derived A100 profile).
+  CHECK(log == std::vector<std::string>{"calibrate/profiles/a100-sxm4-80gb.derived.json",
+                                        "scenarios/hardware/a100-sxm4-80gb.json", "scenarios/models/seed-moe-4l.json",
                                         "scenarios/paper/seed_study.json", "topologies/dgx-a100-x2.json"});
   // Embedded and missing files are not on disk: not logged.
   log.clear();

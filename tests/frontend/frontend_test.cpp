@@ -471,11 +471,13 @@ TEST_CASE("the embedded file table backs files missing on disk, resolved relativ
   const std::string hw = read_text("scenarios/hardware/a100-sxm4-80gb.json");
   const std::string model = read_text("scenarios/models/seed-moe-4l.json");
   const std::string topo = read_text("topologies/dgx-a100-x2.json");
+  const std::string prof = read_text("calibrate/profiles/a100-sxm4-80gb.derived.json");
   // Paths that do not exist on disk, laid out as in the repository.
   const frontend::EmbeddedFile table[] = {{"nowhere/scenarios/paper/seed_study.json", scenario},
                                           {"nowhere/scenarios/hardware/a100-sxm4-80gb.json", hw},
                                           {"nowhere/scenarios/models/seed-moe-4l.json", model},
-                                          {"nowhere/topologies/dgx-a100-x2.json", topo}};
+                                          {"nowhere/topologies/dgx-a100-x2.json", topo},
+                                          {"nowhere/calibrate/profiles/a100-sxm4-80gb.derived.json", prof}};
   const frontend::FileSource files(table);
   io::Diagnostics d;
   auto s = frontend::load_scenario("nowhere/scenarios/paper/seed_study.json", d, files);
@@ -526,10 +528,15 @@ TEST_CASE("check_file warns when a scenario uses a derived profile, naming its m
   CHECK(r.warnings[0].find("is derived for NVIDIA A100-SXM4-80GB from NVIDIA H200 measurements") != std::string::npos);
   CHECK(r.warnings[0].find("-6.7% to +12.3% over 68 steps") != std::string::npos);
   CHECK(r.warnings[0].find("calibrate/profiles/h100-sxm.json") != std::string::npos);
-  // A measured profile: no warning.
+  // A measured profile: no profile warning. Its topology (2 x HGX H200) lies outside
+  // the 2-GPU network fit: 8 GPUs per node and 2 nodes, one warning each.
   const frontend::CheckResult m = frontend::check_file("calibrate/validation/seed-study-h200.json", d);
   CHECK(m.ok);
-  CHECK(m.warnings.empty());
+  REQUIRE(m.warnings.size() == 2);
+  for (const std::string& w : m.warnings) {
+    CHECK(w.find("is derived") == std::string::npos);
+    CHECK(w.find("the network fit (calibrate/network/h200-nccl-x2.fit.json) was measured on 2 GPUs in 1 node") == 0);
+  }
 }
 
 TEST_CASE("EP takes micro_batches (two-batch overlap) and echoes them") {
