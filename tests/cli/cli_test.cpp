@@ -539,6 +539,8 @@ TEST_CASE("shipped sweep and search files check clean") {
   CHECK(r.out.find("scenarios/sweeps/seed_sequence_length.json: ok, sweep \"seed-sequence-length\": 4 points (context_length 4)") == 0);
   CHECK(r.out.find("scenarios/sweeps/seed_scaling.json: ok, sweep \"seed-scaling\": 5 points (gpu_count 5)") != std::string::npos);
   CHECK(r.out.find("scenarios/search/seed_search.json: ok, search \"seed-search\": 762 candidates over 1 system") != std::string::npos);
+}
+
 TEST_CASE("masim run prices the seed study with its derived profile by default, the roofline on request") {
   const fs::path dir = scratch() / "priced";
   const Run def = masim("run scenarios/paper/seed_study.json -o " + quote((dir / "profile").string()));
