@@ -227,8 +227,8 @@ SweepSummary run_sweep(const SweepSpec& s, const SweepOptions& o, const frontend
   if (!o.resume && rank == 0) {
     for (const std::string& f : journal_files(o.out_dir)) {
       if (f != journal_path) {
-        const std::string n = fs::path(f).filename().string();
-        const int r = std::atoi(n.substr(8).c_str());
+        const std::string base = fs::path(f).filename().string();
+        const int r = std::atoi(base.substr(8).c_str());
         if (r >= size || r <= 0) fs::remove(f, ec);
       }
     }
