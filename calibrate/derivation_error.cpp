@@ -33,9 +33,6 @@ std::vector<models::Op> step_ops(const NamedModel& nm, std::int64_t batch, std::
   const spec::ModelSpec& m = nm.model;
   const std::int64_t tokens = prefill ? batch * context : batch;
   std::vector<models::Op> ops;
-  auto append = [&](std::vector<models::Op> more) {
-    for (models::Op& o : more) ops.push_back(std::move(o));
-  };
   workload::ExpertRouter router(nm.routing, std::max(1, m.num_experts), std::max(1, m.top_k), Rng(rng.next_u64()));
   for (int l = 0; l < m.num_layers; ++l) {
     workload::AttentionShard a;
@@ -43,16 +40,10 @@ std::vector<models::Op> step_ops(const NamedModel& nm, std::int64_t batch, std::
     a.query_tokens = prefill ? context : 1;
     a.context = context;
     a.prefill = prefill;
-    append(workload::attention_block(m, l, a));
-    if (models::is_moe_layer(m, l)) {
-      append(workload::router_block(m, l, tokens));
-      const workload::RoutingSample r = router.sample(tokens);
-      append(workload::expert_block(m, l, workload::ExpertShard{1, r.tokens_per_expert}));
-      append(workload::shared_expert_block(m, l, tokens, 1));
-      append(workload::combine_block(m, l, tokens));
-    } else {
-      append(workload::dense_ffn_block(m, l, tokens, 1));
-    }
+    // The router draws only for MoE layers, as before (the draws' order fixes the routing).
+    const std::vector<std::int64_t> counts =
+        models::is_moe_layer(m, l) ? router.sample(tokens).tokens_per_expert : std::vector<std::int64_t>{};
+    for (models::Op& o : workload::single_gpu_layer(m, l, a, tokens, counts)) ops.push_back(std::move(o));
   }
   return ops;
 }

@@ -130,17 +130,9 @@ std::optional<ProductionStepsResult> price_production_steps(const json& report, 
     std::map<std::string, double> pred;
     std::map<std::string, std::string> source;
     for (int l = 0; l < layers; ++l) {
-      std::vector<models::Op> ops = workload::attention_block(
-          m, l, prefill ? workload::AttentionShard{1, B, C, C, true} : workload::AttentionShard{1, B, 1, C, false});
-      auto append = [&](std::vector<models::Op> more) { ops.insert(ops.end(), more.begin(), more.end()); };
-      if (models::is_moe_layer(m, l)) {
-        append(workload::router_block(m, l, T));
-        append(workload::expert_block(m, l, workload::ExpertShard{1, counts}));
-        append(workload::shared_expert_block(m, l, T, 1));
-        append(workload::combine_block(m, l, T));
-      } else {
-        append(workload::dense_ffn_block(m, l, T, 1));
-      }
+      const std::vector<models::Op> ops = workload::single_gpu_layer(
+          m, l, prefill ? workload::AttentionShard{1, B, C, C, true} : workload::AttentionShard{1, B, 1, C, false}, T,
+          counts);
       std::map<std::string, int> seen;
       for (const models::Op& op : ops) {
         std::string key(op.label);

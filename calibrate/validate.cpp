@@ -367,16 +367,8 @@ int run_validate(const ValidateOptions& opt) {
   std::map<std::string, double> pred_us, roof_us;
   std::map<std::string, std::string> source;
   for (int l = 0; l < layers; ++l) {
-    std::vector<models::Op> ops = workload::attention_block(m, l, workload::AttentionShard{1, B, 1, C, false});
-    auto append = [&](std::vector<models::Op> more) { ops.insert(ops.end(), more.begin(), more.end()); };
-    if (models::is_moe_layer(m, l)) {
-      append(workload::router_block(m, l, B));
-      append(workload::expert_block(m, l, workload::ExpertShard{1, L[static_cast<std::size_t>(l)].counts}));
-      append(workload::shared_expert_block(m, l, B, 1));
-      append(workload::combine_block(m, l, B));
-    } else {
-      append(workload::dense_ffn_block(m, l, B, 1));
-    }
+    const std::vector<models::Op> ops = workload::single_gpu_layer(
+        m, l, workload::AttentionShard{1, B, 1, C, false}, B, L[static_cast<std::size_t>(l)].counts);
     std::map<std::string, int> seen;
     for (const models::Op& op : ops) {
       std::string key(op.label);

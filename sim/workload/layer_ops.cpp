@@ -281,4 +281,21 @@ Bytes inference_activation_bytes(const spec::ModelSpec& m, const AttentionShard&
   return peak + hidden_bytes_per_token(m) * rows;
 }
 
+std::vector<models::Op> single_gpu_layer(const spec::ModelSpec& m, int layer, const AttentionShard& a,
+                                         std::int64_t tokens, const std::vector<std::int64_t>& tokens_per_expert) {
+  std::vector<models::Op> ops = attention_block(m, layer, a);
+  auto append = [&](std::vector<models::Op> more) {
+    for (models::Op& o : more) ops.push_back(std::move(o));
+  };
+  if (models::is_moe_layer(m, layer)) {
+    append(router_block(m, layer, tokens));
+    append(expert_block(m, layer, ExpertShard{1, tokens_per_expert}));
+    append(shared_expert_block(m, layer, tokens, 1));
+    append(combine_block(m, layer, tokens));
+  } else {
+    append(dense_ffn_block(m, layer, tokens, 1));
+  }
+  return ops;
+}
+
 }  // namespace masim::workload

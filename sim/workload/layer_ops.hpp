@@ -54,6 +54,13 @@ std::vector<models::Op> combine_block(const spec::ModelSpec& m, int layer, std::
 // Dense FFN layer (non-MoE layers): RMSNorm, gate/up GEMM, SwiGLU, down GEMM, residual.
 std::vector<models::Op> dense_ffn_block(const spec::ModelSpec& m, int layer, std::int64_t tokens, int tp);
 
+// Every forward op of layer `layer` on one GPU that holds all of it (TP = EP = 1),
+// as a single-GPU calibration step runs it: attention for `a`, then for an MoE
+// layer the router, the experts (`tokens_per_expert` rows each), the shared
+// experts and the combine over `tokens` rows, else the dense FFN.
+std::vector<models::Op> single_gpu_layer(const spec::ModelSpec& m, int layer, const AttentionShard& a,
+                                         std::int64_t tokens, const std::vector<std::int64_t>& tokens_per_expert);
+
 // Training: the backward pass of one forward op (GEMM -> data-grad and weight-grad
 // GEMMs, attention -> ~2.5x its forward FLOPs, row-wise ops -> one pass of the same bytes).
 std::vector<models::Op> backward_of(const models::Op& forward);
