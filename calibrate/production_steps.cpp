@@ -168,10 +168,12 @@ std::optional<ProductionStepsResult> price_production_steps(const json& report, 
       ops.push_back(r);
     }
     const json measured_ops = st.value("ops", json::array());
-    for (const auto& [k, v] : pred) {
+    for (const auto& kv : pred) {
+      // Not a structured binding: clang 14 (the sanitizer build) cannot capture one in a lambda.
+      const std::string& k = kv.first;
       const bool run = std::any_of(measured_ops.begin(), measured_ops.end(),
-                                   [&](const json& o) { return o.value("op", "") == k; });
-      if (!run) ops.push_back(json{{"op", k}, {"predicted_us", v}, {"note", "not run by the step"}});
+                                   [&k](const json& o) { return o.value("op", "") == k; });
+      if (!run) ops.push_back(json{{"op", k}, {"predicted_us", kv.second}, {"note", "not run by the step"}});
     }
     steps.push_back(json{{"model", name},
                          {"phase", prefill ? "prefill" : "decode"},

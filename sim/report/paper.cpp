@@ -1,7 +1,6 @@
 #include "sim/report/paper.hpp"
 #include "sim/report/paper_derived.hpp"
 #include "sim/report/paper_provenance.hpp"
-#include "sim/report/paper_sweeps.hpp"
 #include "sim/report/paper_robustness.hpp"
 #include "sim/report/paper_serving.hpp"
 
@@ -10,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <ostream>
 #include <sstream>
 
@@ -419,6 +419,36 @@ std::string gpus_list(const std::vector<double>& v) {
   return s;
 }
 
+// Keeps only the layouts of the given kinds (in the scenario's order).
+spec::ScenarioSpec only_kinds(spec::ScenarioSpec s, const std::set<std::string>& kinds) {
+  std::vector<spec::LayoutSpec> keep;
+  for (const spec::LayoutSpec& l : s.layouts) {
+    if (kinds.count(spec::to_string(l.kind))) keep.push_back(l);
+  }
+  s.layouts = keep;
+  return s;
+}
+
+// "24" or "12–48": the values' range, as the prose states a per-GPU load.
+std::string range_words(const std::vector<double>& v) {
+  if (v.empty()) return "—";
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  return *lo == *hi ? format_grouped(*lo) : format_grouped(*lo) + "–" + format_grouped(*hi);
+}
+
+// The GPU count a scaling point is labelled with (seed_scaling.json's variants).
+int gpu_count_label(const LoadedSweep& sw, const SweepPoint& p) {
+  char* end = nullptr;
+  const long n = std::strtol(p.label.c_str(), &end, 10);
+  if (p.label.empty() || *end != '\0' || n < 1 || n > 1000000) {
+    io::Diagnostics d;
+    d.error(sw.file, "/axes/0", "expected each point of the scaling sweep to be labelled by its GPU count, found \"" +
+                                    p.label + "\"");
+    throw io::InputError(d);
+  }
+  return static_cast<int>(n);
+}
+
 }  // namespace
 
 namespace {
@@ -429,10 +459,13 @@ struct Study {
   ComparisonLog log;
   std::string source_dir;
   spec::ScenarioSpec seed_spec, scal_spec, seq_spec, train_spec, slo_spec;
+  // The sweep files the report runs (scenarios/sweeps/), in the order of their sections.
+  std::vector<LoadedSweep> sweeps;
   json seed, training;
   std::vector<std::pair<int, json>> scaling;   // (GPUs, results)
   std::vector<std::pair<int, json>> seqlen;    // (context, results)
   std::vector<std::pair<int, json>> slo;       // (batch, results)
+  std::vector<double> scaling_per_gpu;         // sequences per GPU at each scaling point
   std::vector<SensitivityResult> sens;
   std::vector<json> seeds;
   std::vector<std::uint64_t> seed_values;
@@ -544,6 +577,15 @@ struct Study {
     add(seq_spec);
     add(train_spec);
     add(slo_spec);
+    // The sweep files' axes: the values each sweep runs and why.
+    for (const LoadedSweep& sw : sweeps) {
+      for (const SweepAxis& a : sw.axes) {
+        std::string values;
+        for (const std::string& l : a.labels) values += (values.empty() ? "" : ", ") + l;
+        t.add_row({txt("sweep `" + sw.name + "`"), txt("`" + a.name + "` (axis)"), txt(values),
+                   txt(a.reason.empty() ? "(no reason given)" : a.reason)});
+      }
+    }
     // The model file's own "_choices" (documentation keys, not part of ModelSpec).
     if (!seed_spec.model.source.empty()) {
       io::Diagnostics diag;
@@ -667,15 +709,21 @@ struct Study {
     return out;
   }
 
+  std::vector<double> slo_batches() const {
+    std::vector<double> v;
+    for (const auto& [b, r] : slo) v.push_back(b);
+    return v;
+  }
+
   void equal_slo_section() {
     d.heading(2, "Equal-SLO comparison");
     const double slo_ms = choice_numbers(slo_spec, "slo.tpot_ms").at(0);
     const spec::Choice* why = find_choice(slo_spec, "slo.tpot_ms");
     d.paragraph("Production systems compare layouts at a latency target, not at equal concurrency: each layout "
                 "serves as many sequences as it can while its TPOT stays at or below the SLO. Here each layout "
-                "runs at every concurrency of the sweep (" + gpus_list(choice_numbers(slo_spec, "sweep.batch")) +
+                "runs at every concurrency of the sweep (" + gpus_list(slo_batches()) +
                 " sequences on " + std::to_string(fabric_gpus(slo_spec)) +
-                " GPUs, scenario `equal_slo.json`) and the point with the highest tokens/s per GPU "
+                " GPUs, sweep `seed_equal_slo.json` over scenario `equal_slo.json`) and the point with the highest tokens/s per GPU "
                 "and TPOT ≤ **" + format_fixed(slo_ms, 1) + " ms** is kept. Why this SLO: " +
                 (why ? why->reason : std::string("(no reason given)")));
     Table& t = d.table("equal_slo", "Best throughput per GPU with TPOT ≤ " + format_fixed(slo_ms, 1) + " ms",
@@ -742,12 +790,14 @@ struct Study {
 
   void scalability_section() {
     d.heading(2, "Scalability");
-    const double per_gpu = choice_numbers(scal_spec, "sweep.batch_per_gpu").at(0);
+    const std::string per_gpu = range_words(scaling_per_gpu);
+    std::vector<double> gpus;
+    for (const auto& [n, r] : scaling) gpus.push_back(n);
     const double study_gpus = std::strtod(ref.setup.at("gpus").c_str(), nullptr);
-    d.paragraph("Weak scaling at " + format_grouped(per_gpu) + " sequences per GPU on a " +
-                std::to_string(fabric_gpus(scal_spec)) + "-GPU fabric (scenario `scalability.json`, "
-                "sweep " + gpus_list(choice_numbers(scal_spec, "sweep.gpus")) +
-                " GPUs; the layout rules at each size are the `sweep.layout_rule.*` choices above). \"Speedup\" "
+    d.paragraph("Weak scaling at " + per_gpu + " sequences per GPU on a " +
+                std::to_string(fabric_gpus(scal_spec)) + "-GPU fabric (sweep `seed_scaling.json` over scenario "
+                "`scalability.json` at " + gpus_list(gpus) +
+                " GPUs; the layout rules at each size are the sweep axis's reason in the choices table above). \"Speedup\" "
                 "follows the study's definition: MA Separation's tokens/s over TP=8, PP=2's at the same GPU count. "
                 "Scaling efficiency is given two ways: the conventional one, (tokens/s at N / tokens/s at 4) / (N/4) "
                 "for MA Separation, and the study's formula (Speedup_N / N) / (Speedup_4 / 4).");
@@ -854,7 +904,7 @@ struct Study {
     Chart c;
     c.id = "scaling";
     c.title = "Scaling: throughput per GPU by GPU count";
-    c.caption = "Weak scaling at " + format_grouped(per_gpu) + " sequences per GPU; lines are simulated, the dashed "
+    c.caption = "Weak scaling at " + per_gpu + " sequences per GPU; lines are simulated, the dashed "
                 "points at " + format_grouped(study_gpus) + " GPUs are the "
                 "study's. Flat lines mean linear scaling.";
     c.spec = make_line_chart(LineChart{.x = {"gpus", "GPUs"},
@@ -1417,43 +1467,41 @@ std::string find_source_dir(const std::string& given) {
 
 }  // namespace
 
-Document paper_document(const std::string& source_dir_in, const ScenarioLoader& load, const ScenarioRunner& run,
-                        std::ostream* progress, PaperSummary* summary, json* seed_results) {
+Document paper_document(const std::string& source_dir_in, const ScenarioLoader& load, const SweepLoader& load_sweep,
+                        const ScenarioRunner& run, std::ostream* progress, PaperSummary* summary, json* seed_results) {
   const std::string source_dir = find_source_dir(source_dir_in);
   const std::string dir = source_dir + "/scenarios/paper/";
   const Reference ref = load_reference(dir + "reference.json");
   Document doc("Reproducing the seed study: MA Separation vs TP, PP and TP×PP");
   Study st{doc, ref, {}, source_dir, load(dir + "seed_study.json"), load(dir + "scalability.json"),
            load(dir + "sequence_length.json"), load(dir + "training.json"), load(dir + "equal_slo.json"),
-           {}, {}, {}, {}, {}, {}, {}, {}, {}};
+           {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   Runner runner{run, progress};
 
   st.seed = runner(st.seed_spec, "seed_study");
   st.training = runner(st.train_spec, "training");
-  const int experts = st.scal_spec.model.num_experts;
-  for (double nd : choice_numbers(st.scal_spec, "sweep.gpus")) {
-    const int n = static_cast<int>(nd);
-    spec::ScenarioSpec s = st.scal_spec;
-    s.workload.batch = static_cast<int>(choice_numbers(st.scal_spec, "sweep.batch_per_gpu").at(0)) * n;
-    s.layouts = scaling_layouts(n, experts);
-    st.scaling.emplace_back(n, runner(s, "scalability, " + std::to_string(n) + " GPUs"));
+  const std::string sweeps = source_dir + "/scenarios/sweeps/";
+  for (const char* f : {"seed_scaling.json", "seed_sequence_length.json", "seed_equal_slo.json", "seed_sensitivity.json"}) {
+    st.sweeps.push_back(load_sweep(sweeps + f));
   }
-  for (double c : choice_numbers(st.seq_spec, "sweep.context_length")) {
-    spec::ScenarioSpec s = st.seq_spec;
-    s.workload.context_length = static_cast<int>(c);
-    st.seqlen.emplace_back(static_cast<int>(c), runner(s, "sequence length " + std::to_string(static_cast<int>(c))));
+  const LoadedSweep& scaling = st.sweeps[0];
+  for (const SweepPoint& p : scaling.points) {
+    const int n = gpu_count_label(scaling, p);
+    st.scaling_per_gpu.push_back(static_cast<double>(p.spec.workload.batch) / n);
+    st.scaling.emplace_back(n, runner(p.spec, "scalability, " + std::to_string(n) + " GPUs"));
   }
-  for (double b : choice_numbers(st.slo_spec, "sweep.batch")) {
-    spec::ScenarioSpec s = st.slo_spec;
-    s.workload.batch = static_cast<int>(b);
-    st.slo.emplace_back(static_cast<int>(b), runner(s, "equal SLO, " + std::to_string(static_cast<int>(b)) + " sequences"));
+  for (const SweepPoint& p : st.sweeps[1].points) {
+    const int c = p.spec.workload.context_length;
+    st.seqlen.emplace_back(c, runner(p.spec, "sequence length " + std::to_string(c)));
+  }
+  for (const SweepPoint& p : st.sweeps[2].points) {
+    const int b = p.spec.workload.batch;
+    st.slo.emplace_back(b, runner(p.spec, "equal SLO, " + std::to_string(b) + " sequences"));
+  }
+  for (const SweepPoint& p : st.sweeps[3].points) {
+    st.sens.push_back({p.label, p.description, runner(p.spec, "sensitivity: " + p.label)});
   }
   const spec::ScenarioSpec pair = only_kinds(st.seed_spec, {kBaseline, kMa});
-  for (const SensitivityVariant& v : sensitivity_variants()) {
-    spec::ScenarioSpec s = pair;
-    v.apply(s);
-    st.sens.push_back({v.name, v.what, runner(s, "sensitivity: " + v.name)});
-  }
   // As many routing seeds as the study has independent runs (reference.json).
   const auto runs = static_cast<std::uint64_t>(std::llround(ref.claim("significance.runs").at("ma_separation")));
   for (std::uint64_t seed = 1; seed <= runs; ++seed) {
@@ -1510,10 +1558,11 @@ Document paper_document(const std::string& source_dir_in, const ScenarioLoader& 
   return doc;
 }
 
-PaperSummary generate_paper_report(const PaperOptions& o, const ScenarioLoader& load, const ScenarioRunner& run) {
+PaperSummary generate_paper_report(const PaperOptions& o, const ScenarioLoader& load, const SweepLoader& load_sweep,
+                                   const ScenarioRunner& run) {
   PaperSummary sum;
   json seed;
-  const Document d = paper_document(o.source_dir, load, run, o.progress, &sum, &seed);
+  const Document d = paper_document(o.source_dir, load, load_sweep, run, o.progress, &sum, &seed);
   sum.files = write_document(d, o.output);
   if (o.trace) {
     const std::string p = (std::filesystem::path(o.output.out_dir) / "trace_seed_study.json").string();
@@ -1525,14 +1574,20 @@ PaperSummary generate_paper_report(const PaperOptions& o, const ScenarioLoader& 
 
 PaperSummary generate_paper_report(const PaperOptions& o) {
   ScenarioLoader load = default_scenario_loader();
+  SweepLoader load_sweep = default_sweep_loader();
   if (o.roofline) {
     load = [inner = std::move(load)](const std::string& path) {
       spec::ScenarioSpec s = inner(path);
       s.profile_path.clear();
       return s;
     };
+    load_sweep = [inner = std::move(load_sweep)](const std::string& path) {
+      LoadedSweep sw = inner(path);
+      for (SweepPoint& p : sw.points) p.spec.profile_path.clear();
+      return sw;
+    };
   }
-  return generate_paper_report(o, load, default_scenario_runner(true));
+  return generate_paper_report(o, load, load_sweep, default_scenario_runner(true));
 }
 
 }  // namespace masim::report

@@ -5,10 +5,13 @@
 // the values the study leaves unstated, routing seed).
 //
 // Inputs: the scenarios in scenarios/paper/ (each unstated value is a `choice`
-// with its reason; sweep values are choices named "sweep.*" and "slo.*") and
+// with its reason; SLOs are choices named "slo.*"), the sweep files
+// scenarios/sweeps/seed_{scaling,sequence_length,equal_slo,sensitivity}.json
+// (every sweep point and variant the report runs, with the axes' reasons) and
 // scenarios/paper/reference.json (the study's figures, used only for comparison).
-// Every simulated number comes from running those scenarios (or variants of
-// them built here, each described in the report) through the simulator.
+// Every simulated number comes from running those scenarios and sweep points
+// through the simulator; the only variants built in code are the routing seeds
+// (as many as the study's independent runs) and the other cost model.
 //
 //   PaperOptions o;
 //   o.output.out_dir = "reports/paper";
@@ -38,10 +41,33 @@ using ScenarioLoader = std::function<spec::ScenarioSpec(const std::string& path)
 // cannot be simulated (e.g. it does not fit in memory).
 using ScenarioRunner = std::function<nlohmann::json(const spec::ScenarioSpec&)>;
 
+// A sweep file the report runs (scenarios/sweeps/*.json, `masim sweep`'s
+// format): each point's scenario, validated, with its label (the axes' labels
+// joined by ", ") and its variants' descriptions; each axis with its values'
+// labels and its reason (the report's choices table shows them).
+struct SweepAxis {
+  std::string name, reason;
+  std::vector<std::string> labels;
+};
+struct SweepPoint {
+  std::string label;
+  std::string description;
+  spec::ScenarioSpec spec;
+};
+struct LoadedSweep {
+  std::string file, name;
+  std::vector<SweepAxis> axes;
+  std::vector<SweepPoint> points;
+};
+// Reads a sweep file and validates every point. Throws io::InputError (every
+// problem of every point) or io::EnvironmentError.
+using SweepLoader = std::function<LoadedSweep(const std::string& path)>;
+
 // The loader and runner of the real simulator: frontend::load_scenario,
 // topology::Topology::build, the roofline cost model, layouts::simulate and
 // layouts::to_json. The runner records timelines only when `timelines` is true.
 ScenarioLoader default_scenario_loader();
+SweepLoader default_sweep_loader();
 ScenarioRunner default_scenario_runner(bool timelines);
 
 struct PaperOptions {
@@ -62,13 +88,13 @@ struct PaperSummary {
 
 // Builds the report document only (no files); `progress` as in PaperOptions.
 Document paper_document(const std::string& source_dir, const ScenarioLoader& load,
-                        const ScenarioRunner& run, std::ostream* progress, PaperSummary* summary,
+                        const SweepLoader& load_sweep, const ScenarioRunner& run, std::ostream* progress, PaperSummary* summary,
                         nlohmann::json* seed_results = nullptr);
 
 // Runs everything and writes the report. Throws io::InputError (bad scenario or
 // reference file), io::EnvironmentError (missing files, node_modules for HTML).
 PaperSummary generate_paper_report(const PaperOptions& o);
 PaperSummary generate_paper_report(const PaperOptions& o, const ScenarioLoader& load,
-                                   const ScenarioRunner& run);
+                                   const SweepLoader& load_sweep, const ScenarioRunner& run);
 
 }  // namespace masim::report

@@ -1,5 +1,6 @@
 #include "sim/sweep/sweep_spec.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +22,10 @@ constexpr std::size_t kMaxAxisValues = 1000000;
 const std::set<std::string> kPathPointers = {"/hardware", "/topology", "/model", "/profile"};
 
 std::string label_of(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+bool pointer_has_prefix(const std::string& p, const std::string& prefix) {
+  return p == prefix || (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0 && p[prefix.size()] == '/');
+}
 
 std::optional<json> read_json(const frontend::FileSource& files, const std::string& path, const std::string& ref_file,
                               const std::string& ref_pointer, io::Diagnostics& diags) {
@@ -131,15 +136,17 @@ struct Parser {
       r.allow("zip");
       r.allow("variants");
       r.allow("labels");
+      r.allow("reason");
       r.finish();
       return std::nullopt;
     }
+    a.reason = r.string_or("reason", "");
     if (r.has("pointer")) {
       const auto t = target(r);
       const auto vs = values(r);
       if (t && vs) {
         for (std::size_t i = 0; i < vs->size(); ++i) {
-          a.values.push_back(AxisValue{label_of((*vs)[i]),
+          a.values.push_back(AxisValue{label_of((*vs)[i]), "",
                                        {Assignment{*t, rebase(*t, (*vs)[i]),
                                                    io::pointer_join(r.pointer_of("values"), i)}}});
         }
@@ -195,8 +202,10 @@ struct Parser {
           if (!v.valid()) continue;
           AxisValue av;
           av.label = v.string("label", Required::kYes).value_or("");
+          av.description = v.string_or("description", "");
           if (!seen.insert(av.label).second) v.error("label", "label \"" + av.label + "\" is used twice on this axis");
-          if (auto set = v.object("set", Required::kYes)) {
+          // No "set" and no "layout_set": the base as it is (a reference row).
+          if (auto set = v.object("set", Required::kNo)) {
             // Pointers in the order written would be nicer, but nlohmann::json
             // keeps object keys sorted: a variant's values are set in pointer
             // order (a parent before its children), which is what nesting needs.
@@ -217,6 +226,36 @@ struct Parser {
             if (av.sets.empty()) v.error("set", "expected at least one pointer to set, found an empty object");
             set->finish();
           }
+          // "layout_set": {"<layout name>": {"/pointer in that layout": value}}.
+          if (auto ls = v.object("layout_set", Required::kNo)) {
+            const json& lsn = (*vs)[i]["layout_set"];
+            if (lsn.empty()) v.error("layout_set", "expected at least one layout name, found an empty object");
+            for (const auto& [name, inner] : lsn.items()) {
+              ls->allow(name);
+              const auto li = layout_index(name, ls->pointer_of(name));
+              if (!li) continue;
+              auto in = ls->object(name, Required::kYes);
+              if (!in) continue;
+              if (inner.empty()) ls->error(name, "expected at least one pointer to set, found an empty object");
+              for (const auto& [ptr, value] : inner.items()) {
+                in->allow(ptr);
+                try {
+                  (void)json::json_pointer(ptr);
+                } catch (const json::exception&) {
+                  in->error(ptr, "expected a JSON Pointer (RFC 6901) as the key, found \"" + ptr + "\"");
+                  continue;
+                }
+                if (ptr.empty()) {
+                  in->error(ptr, "expected a JSON Pointer below the layout, found \"\" (the whole layout)");
+                  continue;
+                }
+                const std::string abs = "/layouts/" + std::to_string(*li) + ptr;
+                av.sets.push_back(Assignment{abs, value, in->pointer_of(ptr)});
+              }
+              in->finish();
+            }
+            ls->finish();
+          }
           v.finish();
           a.values.push_back(std::move(av));
         }
@@ -228,8 +267,73 @@ struct Parser {
   }
 };
 
-bool pointer_has_prefix(const std::string& p, const std::string& prefix) {
-  return p == prefix || (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0 && p[prefix.size()] == '/');
+
+// A pointer below a file reference of the base ("/model/num_experts" with
+// "model": "../models/x.json") needs the referenced document in the base: it
+// is read (relative to the base file) and written in place of the path.
+void inline_references(SweepSpec& s, io::Diagnostics& diags, const frontend::FileSource& files) {
+  for (const std::string& key : kPathPointers) {
+    if (key == "/profile") continue;  // a profile is only ever named, never edited
+    const json::json_pointer kp(key);
+    if (!s.base.contains(kp) || !s.base.at(kp).is_string()) continue;
+    const Assignment* below = nullptr;
+    for (const Axis& a : s.axes) {
+      for (const AxisValue& v : a.values) {
+        for (const Assignment& x : v.sets) {
+          if (x.pointer != key && pointer_has_prefix(x.pointer, key) && below == nullptr) below = &x;
+        }
+      }
+    }
+    if (below == nullptr) continue;
+    const std::string written = s.base.at(kp).get<std::string>();
+    const std::string path = frontend::resolve_reference(s.base_file, written);
+    if (auto doc = read_json(files, path, s.file, below->source, diags)) {
+      if (!doc->is_object()) {
+        diags.error(s.file, below->source,
+                    "expected " + key + " (\"" + written + "\") to be a JSON object to set " + below->pointer +
+                        " in, found " + io::describe(*doc));
+        continue;
+      }
+      s.base[kp] = std::move(*doc);
+    }
+  }
+}
+
+// Keeps the base's layouts named in the sweep's "layouts" (in the base's order).
+void keep_layouts(SweepSpec& s, const json& names, const std::string& file, io::Diagnostics& diags) {
+  if (!names.is_array() || names.empty()) {
+    diags.error(file, "/layouts", "expected a non-empty array of layout names of the base scenario, found " +
+                                      io::describe(names));
+    return;
+  }
+  std::vector<std::string> base_names;
+  for (const json& l : s.base["layouts"]) {
+    if (l.is_object() && l.contains("name") && l["name"].is_string()) base_names.push_back(l["name"].get<std::string>());
+  }
+  std::set<std::string> keep;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string where = io::pointer_join("/layouts", i);
+    if (!names[i].is_string()) {
+      diags.error(file, where, "expected a layout name (a string), found " + io::describe(names[i]));
+      continue;
+    }
+    const std::string n = names[i].get<std::string>();
+    if (std::find(base_names.begin(), base_names.end(), n) == base_names.end()) {
+      std::string msg = "expected the name of a layout of the base scenario, found \"" + n + "\"";
+      const std::string near = io::nearest(n, base_names);
+      if (!near.empty()) msg += "; did you mean \"" + near + "\"?";
+      diags.error(file, where, msg);
+      continue;
+    }
+    if (!keep.insert(n).second) diags.error(file, where, "layout \"" + n + "\" is named twice");
+  }
+  json kept = json::array();
+  for (const json& l : s.base["layouts"]) {
+    if (l.is_object() && l.contains("name") && l["name"].is_string() && keep.count(l["name"].get<std::string>())) {
+      kept.push_back(l);
+    }
+  }
+  s.base["layouts"] = std::move(kept);
 }
 
 // Each pointer must land in the base scenario: its parent exists there (or some
@@ -356,6 +460,11 @@ std::optional<SweepSpec> parse_sweep(const json& doc, const std::string& file, i
     }
   }
   const json* axes = r.array("axes", Required::kYes);
+  if (const json* keep = r.raw("layouts", Required::kNo); keep != nullptr && base_ok) {
+    const std::size_t b = diags.size();
+    keep_layouts(s, *keep, file, diags);
+    if (diags.size() != b) base_ok = false;
+  }
   r.finish();
   if (axes != nullptr && axes->empty()) r.error("axes", "expected at least one axis, found an empty array");
   if (axes != nullptr && base_ok) {
@@ -372,6 +481,7 @@ std::optional<SweepSpec> parse_sweep(const json& doc, const std::string& file, i
       }
     }
   }
+  inline_references(s, diags, files);
   check_targets(s, diags, files);
   if (diags.size() != before) return std::nullopt;
   return s;
@@ -417,6 +527,7 @@ Point point_at(const SweepSpec& s, std::size_t index) {
   for (std::size_t a = 0; a < s.axes.size(); ++a) {
     const AxisValue& v = s.axes[a].values[digit[a]];
     p.labels.push_back(v.label);
+    p.descriptions.push_back(v.description);
     for (const Assignment& x : v.sets) {
       p.sets.push_back(&x);
       const json::json_pointer jp(x.pointer);

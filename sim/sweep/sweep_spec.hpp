@@ -12,6 +12,15 @@
 //                             {"layout": "MA Separation", "pointer": "/ma/expert_gpus", "values": [[2,3],[3]]}],
 //    "labels": ["2:2", "3:1"]}
 //   {"name": "gpus", "variants": [{"label": "8", "set": {"/workload/batch": 192, "/layouts": [...]}}, ...]}
+//   {"name": "variant", "variants": [{"label": "as chosen"},
+//                                    {"label": "MA TP=4", "description": "2 attention replicas of TP=4",
+//                                     "layout_set": {"MA Separation": {"/ma/attention_tp": 4}}},
+//                                    {"label": "8 experts", "set": {"/model/num_experts": 8}}]}
+//
+// A pointer below a file reference of the base ("/model/num_experts" where the
+// base's "model" is a path) inlines that file into the base first, so a sweep
+// can vary a model, hardware or topology value without copying the file. A
+// sweep's optional "layouts" (names) keeps only those layouts of the base.
 //
 // A point is one choice per axis; points are numbered with the last axis
 // varying fastest. point_at() builds a point's scenario document (the base
@@ -44,11 +53,13 @@ struct Assignment {
 
 struct AxisValue {
   std::string label;     // the CSV cell: the value itself, or a variant's label
-  std::vector<Assignment> sets;
+  std::string description;  // a variant's "description" ("" otherwise)
+  std::vector<Assignment> sets;  // empty for a variant that keeps the base as it is
 };
 
 struct Axis {
   std::string name;
+  std::string reason;    // why these values (optional "reason"; reports show it)
   std::string source;    // JSON Pointer of the axis in the sweep file
   std::vector<AxisValue> values;
 };
@@ -72,6 +83,7 @@ struct SweepSpec {
 struct Point {
   std::size_t index = 0;
   std::vector<std::string> labels;        // one per axis
+  std::vector<std::string> descriptions;  // one per axis: the variant's "description", or empty
   std::vector<const Assignment*> sets;    // in the order applied
   nlohmann::json doc;                     // the point's scenario document
   std::string error;                      // non-empty: a value could not be set (the pointer's parent is missing)

@@ -88,8 +88,8 @@ struct Built {
 
 Built build() {
   report::PaperSummary sum;
-  report::Document d = report::paper_document(MASIM_SOURCE_DIR, report::default_scenario_loader(), fake_run,
-                                              nullptr, &sum);
+  report::Document d = report::paper_document(MASIM_SOURCE_DIR, report::default_scenario_loader(),
+                                              report::default_sweep_loader(), fake_run, nullptr, &sum);
   std::string md = report::render_markdown(d, "report.html");
   return {std::move(d), sum, std::move(md)};
 }
@@ -164,7 +164,7 @@ TEST_CASE("a missing sweep choice is a diagnostic naming the scenario and the ke
     return s;
   };
   try {
-    report::paper_document(MASIM_SOURCE_DIR, loader, fake_run, nullptr, nullptr);
+    report::paper_document(MASIM_SOURCE_DIR, loader, report::default_sweep_loader(), fake_run, nullptr, nullptr);
     FAIL("expected an error");
   } catch (const io::InputError& e) {
     CHECK(std::string(e.what()).find("/choices: the paper report needs a choice with key \"slo.tpot_ms\"") !=
@@ -176,19 +176,28 @@ TEST_CASE("the report's prose follows the scenarios it ran, not figures written 
   auto loader = [](const std::string& path) {
     spec::ScenarioSpec s = report::default_scenario_loader()(path);
     if (s.name == "seed-study") s.workload.routing.zipf_exponent = 0.7;
-    if (s.name == "scalability") {
-      for (spec::Choice& c : s.choices) {
-        if (c.key == "sweep.batch_per_gpu") c.value = "12";
-      }
-    }
     return s;
   };
+  // The scaling sweep at half its load per GPU; the sensitivity sweep with a renamed variant.
+  auto sweeps = [](const std::string& path) {
+    report::LoadedSweep sw = report::default_sweep_loader()(path);
+    for (report::SweepPoint& p : sw.points) {
+      if (sw.name == "seed-scaling") p.spec.workload.batch /= 2;
+      if (sw.name == "seed-sensitivity" && p.label == "wider model") {
+        p.label = "widest model";
+        p.description = "a description from the sweep file";
+      }
+    }
+    return sw;
+  };
   report::PaperSummary sum;
-  const report::Document d = report::paper_document(MASIM_SOURCE_DIR, loader, fake_run, nullptr, &sum);
+  const report::Document d = report::paper_document(MASIM_SOURCE_DIR, loader, sweeps, fake_run, nullptr, &sum);
   const std::string md = report::render_markdown(d, "report.html");
   CHECK(md.find("routing distribution (Zipf 0.7 over 16 experts") != std::string::npos);
   CHECK(md.find("distribution (Zipf 0.3") == std::string::npos);
   CHECK(md.find("Weak scaling at 12 sequences per GPU on a 32-GPU fabric") != std::string::npos);
+  CHECK(md.find("| widest model | a description from the sweep file |") != std::string::npos);
+  CHECK(md.find("| wider model |") == std::string::npos);
 }
 
 TEST_CASE("robustness section: the study's claims against a run timeline") {

@@ -120,6 +120,67 @@ TEST_CASE("expansion: zipped members advance together; variants set several valu
   }
 }
 
+TEST_CASE("a sweep keeps named layouts, sets values inside a layout by name, and edits a referenced model in place") {
+  io::Diagnostics d;
+  json doc = sweep_doc(json::array(
+      {json{{"name", "variant"},
+            {"reason", "why these variants"},
+            {"variants", json::array({json{{"label", "as chosen"}},
+                                      json{{"label", "MA TP=4"},
+                                           {"description", "2 attention replicas of TP=4"},
+                                           {"layout_set", {{"MA Separation", {{"/ma/attention_tp", 4}}},
+                                                           {"TP=8, PP=2", {{"/micro_batches", 4}}}}}},
+                                      json{{"label", "8 experts"}, {"set", {{"/model/num_experts", 8}}}}})}}}));
+  doc["layouts"] = {"TP=8, PP=2", "MA Separation"};
+  const auto s = parse(doc, d);
+  REQUIRE_MESSAGE(s, d.format_lines());
+  CHECK(s->axes[0].reason == "why these variants");
+  CHECK(s->axes[0].values[1].description == "2 attention replicas of TP=4");
+  // The base keeps two of seed_study.json's four layouts, in its order.
+  REQUIRE(s->base["layouts"].size() == 2);
+  CHECK(s->base["layouts"][0]["name"] == "TP=8, PP=2");
+  // "as chosen" changes nothing: the base itself.
+  CHECK(sweep::point_at(*s, 0).doc == s->base);
+  const sweep::Point ma = sweep::point_at(*s, 1);
+  CHECK(ma.doc["layouts"][1]["ma"]["attention_tp"] == 4);
+  CHECK(ma.doc["layouts"][0]["micro_batches"] == 4);
+  // The model file was inlined so that one value of it can change; the rest is the file's.
+  const sweep::Point e8 = sweep::point_at(*s, 2);
+  CHECK(e8.doc["model"]["num_experts"] == 8);
+  CHECK(e8.doc["model"]["hidden_size"] == 4096);
+  CHECK(sweep::point_at(*s, 0).doc["model"]["num_experts"] == 16);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const sweep::Resolved r = sweep::resolve_point(*s, sweep::point_at(*s, i), frontend::FileSource{}, {}, "t");
+    REQUIRE_MESSAGE(r.spec.has_value(), i, " ", r.errors.empty() ? "" : r.errors[0]);
+    CHECK(r.spec->layouts.size() == 2);
+    CHECK(r.spec->model.num_experts == (i == 2 ? 8 : 16));
+    CHECK(r.spec->model.name == "seed-moe-4l");
+  }
+}
+
+TEST_CASE("bad layout filters and layout sets are reported at their pointers") {
+  io::Diagnostics d;
+  json doc = sweep_doc(json::array(
+      {json{{"name", "v"},
+            {"variants", json::array({json{{"label", "a"}, {"layout_set", {{"MA Seperation", {{"/ma/attention_tp", 4}}}}}},
+                                      json{{"label", "b"}, {"layout_set", {{"TP=8", json::object()}}}},
+                                      json{{"label", "c"}, {"layout_set", {{"TP=8", {{"tp", 4}}}}}}})}}}));
+  doc["layouts"] = {"TP=8", "TP=8", "TP9"};
+  CHECK_FALSE(parse(doc, d));
+  const std::string out = d.format_lines();
+  CAPTURE(out);
+  CHECK(out.find("tests/t.json:/layouts/1: layout \"TP=8\" is named twice") != std::string::npos);
+  CHECK(out.find("tests/t.json:/layouts/2: expected the name of a layout of the base scenario, found \"TP9\"") != std::string::npos);
+  io::Diagnostics d2;
+  doc.erase("layouts");
+  CHECK_FALSE(parse(doc, d2));
+  const std::string out2 = d2.format_lines();
+  CAPTURE(out2);
+  CHECK(out2.find("tests/t.json:/axes/0/variants/0/layout_set/MA Seperation: expected the name of a layout of the base scenario, found \"MA Seperation\"; did you mean \"MA Separation\"?") != std::string::npos);
+  CHECK(out2.find("tests/t.json:/axes/0/variants/1/layout_set/TP=8: expected at least one pointer to set") != std::string::npos);
+  CHECK(out2.find("tests/t.json:/axes/0/variants/2/layout_set/TP=8/tp: expected a JSON Pointer (RFC 6901)") != std::string::npos);
+}
+
 TEST_CASE("sweep files are strict: every problem at once, with the sweep file's pointer") {
   io::Diagnostics d;
   json axes = json::array();
