@@ -17,7 +17,8 @@
 # Environment: MASIM_FUZZ_BUILD (build directory, default build/sanitize),
 # MASIM_FUZZ_JOBS (parallel build jobs, default: ninja's), MASIM_FUZZ_TIMEOUT (seconds per
 # input, default 10, topologies 30), CXX (default clang++),
-# MASIM_FUZZ_CONFIGURE_ONLY=1 (configure and stop: scripts/sanitize.sh).
+# MASIM_FUZZ_PARALLEL (targets run at once, default 1; scripts/sanitize.sh runs
+# one per core), MASIM_FUZZ_CONFIGURE_ONLY=1 (configure and stop: scripts/sanitize.sh).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -58,8 +59,9 @@ seeds() {
   esac
 }
 
-status=0
-for t in $targets; do
+# One target: its run's output to stdout; non-zero on a crash, hang or sanitizer report.
+fuzz_one() {
+  t=$1
   corpus="$build/corpus/$t"
   mkdir -p "$corpus"
   dict=""
@@ -74,9 +76,35 @@ for t in $targets; do
   echo "== fuzz_$t for ${seconds}s (corpus $corpus)"
   # shellcheck disable=SC2046,SC2086
   if ! "$build/tests/robustness/fuzz_$t" $dict -max_total_time="$seconds" -timeout="$limit" -rss_limit_mb=4096 -print_final_stats=1 \
-      "$corpus" $(seeds "$t"); then
+      "$corpus" $(seeds "$t") 2>&1; then
     echo "== fuzz_$t FAILED: see crash-* / timeout-* / oom-* above" >&2
-    status=1
+    return 1
   fi
+}
+
+# MASIM_FUZZ_PARALLEL targets at a time (default 1), one core each; each
+# target's output is printed whole when it ends, in the order given.
+parallel=${MASIM_FUZZ_PARALLEL:-1}
+logs="$build/fuzz-logs"
+rm -rf "$logs"
+mkdir -p "$logs"
+status=0
+i=0
+running=0
+for t in $targets; do
+  i=$((i + 1))
+  ( fuzz_one "$t" > "$logs/$i.$t.log" 2>&1; echo $? > "$logs/$i.$t.rc" ) &
+  running=$((running + 1))
+  if [ "$running" -ge "$parallel" ]; then
+    wait
+    running=0
+  fi
+done
+wait
+i=0
+for t in $targets; do
+  i=$((i + 1))
+  cat "$logs/$i.$t.log"
+  [ "$(cat "$logs/$i.$t.rc")" = 0 ] || status=1
 done
 exit $status

@@ -14,6 +14,7 @@
 #include "sim/faults/timeline.hpp"
 #include "sim/frontend/scenario.hpp"
 #include "sim/io/diagnostics.hpp"
+#include "tests/test_time.hpp"
 #include "sim/models/compute_cost.hpp"
 #include "sim/topology/topology.hpp"
 
@@ -85,7 +86,7 @@ void check_accounting(const faults::LayoutTimeline& l, double duration) {
 }  // namespace
 
 TEST_CASE("conservation: every sequence is accounted for in every segment, under random faults") {
-  for (std::uint64_t seed : {1ULL, 2ULL, 3ULL, 4ULL}) {
+  for (std::uint64_t seed : testing::breadth({1ULL, 2ULL, 3ULL, 4ULL})) {
     json doc = base_doc();
     // Frequent faults of every class, most repaired: many overlapping recoveries.
     doc["timeline"]["faults"] = json::array();
@@ -102,7 +103,7 @@ TEST_CASE("conservation: every sequence is accounted for in every segment, under
 
 TEST_CASE("stress: days of random GPU faults with repairs; spares, standbys and restores never collide") {
   // Found a GPU handed out as a spare while a restored plan used it again.
-  for (std::uint64_t seed : {5ULL, 6ULL, 7ULL}) {
+  for (std::uint64_t seed : testing::breadth({5ULL, 6ULL, 7ULL})) {
     json doc = base_doc();
     doc["layouts"] = json::array({layout(doc, "MA Separation, 2x attention"), layout(doc, "TP=8")});
     doc["timeline"] = {{"duration", "3 d"},
