@@ -184,6 +184,7 @@ std::optional<PowerFitResult> fit_power(const json& readings, const std::string&
       row["capped_time_error_pct"] = 100.0 * (capped_s - u.t_s) / u.t_s;
     }
     rows.push_back(row);
+    res.ops.push_back(u.op);
   }
   std::sort(abs_err.begin(), abs_err.end());
   char src[256];
@@ -206,6 +207,21 @@ std::optional<PowerFitResult> fit_power(const json& readings, const std::string&
                       {"source", res.fit.source}}},
                     {"runs", rows}};
   return res;
+}
+
+void price_power_runs(PowerFitResult& r, const profile::ProfileCostModel& cost) {
+  json& rows = r.report["runs"];
+  for (std::size_t i = 0; i < rows.size() && i < r.ops.size(); ++i) {
+    json& row = rows[i];
+    const double measured = row.value("op_us", 0.0);
+    const std::optional<double> table = cost.profile_us(r.ops[i]);
+    if (!table || !(measured > 0)) continue;
+    const double priced = cost.at_power_cap(r.ops[i], SimTime::us(*table)).us();
+    row["table_us"] = *table;
+    row["table_error_pct"] = 100.0 * (*table - measured) / measured;
+    row["priced_us"] = priced;
+    row["priced_error_pct"] = 100.0 * (priced - measured) / measured;
+  }
 }
 
 }  // namespace masim::calibrate

@@ -20,18 +20,28 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/io/diagnostics.hpp"
+#include "sim/models/op.hpp"
 #include "sim/models/power.hpp"
+#include "sim/profile/cost_model.hpp"
 
 namespace masim::calibrate {
 
 struct PowerFitResult {
   models::PowerFit fit;
   nlohmann::json report;   // per run: measured and fitted power, capped-time check; residuals
+  std::vector<models::Op> ops;  // masim's op of each report["runs"] row, in order
 };
+
+// Adds to each row of r.report["runs"] what `cost` prices its op at: the table's
+// time before the power cap ("table_us"), after it ("priced_us", the time a
+// scenario runs), and the error of each against the measured op time. `cost`
+// should be the profile with the fitted power model (ProfileCostModel).
+void price_power_runs(PowerFitResult& r, const profile::ProfileCostModel& cost);
 
 std::optional<PowerFitResult> fit_power(const nlohmann::json& readings, const std::string& file, io::Diagnostics& diags);
 

@@ -34,6 +34,7 @@
 #include "sim/io/cli_args.hpp"
 #include "sim/io/diagnostics.hpp"
 #include "sim/io/json_reader.hpp"
+#include "sim/profile/cost_model.hpp"
 #include "sim/profile/derive.hpp"
 #include "sim/profile/fit.hpp"
 #include "sim/profile/op_map.hpp"
@@ -237,6 +238,16 @@ int main(int argc, char** argv) {
       std::printf("idle %.1f W, tensor %.3f pJ/FLOP, vector %.3f pJ/FLOP, HBM %.2f pJ/B, cap %.0f W\n%s\n", pf.idle_w,
                   pf.tensor_pj_per_flop, pf.vector_pj_per_flop, pf.hbm_pj_per_byte, pf.cap_w, pf.source.c_str());
       p->power_model = pf;
+      // What the profile now prices each run's op at, before and after the cap.
+      const profile::ProfileCostModel priced(*p, pf_profile, spec::GpuSpec{});
+      calibrate::price_power_runs(*f, priced);
+      for (const auto& r : f->report["runs"]) {
+        if (!r.contains("priced_us")) continue;
+        std::printf("%-40s measured %8.1f us  table %8.1f us (%+6.1f%%)  at the cap %8.1f us (%+6.1f%%)\n",
+                    r["run"].get<std::string>().c_str(), r["op_us"].get<double>(), r["table_us"].get<double>(),
+                    r["table_error_pct"].get<double>(), r["priced_us"].get<double>(),
+                    r["priced_error_pct"].get<double>());
+      }
       profile::write_profile(*p, out);
       if (!pf_report.empty()) profile::write_text_atomic(pf_report, f->report.dump(1) + "\n");
       return 0;

@@ -8,8 +8,10 @@
 #   stages: gemm (gemm_bf16 with cuBLASLt's heuristic top-1, production),
 #           attention (SDPA decode table), steps (production decode/prefill steps),
 #           power (NVML readings for the power model),
-#           tables (gemm_bf16, attention_prefill_d128, grouped_gemm_bf16 through libtorch)
-# GEMM_S, ATTN_S, STEPS_S: per-stage deadlines in seconds; SEED (default 16).
+#           tables (gemm_bf16, attention_prefill_d128, grouped_gemm_bf16 through libtorch),
+#           smallops (rmsnorm, router_topk, swiglu, permute, unpermute, elementwise as
+#           PyTorch runs them unfused)
+# GEMM_S, ATTN_S, STEPS_S, TABLES_S, SMALL_S: per-stage deadlines in seconds; SEED (default 16).
 set -u
 OUT=${OUT:-/tmp/masim-out}
 mkdir -p "$OUT"
@@ -77,6 +79,11 @@ for stage in "${STAGES[@]}"; do
       D=${TABLES_S:-240}; [ "$D" -gt $(( L - 15 )) ] && D=$(( L - 15 ))
       say "tables: gemm_bf16, attention_prefill_d128, grouped_gemm_bf16 through libtorch (deadline ${D}s)"
       timeout $(( D + 90 )) $TB tables -o "$OUT/torch-tables.json" --deadline-s "$D"; echo "tables exit $?" ;;
+    smallops)
+      [ -z "$TB" ] && continue
+      D=${SMALL_S:-120}; [ "$D" -gt $(( L - 15 )) ] && D=$(( L - 15 ))
+      say "smallops: rmsnorm, router_topk, swiglu, permute, unpermute, elementwise through libtorch (deadline ${D}s)"
+      timeout $(( D + 60 )) $TB smallops -o "$OUT/torch-smallops.json" --deadline-s "$D"; echo "smallops exit $?" ;;
     power)
       [ -z "$TB" ] && continue
       say "power"

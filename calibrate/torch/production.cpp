@@ -17,6 +17,9 @@
 //              layers. `masim-profile production-steps` prices the same steps.
 //   tables     production tables of dense GEMMs (at::linear), prefill attention
 //              (SDPA, causal) and expert GEMMs (at::_grouped_mm or a loop of at::mm).
+//   smallops   production tables of the unfused small ops PyTorch runs between the
+//              GEMMs (at::rms_norm, softmax + topk, silu * up, index_select permute,
+//              index_select + bmm combine, residual adds), as the steps call them.
 //   power      NVML board power over >= 1 s runs of a compute-bound GEMM, GEMMs of
 //              falling intensity, a GEMV, a device copy and GQA decode attention,
 //              with the SM clock, for the power model's fit.
@@ -345,9 +348,20 @@ std::vector<ModelShape> read_models(const std::string& path) {
 int cmd_attention(const std::vector<std::string>& args, const std::string& out, bool quick, std::uint64_t seed,
                   double deadline_s, const std::string& models_path) {
   const auto t0 = Clock::now();
-  std::vector<double> streams = {1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096};
-  std::vector<double> context = {128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192, 16384};
-  std::vector<double> group = {1, 2, 4, 6, 8, 12, 16};
+  // Dense in kv_streams (= batch x KV heads): SDPA's decode kernels launch CTAs per
+  // (batch, head, KV split), so their time steps with the waves over the SMs
+  // between powers of two (issue 17: batches 17, 35, 37 ran 15-40% slower than
+  // their power-of-two neighbours suggest). Every multiple of 8 up to 512 (batch
+  // 1-64 at 8 KV heads), every 64 up to 1024, every 128 up to 2048 (2,380 points,
+  // about 2.5 min at the last run's ~65 ms a point); context and group coarser
+  // than before (SDPA's time was within 3% across groups 1-8 at equal KV bytes).
+  std::vector<double> streams = {1, 2, 4};
+  for (double v = 8; v <= 512; v += 8) streams.push_back(v);
+  for (double v = 576; v <= 1024; v += 64) streams.push_back(v);
+  for (double v = 1152; v <= 2048; v += 128) streams.push_back(v);
+  for (double v : {3072.0, 4096.0}) streams.push_back(v);
+  std::vector<double> context = {128, 512, 1024, 2048, 4096, 8192, 16384};
+  std::vector<double> group = {1, 4, 8, 16};
   if (quick) {
     streams = {8, 64, 512};
     context = {512, 2048};
@@ -655,6 +669,244 @@ int cmd_tables(const std::vector<std::string>& args, const std::string& out, dou
   write_atomic(out, prof.dump(1) + "\n");
   for (const auto& s : notes) std::printf("%s\n", s.c_str());
   return 0;
+}
+
+// ---------------------------------------------------------------- small ops
+// The unfused small ops PyTorch runs between the GEMMs and attention, each
+// exactly as cmd_steps' layers call it (build_layers), as production tables
+// ("kernels": "production") on token x width grids spanning the shipped models
+// (hidden 2048, 4096, 7168; expert FFN 768-14336; 8-256 experts, top-1..8):
+//   rmsnorm      at::rms_norm over [tokens, width], bf16 weight
+//   router_topk  at::softmax (fp32) + at::topk + renormalize + cast to bf16, over
+//                [tokens, experts] bf16 logits
+//   swiglu       at::silu(gu[:, :w]) * gu[:, w:] over a [tokens, 2w] gate/up output
+//   permute      index_select of [tokens, width] rows into tokens x top_k expert slots
+//   unpermute    index_select of the slots back to token order + at::bmm with the
+//                [tokens, 1, top_k] routing weights (the weighted combine)
+//   elementwise  at::add of 2 operands, add(add(a, b), c) of 3 (the residual adds)
+// Each point's inputs rotate over buffer sets exceeding 3x L2 (rotation(): at most
+// 32 sets, so shapes under L2 / 10 stay partly L2-resident across launches, as
+// they are in a step whose previous op just wrote them), timed in a CUDA graph
+// (time_graph); each result is checked against an fp32 reference first.
+int cmd_smallops(const std::vector<std::string>& args, const std::string& out, double deadline_s, bool quick) {
+  const auto t0 = Clock::now();
+  TimingOpts topt;
+  std::vector<json> tables;
+  std::vector<std::string> notes;
+  std::vector<double> tokens = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
+  std::vector<double> hidden = {512, 1024, 1536, 2048, 3072, 4096, 5120, 7168, 8192};
+  std::vector<double> ffn = {256, 512, 768, 1024, 1408, 2048, 4096, 5632, 8192, 14336};
+  std::vector<double> rows = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536};
+  std::vector<double> experts = {8, 16, 32, 64, 128, 256};
+  std::vector<double> topk = {1, 2, 4, 6, 8};
+  std::vector<double> perm_width = {1024, 2048, 4096, 7168};
+  std::vector<double> elements;
+  for (double e = 1024; e <= 134217728; e *= 2) {
+    elements.push_back(e);
+    if (e * 1.5 < 134217728) elements.push_back(e * 1.5);
+  }
+  if (quick) {
+    tokens = {8, 256};
+    hidden = {2048, 4096};
+    ffn = {768, 14336};
+    rows = {16, 4096};
+    experts = {8, 128};
+    topk = {2, 8};
+    perm_width = {4096};
+    elements = {32768, 1048576};
+  }
+  const std::string lib = std::string("libtorch ") + TORCH_VERSION + " ";
+  const double share = deadline_s > 0 ? deadline_s / 6 : 0;
+  auto deadline_of = [&](int i) { return share > 0 ? share * (i + 1) : 0.0; };
+  auto bytes_sets = [](double bytes) { return rotation(bytes); };
+  auto note = [&](const std::string& name, int got, const json& t, int wrong) {
+    notes.push_back(name + " (production): " + std::to_string(got) + " of " + std::to_string(t["time_us"].size()) +
+                    " points measured, " + std::to_string(wrong) + " wrong");
+  };
+  int total_wrong = 0;
+  auto ok_or_wrong = [&](double err, double tol, const char* what, const std::vector<double>& x) {
+    if (err < tol) return true;
+    ++total_wrong;
+    std::printf("  WRONG %s at", what);
+    for (double v : x) std::printf(" %g", v);
+    std::printf(": rel_err %.3g\n", err);
+    return false;
+  };
+  {  // rmsnorm
+    int got = 0;
+    const int before = total_wrong;
+    json t = grid_table(
+        "rmsnorm", "rmsnorm", lib + "at::rms_norm (eps 1e-6, bf16 weight)", {"tokens", "width"}, {tokens, hidden},
+        deadline_of(0), t0,
+        [&](const std::vector<double>& x) {
+          const auto T = static_cast<std::int64_t>(x[0]), W = static_cast<std::int64_t>(x[1]);
+          const int sets = bytes_sets(2.0 * 2 * T * W);
+          std::vector<at::Tensor> in;
+          for (int i = 0; i < sets; ++i) in.push_back(at::randn({T, W}, bf16()));
+          const at::Tensor w = at::randn({W}, bf16());
+          const at::Tensor y = at::rms_norm(in[0], {W}, w, 1e-6);
+          const at::Tensor xf = in[0].to(at::kFloat);
+          const at::Tensor ref = xf * at::rsqrt(xf.pow(2).mean(-1, true) + 1e-6) * w.to(at::kFloat);
+          if (!ok_or_wrong(rel_err(y, ref), 2e-2, "rmsnorm", x)) return std::nan("");
+          return time_graph([&](int i) { (void)at::rms_norm(in[static_cast<std::size_t>(i % sets)], {W}, w, 1e-6); },
+                            topt)
+              .median_us;
+        },
+        got);
+    note("rmsnorm", got, t, total_wrong - before);
+    tables.push_back(t);
+  }
+  {  // router_topk
+    int got = 0;
+    const int before = total_wrong;
+    json t = grid_table(
+        "router_topk", "router_topk",
+        lib + "at::softmax (fp32) + at::topk + renormalize (w / w.sum) + cast to bf16 over bf16 logits",
+        {"tokens", "experts", "top_k"}, {tokens, experts, topk}, deadline_of(1), t0,
+        [&](const std::vector<double>& x) {
+          const auto T = static_cast<std::int64_t>(x[0]), E = static_cast<std::int64_t>(x[1]),
+                     K = static_cast<std::int64_t>(x[2]);
+          if (K > E) return std::nan("");
+          const int sets = bytes_sets(2.0 * T * E + 6.0 * T * K);
+          std::vector<at::Tensor> in;
+          for (int i = 0; i < sets; ++i) in.push_back(at::randn({T, E}, bf16()));
+          auto run = [&](const at::Tensor& logits) {
+            at::Tensor p = at::softmax(logits, -1, at::kFloat);
+            auto [w, idx] = at::topk(p, K);
+            (void)idx;
+            w = w / w.sum(-1, true);
+            return w.to(at::kBFloat16);
+          };
+          const at::Tensor got_w = run(in[0]);
+          const at::Tensor pf = at::softmax(in[0].to(at::kFloat), -1);
+          const at::Tensor top = std::get<0>(at::sort(pf, -1, true)).narrow(1, 0, K);
+          if (!ok_or_wrong(rel_err(got_w, top / top.sum(-1, true)), 2e-2, "router_topk", x)) return std::nan("");
+          return time_graph([&](int i) { (void)run(in[static_cast<std::size_t>(i % sets)]); }, topt).median_us;
+        },
+        got);
+    note("router_topk", got, t, total_wrong - before);
+    tables.push_back(t);
+  }
+  {  // swiglu
+    int got = 0;
+    const int before = total_wrong;
+    json t = grid_table(
+        "swiglu", "swiglu", lib + "at::silu(gu[:, :w]) * gu[:, w:] over a [tokens, 2w] gate/up output (two kernels)",
+        {"tokens", "width"}, {rows, ffn}, deadline_of(2), t0,
+        [&](const std::vector<double>& x) {
+          const auto T = static_cast<std::int64_t>(x[0]), W = static_cast<std::int64_t>(x[1]);
+          if (6.0 * T * W > 4.0 * 1073741824.0) return std::nan("");
+          const int sets = bytes_sets(2.0 * 3 * T * W);
+          std::vector<at::Tensor> in;
+          for (int i = 0; i < sets; ++i) in.push_back(at::randn({T, 2 * W}, bf16()));
+          auto run = [&](const at::Tensor& gu) { return at::silu(gu.narrow(1, 0, W)) * gu.narrow(1, W, W); };
+          const at::Tensor g = in[0].narrow(1, 0, W).to(at::kFloat), u = in[0].narrow(1, W, W).to(at::kFloat);
+          if (!ok_or_wrong(rel_err(run(in[0]), g * at::sigmoid(g) * u), 2e-2, "swiglu", x)) return std::nan("");
+          return time_graph([&](int i) { (void)run(in[static_cast<std::size_t>(i % sets)]); }, topt).median_us;
+        },
+        got);
+    note("swiglu", got, t, total_wrong - before);
+    tables.push_back(t);
+  }
+  // Balanced routing as cmd_steps uses it: slot s = t*k + j goes to expert s mod 8,
+  // laid out expert by expert; perm[p] is the token of slot position p, inv its inverse.
+  auto routing = [](std::int64_t T, std::int64_t K) {
+    const std::int64_t slots = T * K, E = 8;
+    std::vector<std::int64_t> perm, inv(static_cast<std::size_t>(slots));
+    std::int64_t pos = 0;
+    for (std::int64_t e = 0; e < E; ++e) {
+      for (std::int64_t s = e; s < slots; s += E) {
+        perm.push_back(s / K);
+        inv[static_cast<std::size_t>(s)] = pos++;
+      }
+    }
+    const auto li = at::TensorOptions().dtype(at::kLong);
+    return std::make_pair(at::tensor(perm, li).to(at::kCUDA), at::tensor(inv, li).to(at::kCUDA));
+  };
+  {  // permute
+    int got = 0;
+    const int before = total_wrong;
+    json t = grid_table(
+        "permute", "permute", lib + "index_select of [tokens, width] rows into tokens x top_k expert slots",
+        {"tokens", "width", "top_k"}, {tokens, perm_width, topk}, deadline_of(3), t0,
+        [&](const std::vector<double>& x) {
+          const auto T = static_cast<std::int64_t>(x[0]), W = static_cast<std::int64_t>(x[1]),
+                     K = static_cast<std::int64_t>(x[2]);
+          const int sets = bytes_sets(2.0 * T * W * (1 + K));
+          std::vector<at::Tensor> in;
+          for (int i = 0; i < sets; ++i) in.push_back(at::randn({T, W}, bf16()));
+          const at::Tensor perm = routing(T, K).first;
+          const at::Tensor y = in[0].index_select(0, perm);
+          const at::Tensor ref = in[0].to(at::kFloat).index_select(0, perm);
+          if (!ok_or_wrong(rel_err(y, ref), 1e-3, "permute", x)) return std::nan("");
+          return time_graph([&](int i) { (void)in[static_cast<std::size_t>(i % sets)].index_select(0, perm); }, topt)
+              .median_us;
+        },
+        got);
+    note("permute", got, t, total_wrong - before);
+    tables.push_back(t);
+  }
+  {  // unpermute
+    int got = 0;
+    const int before = total_wrong;
+    json t = grid_table(
+        "unpermute", "unpermute",
+        lib + "index_select of the tokens x top_k slots back to token order + at::bmm with [tokens, 1, top_k] "
+              "routing weights (the weighted combine)",
+        {"tokens", "width", "top_k"}, {tokens, perm_width, topk}, deadline_of(4), t0,
+        [&](const std::vector<double>& x) {
+          const auto T = static_cast<std::int64_t>(x[0]), W = static_cast<std::int64_t>(x[1]),
+                     K = static_cast<std::int64_t>(x[2]);
+          const int sets = bytes_sets(2.0 * T * W * (1 + K));
+          std::vector<at::Tensor> in;
+          for (int i = 0; i < sets; ++i) in.push_back(at::randn({T * K, W}, bf16()));
+          const at::Tensor topw = at::rand({T, K}, bf16());
+          const at::Tensor inv = routing(T, K).second;
+          auto run = [&](const at::Tensor& d) {
+            return at::bmm(topw.unsqueeze(1), d.index_select(0, inv).view({T, K, W})).squeeze(1);
+          };
+          const at::Tensor ref =
+              (in[0].to(at::kFloat).index_select(0, inv).view({T, K, W}) * topw.to(at::kFloat).unsqueeze(2)).sum(1);
+          if (!ok_or_wrong(rel_err(run(in[0]), ref), 2e-2, "unpermute", x)) return std::nan("");
+          return time_graph([&](int i) { (void)run(in[static_cast<std::size_t>(i % sets)]); }, topt).median_us;
+        },
+        got);
+    note("unpermute", got, t, total_wrong - before);
+    tables.push_back(t);
+  }
+  {  // elementwise
+    int got = 0;
+    const int before = total_wrong;
+    json t = grid_table(
+        "elementwise", "elementwise", lib + "at::add (2 operands) or at::add(at::add(a, b), c) (3 operands, two kernels)",
+        {"elements", "operands"}, {elements, {2, 3}}, deadline_of(5), t0,
+        [&](const std::vector<double>& x) {
+          const auto N = static_cast<std::int64_t>(x[0]);
+          const int ops = static_cast<int>(x[1]);
+          const int sets = bytes_sets(2.0 * N * (ops + 1));
+          std::vector<at::Tensor> a, b, c;
+          for (int i = 0; i < sets; ++i) {
+            a.push_back(at::randn({N}, bf16()));
+            b.push_back(at::randn({N}, bf16()));
+            if (ops == 3) c.push_back(at::randn({N}, bf16()));
+          }
+          auto run = [&](std::size_t i) { return ops == 3 ? at::add(at::add(a[i], b[i]), c[i]) : at::add(a[i], b[i]); };
+          at::Tensor ref = a[0].to(at::kFloat) + b[0].to(at::kFloat);
+          if (ops == 3) ref = ref + c[0].to(at::kFloat);
+          if (!ok_or_wrong(rel_err(run(0), ref), 2e-2, "elementwise", x)) return std::nan("");
+          return time_graph([&](int i) { (void)run(static_cast<std::size_t>(i % sets)); }, topt).median_us;
+        },
+        got);
+    note("elementwise", got, t, total_wrong - before);
+    tables.push_back(t);
+  }
+  notes.push_back("measured by masim-calibrate-torch smallops in " + std::to_string(static_cast<int>(seconds_since(t0))) +
+                  " s");
+  json prof = {{"schema", 1},       {"kind", "masim-calibration-profile"}, {"provenance", provenance(args)},
+               {"ceilings", json::object()}, {"ops", tables},                  {"notes", notes}};
+  write_atomic(out, prof.dump(1) + "\n");
+  for (const auto& s : notes) std::printf("%s\n", s.c_str());
+  return total_wrong == 0 ? 0 : 1;
 }
 
 // ---------------------------------------------------------------- steps
@@ -1097,7 +1349,8 @@ int usage() {
                "usage: masim-calibrate-torch attention -o OUT [--quick] [--seed S] [--deadline-s N] [--models STEPS.json]\n"
                "       masim-calibrate-torch steps STEPS.json -o OUT [--deadline-s N] [--quick]\n"
                "       masim-calibrate-torch power -o OUT [--seconds S]\n"
-               "       masim-calibrate-torch tables -o OUT [--deadline-s N] [--quick]\n");
+               "       masim-calibrate-torch tables -o OUT [--deadline-s N] [--quick]\n"
+               "       masim-calibrate-torch smallops -o OUT [--deadline-s N] [--quick]\n");
   return 2;
 }
 
@@ -1152,6 +1405,7 @@ int main(int argc, char** argv) {
   c10::cuda::CUDAStreamGuard guard(stream);
   if (cmd == "attention") return cmd_attention(args, out, quick, seed, deadline, models);
   if (cmd == "tables") return cmd_tables(args, out, deadline, quick);
+  if (cmd == "smallops") return cmd_smallops(args, out, deadline, quick);
   if (cmd == "steps") {
     if (positional.empty()) return usage();
     return cmd_steps(args, positional, out, deadline, quick);

@@ -40,15 +40,28 @@ std::optional<double> ProfileCostModel::profile_us(const models::Op& op) const {
   return std::nullopt;
 }
 
+SimTime ProfileCostModel::at_power_cap(const models::Op& op, SimTime t) const {
+  if (!profile_.power_model) return t;
+  // Only ops the SM clock paces: tensor FLOPs per byte above the measured ridge
+  // (best bf16 rate / copy bandwidth). A lower clock does not slow an op HBM paces.
+  const Ceilings& c = profile_.ceilings;
+  if (c.bf16_flops_per_s <= 0 || c.copy_bytes_per_s <= 0 || op.bytes.count() <= 0) return t;
+  const double tensor = op.flops.count() - op.vector_flops.count();
+  if (tensor / op.bytes.as_double() <= c.bf16_flops_per_s / c.copy_bytes_per_s) return t;
+  return profile_.power_model->capped_time(op, t);
+}
+
 std::optional<models::OpCost> ProfileCostModel::find_cost(const models::Op& op) const {
   const auto us = profile_us(op);
   if (!us) return std::nullopt;
-  return models::OpCost{SimTime::us(*us), models::CostSource::kProfile};
+  return models::OpCost{at_power_cap(op, SimTime::us(*us)), models::CostSource::kProfile};
 }
 
 models::OpCost ProfileCostModel::cost(const models::Op& op) const {
   if (auto c = find_cost(op)) return *c;
-  return roofline_.cost(op);
+  models::OpCost c = roofline_.cost(op);
+  c.time = at_power_cap(op, c.time);
+  return c;
 }
 
 std::string ProfileCostModel::describe() const {
@@ -73,8 +86,10 @@ std::string ProfileCostModel::describe() const {
     s += ", production kernels for " + list + " (masim's own elsewhere)";
   }
   if (profile_.power_model) {
-    char pw[160];
-    std::snprintf(pw, sizeof pw, "; power fitted from NVML (idle %.0f W, %.3f pJ/FLOP, %.1f pJ/B, cap %.0f W)",
+    char pw[200];
+    std::snprintf(pw, sizeof pw,
+                  "; power fitted from NVML (idle %.0f W, %.3f pJ/FLOP, %.1f pJ/B, cap %.0f W; ops above the cap "
+                  "slowed to it)",
                   profile_.power_model->idle_w, profile_.power_model->tensor_pj_per_flop,
                   profile_.power_model->hbm_pj_per_byte, profile_.power_model->cap_w);
     s += pw;

@@ -7,6 +7,17 @@
 // and it covers the shape (cuBLASLt's heuristic GEMM, PyTorch's SDPA), else by
 // masim's own table; with kKernelsMasim by masim's own tables only.
 //
+// Power cap (issue 17): where the profile has a fitted power model
+// (Profile::power_model), an op whose predicted board power at its table (or
+// roofline) time exceeds the cap is slowed until it draws the cap,
+// models::PowerFit::capped_time: the board lowers the clock, the op's dynamic
+// energy (fitted pJ per FLOP and per byte) is assumed clock-independent, so it
+// takes dynamic_j / (cap_w - idle_w). Only ops the SM clock paces are slowed:
+// tensor FLOPs per byte above the profile's measured ridge (ceilings: best bf16
+// rate / copy bandwidth); an HBM-bound op's time does not follow the SM clock.
+// Assumed too: each op throttles on its own (the limiter's averaging window is
+// not modelled). profile_us() is the table's time before the cap.
+//
 // Not covered (roofline): op families without a table in the profile, ops
 // outside what a table can represent (sim/profile/op_map.hpp), a grid cell with
 // a failed measurement, and the backward pass of attention (the profile holds
@@ -52,8 +63,11 @@ class ProfileCostModel final : public models::ComputeCostModel {
   }
 
   const Profile& profile() const { return profile_; }
-  // Predicted microseconds from the profile alone (nullopt: not covered).
+  // Predicted microseconds from the profile alone (nullopt: not covered), before the power cap.
   std::optional<double> profile_us(const models::Op& op) const;
+  // `t` for `op`, stretched to the board's power cap where the profile's fitted
+  // power model predicts more than the cap at `t` (t itself without a power model).
+  SimTime at_power_cap(const models::Op& op, SimTime t) const;
 
  private:
   Profile profile_;

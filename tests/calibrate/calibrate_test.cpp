@@ -571,6 +571,30 @@ TEST_CASE("power fit: recovers the energies that made the readings; the cap stre
   CHECK(f->fit.demand_w(g, fast) > 700);
   CHECK(f->fit.capped_time(g, fast).us() == doctest::Approx(dyn / 600 * 1e6).epsilon(1e-6));
   CHECK(f->fit.capped_time(g, SimTime::us(2000)) == SimTime::us(2000));  // 395 W: not capped
+  // Priced by a profile whose GEMM table says 500 us everywhere (ridge 1e15 / 3e12 =
+  // 333 FLOP/B): the GEMM (2,731 FLOP/B) is held to the cap, 0.5900 J / 600 W = 983.4 us,
+  // against 2000 us measured; the GEMV (1 FLOP/B) keeps 500 us; the copy has no table.
+  profile::Profile prof;
+  prof.provenance.gpu_name = "NVIDIA H100 80GB HBM3";
+  prof.ceilings.bf16_flops_per_s = 1e15;
+  prof.ceilings.copy_bytes_per_s = 3e12;
+  profile::OpTable t;
+  t.name = "gemm_bf16";
+  t.kind = models::OpKind::kGemm;
+  t.kernels = profile::kKernelsProduction;
+  t.axes = {"m", "n", "k"};
+  t.grid = {{1, 8192}, {8192, 16384}, {8192, 16384}};
+  t.time_us.assign(t.points(), 500.0);
+  prof.ops.push_back(t);
+  prof.power_model = f->fit;
+  calibrate::price_power_runs(*f, profile::ProfileCostModel(prof, "p.json", spec::GpuSpec{}));
+  const nlohmann::json& rows = f->report["runs"];
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0]["table_us"].get<double>() == doctest::Approx(500));
+  CHECK(rows[0]["priced_us"].get<double>() == doctest::Approx(983.37).epsilon(1e-4));
+  CHECK(rows[0]["priced_error_pct"].get<double>() == doctest::Approx(-50.83).epsilon(1e-3));
+  CHECK(rows[1]["priced_us"].get<double>() == doctest::Approx(500));
+  CHECK_FALSE(rows[2].contains("priced_us"));
   // A run of less than a second is refused (NVML averages over up to a second).
   readings["runs"][1]["window_s"] = 0.2;
   io::Diagnostics bad;

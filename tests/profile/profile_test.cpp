@@ -701,3 +701,136 @@ TEST_CASE("production tables: recorded per table, picked by the scenario's kerne
   CHECK(bad.format_lines().find("p.json:/ops/2/name: duplicate op table \"gemm_bf16\" (kernels \"masim\")") !=
         std::string::npos);
 }
+
+namespace {
+
+// A two-by-two table of `kind` whose every point takes `us` (constant, so any
+// query inside the grid is priced at exactly `us`).
+OpTable flat_table(models::OpKind kind, const std::string& kernels, double us) {
+  OpTable t;
+  t.kind = kind;
+  t.dtype = DType::kBF16;
+  t.name = table_name(kind, DType::kBF16, 0);
+  t.kernels = kernels;
+  t.axes = canonical_axes(kind);
+  for (const std::string& a : t.axes) {
+    if (a == "top_k") {
+      t.grid.push_back({1, 8});
+    } else if (a == "operands") {
+      t.grid.push_back({2, 3});
+    } else if (a == "experts") {
+      t.grid.push_back({8, 256});
+    } else if (a == "elements") {
+      t.grid.push_back({64, 1 << 26});
+    } else {
+      t.grid.push_back({1, 16384});
+    }
+  }
+  t.time_us.assign(t.points(), us);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("small-op production tables: each unfused op kind is priced from its production table first") {
+  using models::OpKind;
+  Profile p = small_profile();
+  const std::vector<OpKind> kinds = {OpKind::kRmsNorm, OpKind::kRouterTopK, OpKind::kSwiGLU,
+                                     OpKind::kPermute, OpKind::kUnpermute,  OpKind::kElementwise};
+  for (OpKind k : kinds) {
+    p.ops.push_back(flat_table(k, kKernelsMasim, 3.0));       // masim's fused kernels
+    p.ops.push_back(flat_table(k, kKernelsProduction, 11.0));  // PyTorch's unfused calls
+  }
+  const std::vector<models::Op> ops = {
+      models::make_rmsnorm("input_norm", 128, 4096, DType::kBF16),
+      models::make_router_topk("router_topk", 128, 64, 6),
+      models::make_swiglu("expert_swiglu", 768, 1408, DType::kBF16),
+      models::make_permute("permute", 128, 4096, 6, DType::kBF16),
+      models::make_unpermute("unpermute", 128, 4096, 6, DType::kBF16),
+      models::make_elementwise("residual", 128, 4096, 2, DType::kBF16)};
+  ProfileCostModel prod(p, "p.json", h200_spec());
+  ProfileCostModel own(p, "p.json", h200_spec(), kKernelsMasim);
+  for (const models::Op& op : ops) {
+    CAPTURE(op.label);
+    CHECK(prod.cost(op).time == SimTime::us(11.0));
+    CHECK(prod.cost(op).source == models::CostSource::kProfile);
+    CHECK(own.cost(op).time == SimTime::us(3.0));
+  }
+  for (const char* n : {"rmsnorm", "router_topk", "swiglu", "permute", "unpermute", "elementwise"}) {
+    CHECK(prod.describe().find(n) != std::string::npos);
+  }
+  // The JSON masim-calibrate-torch smallops writes (one table, "kernels": "production")
+  // parses, and an axis list that is not the kind's is diagnosed with its pointer.
+  const nlohmann::json table = {{"name", "router_topk"},
+                                {"op", "router_topk"},
+                                {"dtype", "bf16"},
+                                {"kernels", "production"},
+                                {"implementation", "at::softmax + at::topk + renormalize"},
+                                {"axes", {"tokens", "experts", "top_k"}},
+                                {"grid", {{"tokens", {1, 256}}, {"experts", {8, 128}}, {"top_k", {2, 8}}}},
+                                {"time_us", {9, 10, 11, 12, 13, 14, 15, 16}},
+                                {"status", std::vector<std::string>(8, "ok")}};
+  nlohmann::json doc = nlohmann::json::parse(to_json_text(small_profile()));
+  doc["ops"].push_back(table);
+  io::Diagnostics d;
+  auto back = parse_profile(doc, "p.json", d);
+  REQUIRE_MESSAGE(back, d.format_lines());
+  REQUIRE(back->find("router_topk", kKernelsProduction) != nullptr);
+  ProfileCostModel m(*back, "p.json", h200_spec());
+  // Corner (256 tokens, 128 experts, top-8) is the last point.
+  CHECK(m.cost(models::make_router_topk("r", 256, 128, 8)).time == SimTime::us(16));
+  doc["ops"][1]["axes"] = {"tokens", "top_k", "experts"};
+  io::Diagnostics bad;
+  CHECK_FALSE(parse_profile(doc, "p.json", bad));
+  CHECK(bad.format_lines().find("p.json:/ops/1/axes: a router_topk table has axes [tokens, experts, top_k]") !=
+        std::string::npos);
+}
+
+TEST_CASE("power cap: a compute-bound op above the cap takes its dynamic energy at cap - idle; others keep their time") {
+  Profile p;
+  p.provenance.gpu_name = "NVIDIA H200";
+  p.ceilings.bf16_flops_per_s = 1e15;  // ridge: 1e15 / 3e12 = 333 FLOP per byte
+  p.ceilings.copy_bytes_per_s = 3e12;
+  OpTable g = flat_table(models::OpKind::kGemm, kKernelsProduction, 100.0);
+  g.name = "gemm_bf16";
+  g.axes = {"m", "n", "k"};
+  g.grid = {{1, 8192}, {1024, 8192}, {1024, 8192}};
+  g.time_us.assign(g.points(), 100.0);
+  p.ops.push_back(g);
+  p.ops.push_back(flat_table(models::OpKind::kRmsNorm, kKernelsProduction, 0.01));
+  models::PowerFit f;
+  f.idle_w = 100;
+  f.tensor_pj_per_flop = 1.0;
+  f.hbm_pj_per_byte = 100.0;
+  f.cap_w = 700;
+  p.power_model = f;
+  ProfileCostModel capped(p, "p.json", h200_spec());
+  // 4096^3 bf16: 2·4096^3 = 137,438,953,472 FLOPs and 2·3·4096^2 = 100,663,296 bytes
+  // (1,365 FLOP/B, compute-bound). At 100 us it would draw 100 W + 1,475 W > 700 W,
+  // so it runs at the cap: (1 pJ · 137,438,953,472 + 100 pJ · 100,663,296) / 600 W.
+  const auto big = models::make_gemm("g", 4096, 4096, 4096, DType::kBF16);
+  const double want_s = (137438953472.0 + 100.0 * 100663296.0) * 1e-12 / 600.0;
+  CHECK(capped.cost(big).time.seconds() == doctest::Approx(want_s).epsilon(1e-6));
+  CHECK(want_s * 1e6 == doctest::Approx(245.84).epsilon(1e-4));
+  CHECK(*capped.profile_us(big) == doctest::Approx(100.0));  // the table's time, before the cap
+  // m = 1 (a GEMV, ~1 FLOP/B): HBM-bound, not slowed although at 1,000 pJ/B its
+  // demand exceeds the cap (100 W + 0.134 J / 100 us).
+  Profile hot = p;
+  hot.power_model->hbm_pj_per_byte = 1000;
+  ProfileCostModel hot_model(hot, "p.json", h200_spec());
+  const auto gemv = models::make_gemm("v", 1, 8192, 8192, DType::kBF16);
+  CHECK(hot_model.power_fit()->demand_w(gemv, SimTime::us(100)) > 700);
+  CHECK(hot_model.cost(gemv).time == SimTime::us(100.0));
+  // An RMSNorm priced at 10 ns draws far above the cap in the model, but is HBM-bound.
+  CHECK(capped.cost(models::make_rmsnorm("n", 128, 4096, DType::kBF16)).time == SimTime::us(0.01));
+  // Below the cap: 4096^3 at 400 us draws 100 + 369 W: unchanged.
+  for (double& t : p.ops[0].time_us) t = 400.0;
+  ProfileCostModel slow(p, "p.json", h200_spec());
+  CHECK(slow.cost(big).time == SimTime::us(400.0));
+  // No power model: no cap.
+  p.power_model.reset();
+  for (double& t : p.ops[0].time_us) t = 100.0;
+  ProfileCostModel plain(p, "p.json", h200_spec());
+  CHECK(plain.cost(big).time == SimTime::us(100.0));
+  CHECK(capped.describe().find("slowed to it") != std::string::npos);
+}
