@@ -61,6 +61,10 @@ json summary_json(const ServingLayout& l) {
   j["output_tokens"] = l.output_tokens;
   j["swap_s"] = round9(l.swap_s);
   j["steps"] = l.steps;
+  if (l.mixed_steps > 0) {
+    j["mixed_steps"] = {{"count", l.mixed_steps}, {"one_pass_s", round9(l.mixed_one_pass_s)},
+                        {"two_pass_s", round9(l.mixed_two_pass_s)}};
+  }
   j["mean_batch"] = round9(l.mean_batch);
   j["peak_kv_occupancy"] = round9(l.peak_kv_occupancy);
   j["end_s"] = round9(l.end_s);
@@ -115,6 +119,18 @@ json to_json(const ServingResult& r, const spec::ServingSpec& sv) {
       worst = std::max(worst, std::abs(c.rel_error()));
     }
     x["step_cost"] = {{"simulations", l.simulations}, {"checks", checks}, {"max_abs_rel_error", round9(worst)}};
+    if (!l.mixed_checks.empty()) {
+      json mixed = json::array();
+      double mworst = 0.0;
+      for (const CostCheck& c : l.mixed_checks) {
+        mixed.push_back({{"phase", c.phase}, {"batch", c.batch}, {"length", c.length},
+                         {"one_pass_s", round9(c.interpolated_s)}, {"simulated_s", round9(c.simulated_s)},
+                         {"rel_error", round9(c.rel_error())}});
+        mworst = std::max(mworst, std::abs(c.rel_error()));
+      }
+      x["step_cost"]["mixed_checks"] = mixed;
+      x["step_cost"]["mixed_max_abs_rel_error"] = round9(mworst);
+    }
     json series = json::array();
     for (const SeriesPoint& p : l.series) {
       series.push_back({{"t0_s", round9(p.t0_s)}, {"t1_s", round9(p.t1_s)}, {"running", round9(p.running)},

@@ -351,23 +351,36 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     }
     double dt = swap_cost;
     out.swap_s += swap_cost;
+    double ctx = 0.0, len = 0.0;
+    const auto batch = static_cast<std::int64_t>(r.decode.size());
+    const auto pieces = static_cast<std::int64_t>(r.chunks.size());
     if (!r.decode.empty()) {
-      double ctx = 0.0;
       for (int i : r.decode) ctx += static_cast<double>(tokens_held(i));
       ctx /= static_cast<double>(r.decode.size());
-      dt += costs.decode_s(static_cast<std::int64_t>(r.decode.size()), ctx);
       ++decode_steps;
-      decode_batch_sum += static_cast<std::int64_t>(r.decode.size());
+      decode_batch_sum += batch;
       decode_ctx_sum += ctx;
     }
     if (!r.chunks.empty()) {
       std::int64_t tok = 0;
       for (const auto& c : r.chunks) tok += c.second;
-      const auto pieces = static_cast<std::int64_t>(r.chunks.size());
-      dt += costs.prefill_s(pieces, static_cast<double>(tok) / static_cast<double>(pieces));
+      len = static_cast<double>(tok) / static_cast<double>(pieces);
       ++prefill_steps;
       prefill_pieces_sum += pieces;
       prefill_tokens_sum += tok;
+    }
+    if (batch > 0 && pieces > 0) {
+      // One forward pass over both (StepCosts: the token-count part once).
+      const double two = costs.decode_s(batch, ctx) + costs.prefill_s(pieces, len);
+      const double one = costs.mixed_s(batch, ctx, pieces, len);
+      dt += one;
+      ++out.mixed_steps;
+      out.mixed_two_pass_s += two;
+      out.mixed_one_pass_s += one;
+    } else if (batch > 0) {
+      dt += costs.decode_s(batch, ctx);
+    } else {
+      dt += costs.prefill_s(pieces, len);
     }
     ++out.steps;
     r.busy = true;
@@ -631,6 +644,28 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
       const auto p = std::max<std::int64_t>(1, std::llround(static_cast<double>(prefill_pieces_sum) / static_cast<double>(prefill_steps)));
       const auto l = std::max<std::int64_t>(1, prefill_tokens_sum / std::max<std::int64_t>(1, prefill_pieces_sum));
       out.cost_checks.push_back({"prefill", p, l, costs.prefill_s(p, static_cast<double>(l)), costs.prefill_exact_s(p, l)});
+    }
+    // The one-pass decomposition (combine_s) where the planner prices the
+    // combined step itself: a decode batch as the mixture of its two halves,
+    // a prefill of two or more prompts likewise (grid points, so that only
+    // the decomposition's error shows, besides tokens_s's interpolation).
+    if (out.mixed_steps > 0 && decode_steps > 0 && prefill_steps > 0) {
+      auto halves = [&](const std::string& phase, bool decode, std::int64_t whole, std::int64_t len) {
+        const std::int64_t a = whole / 2, b = whole - a;
+        auto at = [&](std::int64_t k) { return decode ? costs.decode_exact_s(k, len) : costs.prefill_exact_s(k, len); };
+        const double per = decode ? 1.0 : static_cast<double>(len);
+        out.mixed_checks.push_back({phase, whole, len,
+                                   costs.combine_s(at(a), static_cast<double>(a) * per, at(b), static_cast<double>(b) * per),
+                                   at(whole)});
+      };
+      // Each half at least the smallest batch the planner prices itself.
+      const auto b = std::max<std::int64_t>(2 * costs.min_batch(true), std::llround(out.mean_batch));
+      const auto c = std::max<std::int64_t>(16, std::llround(decode_ctx_sum / static_cast<double>(decode_steps)));
+      halves("mixed_decode", true, b, c);
+      const auto p = std::max<std::int64_t>(2 * costs.min_batch(false),
+                                            std::llround(static_cast<double>(prefill_pieces_sum) / static_cast<double>(prefill_steps)));
+      const auto l = std::max<std::int64_t>(16, prefill_tokens_sum / std::max<std::int64_t>(1, prefill_pieces_sum));
+      halves("mixed_prefill", false, p, l);
     }
   }
   out.simulations = costs.simulations() - sims_before;

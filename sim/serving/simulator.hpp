@@ -11,9 +11,9 @@
 //     first token; otherwise the step decodes one token of every running request.
 //   with chunked prefill (vLLM V1, Sarathi-Serve): each step decodes every
 //     running request and fills the rest of the token budget with prompt chunks
-//     (partly prefilled requests first, then new ones in arrival order); its
-//     cost is decode(B, c) + prefill(chunks), an upper bound (weights are read
-//     by both terms).
+//     (partly prefilled requests first, then new ones in arrival order); such
+//     a step is one forward pass over all its tokens (StepCostModel::mixed_s:
+//     the weights streamed once, attention per group; step_cost.hpp).
 //   A decode that needs a new KV block when none is free preempts the most
 //   recently admitted request (vLLM's policy): "recompute" frees its blocks and
 //   queues it first, to prefill its prompt and generated tokens again; "swap"
@@ -79,7 +79,7 @@ struct SeriesPoint {           // time-weighted means over one bin of the run
 };
 
 struct CostCheck {             // an interpolated step cost against a direct simulation
-  std::string phase;           // "decode" or "prefill"
+  std::string phase;           // "decode" or "prefill" ("mixed_*": mixed_checks)
   std::int64_t batch = 0;
   std::int64_t length = 0;
   double interpolated_s = 0.0;
@@ -100,6 +100,11 @@ struct ServingLayout {
   std::vector<RequestResult> requests;
   std::int64_t arrived = 0, completed = 0, rejected = 0, in_flight = 0;
   std::int64_t preemptions = 0, steps = 0;
+  // Chunked prefill: steps mixing decodes and prompt chunks, priced as one
+  // forward pass (StepCostModel::mixed_s), and what they would have cost as
+  // decode + prefill (the earlier upper bound), summed.
+  std::int64_t mixed_steps = 0;
+  double mixed_one_pass_s = 0.0, mixed_two_pass_s = 0.0;
   std::int64_t output_tokens = 0, recomputed_tokens = 0;
   double end_s = 0.0;                // last completion (or max_time_s)
   double swap_s = 0.0;               // step time spent copying KV to and from host
@@ -115,7 +120,10 @@ struct ServingLayout {
   double mean_batch = 0.0;           // running sequences per decode step
   double peak_kv_occupancy = 0.0;
   std::vector<SeriesPoint> series;
-  std::vector<CostCheck> cost_checks;
+  std::vector<CostCheck> cost_checks;    // the bucketing error
+  // The one-pass decomposition of mixed steps (chunked prefill), where the
+  // planner prices the combined step: phase "mixed_decode" / "mixed_prefill".
+  std::vector<CostCheck> mixed_checks;
   std::size_t simulations = 0;       // layouts::simulate calls for step costs
   // Estimated steady capacity (requests/s) at the mean request's lengths and a
   // full batch; offered_rate above it is reported as an overload.

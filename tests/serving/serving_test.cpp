@@ -296,3 +296,56 @@ TEST_CASE("disaggregation needs more replicas than the prefill pool, and a grid 
         std::string::npos);
   CHECK(out.find("/layouts/1/disaggregation: does not apply to a layout of kind \"ma_separation\"") != std::string::npos);
 }
+
+TEST_CASE("a chunked mixed step is one forward pass: below the two-pass sum, at least each part, and the roofline by hand") {
+  // One dense layer of a wide model on one A100 under the roofline (no
+  // profile): a step of T = B + nL tokens is GEMM-dominated, so its time is
+  // the sum over the layer's GEMMs and the LM head of
+  // max(2mnk / (peak · matmul_eff), 2(mk + kn + mn) / (HBM · memory_eff)) + launch,
+  // computed here from the model's shapes alone.
+  json doc = base_doc();
+  doc.erase("profile");
+  doc["model"] = {{"name", "dense-wide-1l"}, {"num_layers", 1}, {"hidden_size", 8192}, {"num_heads", 64},
+                  {"num_kv_heads", 8}, {"head_dim", 128}, {"num_experts", 0}, {"dense_ffn_size", 32768},
+                  {"vocab_size", 32000}, {"dtype", "bf16"}};
+  doc["workload"].erase("routing");
+  doc["layouts"] = json::array({{{"name", "one GPU"}, {"kind", "tp"}, {"tp", 1}}});
+  const spec::ScenarioSpec s = parse(doc);
+  io::Diagnostics d;
+  auto topo = topology::Topology::build(s.topology, s.file, d);
+  REQUIRE(topo.has_value());
+  models::RooflineCostModel roof(s.hardware.gpu);
+  auto costs = serving::make_step_costs(s, 0, *topo, roof);
+  REQUIRE(costs->ok());
+  const spec::GpuSpec& g = s.hardware.gpu;
+  const double peak = g.peak_flops.at(spec::DType::kBF16).per_s() * g.matmul_efficiency;
+  const double bw = g.hbm_bandwidth.bytes_per_s() * g.memory_efficiency;
+  const double launch = g.kernel_launch_overhead.seconds();
+  auto gemm = [&](double m, double n, double k) {
+    return std::max(2.0 * m * n * k / peak, 2.0 * (m * k + k * n + m * n) / bw) + launch;
+  };
+  auto by_hand = [&](double tokens, double logits) {
+    const double h = 8192, qkv = (64 + 2 * 8) * 128.0, ffn = 32768;
+    return gemm(tokens, qkv, h) + gemm(tokens, h, 64 * 128.0) + gemm(tokens, 2 * ffn, h) + gemm(tokens, h, ffn) +
+           gemm(logits, 32000, h);
+  };
+  struct Case {
+    std::int64_t batch, prompts;
+    double length;
+  };
+  // Compute-bound (T = 2048) and weight-bound (T = 64) mixes.
+  for (const Case c : {Case{8, 8, 255.0}, Case{32, 1, 32.0}}) {
+    CAPTURE(c.batch);
+    const double dec = costs->decode_s(c.batch, 64.0);
+    const double pre = costs->prefill_s(c.prompts, c.length);
+    const double one = costs->mixed_s(c.batch, 64.0, c.prompts, c.length);
+    const double hand = by_hand(static_cast<double>(c.batch) + static_cast<double>(c.prompts) * c.length,
+                                static_cast<double>(c.batch + c.prompts));
+    CHECK(one < dec + pre);
+    CHECK(one >= std::max(dec, pre));
+    // The GEMMs are all but a few percent of the step (norms, SwiGLU, attention over short contexts).
+    CHECK(one / hand == doctest::Approx(1.0).epsilon(0.05));
+    // Two passes read the weights twice: the sum is clearly above the hand figure.
+    CHECK((dec + pre) / hand > 1.05);
+  }
+}
