@@ -670,10 +670,16 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
   // Accounting.
   std::vector<double> ttft, tpot, e2e, queue;
   double time_in_system = 0.0;
-  std::int64_t accepted = 0, good = 0;
+  std::int64_t accepted = 0, good = 0, entered_late = 0;
   for (const RequestResult& q : out.requests) {
     if (q.status == RequestStatus::kRejected) {
       ++out.rejected;
+      // Rejected after admission (its KV cache lost to a failure): it was in
+      // the system until then, for Little's law.
+      if (q.finish_s > q.arrival_s) {
+        ++entered_late;
+        time_in_system += q.finish_s - q.arrival_s;
+      }
       continue;
     }
     if (q.arrival_s > out.end_s) continue;   // never arrived within the run
@@ -728,8 +734,9 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
   }
   if (out.end_s > 0) {
     out.little_L = integral / out.end_s;
-    out.little_lambda = static_cast<double>(accepted) / out.end_s;
-    out.little_W = accepted > 0 ? time_in_system / static_cast<double>(accepted) : 0.0;
+    const std::int64_t entered = accepted + entered_late;
+    out.little_lambda = static_cast<double>(entered) / out.end_s;
+    out.little_W = entered > 0 ? time_in_system / static_cast<double>(entered) : 0.0;
   }
   const double all_blocks = static_cast<double>(blocks) * static_cast<double>(rs.size());
   for (const Change& c : changes) {

@@ -349,3 +349,91 @@ TEST_CASE("a chunked mixed step is one forward pass: below the two-pass sum, at 
     CHECK((dec + pre) / hand > 1.05);
   }
 }
+
+TEST_CASE("serving under a fault, by hand: the step in flight lost, the queue moved at detection, capacity back at recovery") {
+  // Two replicas, round robin, one-token requests (a prefill of 20 ms each)
+  // arriving every 50 ms: replica 0 takes the even ones and idles between them.
+  json doc = base_doc();
+  doc["serving"]["router"] = "round_robin";
+  const spec::ScenarioSpec s = parse(doc);
+  HandCosts c(0.010, 0.0, 0.020, 0.0, 1 << 20);
+  std::vector<serving::Request> rq;
+  for (int k = 0; k < 40; ++k) rq.push_back({k, 0.05 * k, 100, 1});
+  // Replica 0 fails at 0.51 s (request 10, arrived at 0.50 s, is mid-prefill),
+  // the failure is detected at 0.805 s, the replica serves again at 1.205 s.
+  serving::FaultSchedule f;
+  f.incidents.push_back({0.51, "GPU 3 fails", "replica 0", "spare"});
+  f.states.push_back({0.51, 0, false, 1.0, 1.0, 0, 0.805});
+  f.states.push_back({1.205, 0, true, 1.0, 0.0, -1, 1.205});
+  serving::ServeOptions o;
+  o.faults = &f;
+  const serving::ServingLayout r = serving::serve(s, 0, c, rq, o);
+  check_conservation(r);
+  CHECK(r.completed == 40);
+  REQUIRE(r.incidents.size() == 1);
+  const serving::IncidentEffect& e = r.incidents[0];
+  CHECK(e.affected == 1);               // request 10
+  CHECK(e.reprefilled == 1);
+  CHECK(e.tokens_lost_in_flight == 100);
+  CHECK(e.tokens_recomputed == 0);      // its prefill had not finished
+  // Before detection the router still sends 12 (0.60 s), 14 and 16 (0.80 s) to
+  // replica 0; at 0.805 s all four move to replica 1, which is idle (odd
+  // requests take 20 ms every 100 ms) and prefills them together in one step.
+  CHECK(e.rerouted == 4);
+  for (int k : {10, 12, 14, 16}) {
+    CAPTURE(k);
+    CHECK(r.requests[static_cast<std::size_t>(k)].replica == 1);
+    CHECK(r.requests[static_cast<std::size_t>(k)].finish_s == doctest::Approx(0.825));
+  }
+  CHECK(r.requests[10].ttft_s() == doctest::Approx(0.325));
+  // Every request after detection and before recovery goes to replica 1;
+  // after 1.205 s replica 0 takes traffic again.
+  CHECK(e.end_s == doctest::Approx(1.205));
+  bool back = false;
+  for (const auto& q : r.requests) {
+    if (q.arrival_s > 0.805 && q.arrival_s < 1.205) CHECK(q.replica == 1);
+    if (q.arrival_s > 1.205 && q.replica == 0) back = true;
+  }
+  CHECK(back);
+  // Requests untouched by the outage were served at once (20 ms).
+  CHECK(r.requests[2].ttft_s() == doctest::Approx(0.020));
+  CHECK(r.requests_during >= 4);
+  CHECK(r.ttft_during.max == doctest::Approx(0.325));
+}
+
+TEST_CASE("serving under random faults: every request counted on every layout, Little's law, deterministic") {
+  for (int seed : {1, 3}) {
+    CAPTURE(seed);
+    json doc = base_doc();
+    // TP=8 (two replicas), MA Separation (one domain), PP=2 disaggregated (two pools).
+    doc["layouts"] = json::array({doc["layouts"][0], doc["layouts"][3], doc["layouts"][5]});
+    doc["serving"]["arrivals"]["requests"] = 300;
+    doc["serving"]["arrivals"]["rate"] = 20;
+    doc["serving"]["on_failure"] = seed == 3 ? "reject" : "requeue";
+    doc["timeline"] = {{"duration", "20 s"},
+                       {"random", {{"seed", seed}, {"gpu_mtbf", "2 min"}, {"repair_after", "6 s"}}},
+                       {"recovery", {{"heartbeat_interval", "1 s"}, {"graph_recapture", "1 s"}}}};
+    const spec::ScenarioSpec s = parse(doc);
+    io::Diagnostics d;
+    auto topo = topology::Topology::build(s.topology, s.file, d);
+    REQUIRE(topo.has_value());
+    models::RooflineCostModel roof(s.hardware.gpu);
+    const serving::ServingResult a = serving::run_serving(s, *topo, roof);
+    std::int64_t incidents = 0;
+    for (const auto& l : a.layouts) {
+      CAPTURE(l.name);
+      check_conservation(l);
+      incidents += static_cast<std::int64_t>(l.incidents.size());
+      for (const auto& e : l.incidents) {
+        CHECK(e.reprefilled + e.rejected + e.stalled <= e.affected);
+        if (seed != 3) CHECK(e.rejected == 0);
+      }
+      CHECK(l.requests_during + l.requests_outside == l.completed);
+    }
+    CHECK(incidents > 0);
+    if (seed == 1) {
+      const serving::ServingResult b = serving::run_serving(s, *topo, roof);
+      CHECK(serving::to_json(a, *s.serving).dump() == serving::to_json(b, *s.serving).dump());
+    }
+  }
+}
