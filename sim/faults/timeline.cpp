@@ -172,6 +172,8 @@ class LayoutRun {
     for (Domain& d : domains_) {
       set_rate(d);
       if (!ev_.steady(d.layout, std::max<std::int64_t>(1, d.batch), cs_).ok) d.phase = Phase::kDown;
+      base_rate_.push_back(d.rate);
+      out_.domains.push_back(d.name);
     }
   }
 
@@ -250,7 +252,39 @@ class LayoutRun {
     return c;
   }
 
+  // Appends the domains' states where they changed.
+  void record_availability(double t) {
+    for (std::size_t di = 0; di < domains_.size(); ++di) {
+      const Domain& d = domains_[di];
+      DomainState st;
+      st.at_s = t;
+      st.domain = static_cast<int>(di);
+      st.serving = d.phase == Phase::kUp || d.phase == Phase::kPrefilling;
+      st.speed = base_rate_[di] > 0.0 && d.rate > 0.0 ? d.rate / base_rate_[di] : 1.0;
+      st.kv_lost_fraction = st.serving ? 0.0
+                            : d.batch > 0 ? static_cast<double>(d.kv_lost) / static_cast<double>(d.batch)
+                                          : 1.0;
+      st.incident = d.incident >= 0 ? d.incident : d.wait_incident;
+      if (last_state_.size() <= di) last_state_.resize(di + 1, -1);
+      const int k = last_state_[di];
+      if (k >= 0) {
+        DomainState& prev = out_.domain_states[static_cast<std::size_t>(k)];
+        if (prev.serving == st.serving && prev.speed == st.speed && prev.kv_lost_fraction == st.kv_lost_fraction &&
+            prev.incident == st.incident) {
+          continue;
+        }
+        if (prev.at_s == t) {
+          prev = st;
+          continue;
+        }
+      }
+      last_state_[di] = static_cast<int>(out_.domain_states.size());
+      out_.domain_states.push_back(st);
+    }
+  }
+
   void record(double t) {
+    record_availability(t);
     Segment s;
     s.start_s = t;
     s.tokens_per_s = total_rate();
@@ -1212,6 +1246,8 @@ class LayoutRun {
   bool ma_ = false;
   std::int64_t B_ = 0;
   std::vector<Domain> domains_;
+  std::vector<double> base_rate_;   // per domain: the deployed plan's rate
+  std::vector<int> last_state_;     // per domain: its latest entry in out_.domain_states
   std::vector<int> spares_;
   std::int64_t waiting_ = 0;
   double last_restart_ = 0.0;

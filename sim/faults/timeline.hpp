@@ -97,6 +97,17 @@ struct Incident {
   double lost_work_s = 0.0;
 };
 
+// When a failure domain can serve requests, and how fast: one entry per change
+// (request-level serving under faults, sim/serving, replays these).
+struct DomainState {
+  double at_s = 0.0;
+  int domain = 0;                  // index into LayoutTimeline::domains
+  bool serving = true;             // up, or re-prefilling its lost KV caches (a serving scheduler does that itself)
+  double speed = 1.0;              // its plan's throughput / its deployed plan's (a degraded plan serves slower)
+  double kv_lost_fraction = 0.0;   // of its sequences, those whose KV cache is gone (while not serving)
+  int incident = -1;               // the domain's open incident (index into incidents), -1 none
+};
+
 struct LayoutTimeline {
   std::string name;
   spec::LayoutKind kind = spec::LayoutKind::kTensor;
@@ -110,6 +121,11 @@ struct LayoutTimeline {
   double availability = 0.0;         // time within 5% of baseline / duration
   double tokens_lost_in_flight = 0.0;
   double tokens_recomputed = 0.0;
+  // Failure domains ("replica 1", "whole layout": for dp > 1 grid inference the
+  // dp replicas in order, as serving::replica_layouts splits them) and their
+  // serving states over the run (domain_states), in time order.
+  std::vector<std::string> domains;
+  std::vector<DomainState> domain_states;
   std::int64_t min_cohort_total = 0; // conservation: min and max of cohorts.total() over segments
   std::int64_t max_cohort_total = 0;
 };

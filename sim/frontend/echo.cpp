@@ -337,6 +337,7 @@ json serving_json(const spec::ServingSpec& s) {
     j["output_tokens"] = length_json(s.output);
   }
   j["arrivals"] = a;
+  j["on_failure"] = s.reject_on_failure ? "reject" : "requeue";
   j["scheduler"] = {{"max_num_seqs", s.max_num_seqs},
                     {"max_batched_tokens", s.max_batched_tokens},
                     {"block_size", s.block_size},

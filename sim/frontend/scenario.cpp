@@ -159,8 +159,29 @@ std::optional<spec::ScenarioSpec> parse_scenario(const json& doc, const std::str
     timeline = parse_timeline(*t, ParseContext{file, r.pointer_of("timeline"), diags, where});
   }
   std::optional<spec::ServingSpec> serving;
+  // Serving is asked for by workload kind "serving" with its "serving" object
+  // inside the workload (the documented form), or by a top-level "serving"
+  // block beside a decode or prefill workload (the earlier form, kept: it is
+  // also what the resolved scenario echoes). Not both.
+  const json* wnode = doc.is_object() && doc.contains("workload") ? &doc.at("workload") : nullptr;
+  const bool serving_kind = wnode != nullptr && wnode->is_object() && wnode->contains("kind") &&
+                            wnode->at("kind").is_string() && wnode->at("kind") == "serving";
+  if (serving_kind && wnode->contains("serving")) {
+    serving = parse_serving(wnode->at("serving"),
+                            ParseContext{file, io::pointer_join(r.pointer_of("workload"), "serving"), diags, where},
+                            files);
+  }
   if (const json* sv = r.raw("serving", Required::kNo)) {
-    serving = parse_serving(*sv, ParseContext{file, r.pointer_of("serving"), diags, where}, files);
+    if (serving_kind) {
+      diags.error(file, r.pointer_of("serving"),
+                  "the workload is of kind \"serving\": give the serving block once, as /workload/serving, "
+                  "found a top-level \"serving\" too");
+    } else {
+      serving = parse_serving(*sv, ParseContext{file, r.pointer_of("serving"), diags, where}, files);
+    }
+  }
+  if (serving_kind && serving && parts.workload && parts.workload->batch == 0) {
+    parts.workload->batch = serving->max_num_seqs;
   }
   r.finish();
 

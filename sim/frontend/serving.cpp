@@ -316,6 +316,7 @@ std::optional<spec::ServingSpec> parse_serving(const json& node, const ParseCont
   }
   const std::string router = r.choice_or("router", "least_loaded", {"round_robin", "least_loaded"});
   s.router = router == "round_robin" ? spec::RouterPolicy::kRoundRobin : spec::RouterPolicy::kLeastLoaded;
+  s.reject_on_failure = r.choice_or("on_failure", "requeue", {"requeue", "reject"}) == "reject";
   if (auto slo = r.object("slo", Required::kNo); slo && slo->valid()) {
     s.slo_ttft_s = slo->quantity("ttft", Dimension::kTime, Required::kNo, 1e-6, 86400.0).value_or(s.slo_ttft_s);
     s.slo_tpot_s = slo->quantity("tpot", Dimension::kTime, Required::kNo, 1e-6, 3600.0).value_or(s.slo_tpot_s);

@@ -50,13 +50,32 @@ std::optional<spec::WorkloadSpec> parse_workload(const json& node, const ParseCo
   if (!r.valid()) return std::nullopt;
   ctx.where.record_tree("workload", node, ctx.file, ctx.pointer);
   spec::WorkloadSpec w;
-  const auto kind = r.choice("kind", Required::kYes, {"decode", "prefill", "training"});
+  const auto kind = r.choice("kind", Required::kYes, {"decode", "prefill", "training", "serving"});
+  // "serving": request-level serving (the "serving" object inside the workload,
+  // parsed by the scenario, which can read its trace file). The steady-state
+  // table beside it is a decode step; its batch defaults to the scheduler's
+  // max_num_seqs (parse_scenario fills it in).
+  const bool serving = kind && *kind == "serving";
   if (kind) {
-    w.kind = *kind == "decode" ? spec::WorkloadKind::kDecode
-             : *kind == "prefill" ? spec::WorkloadKind::kPrefill
-                                  : spec::WorkloadKind::kTraining;
+    w.kind = *kind == "decode" || serving ? spec::WorkloadKind::kDecode
+             : *kind == "prefill"         ? spec::WorkloadKind::kPrefill
+                                          : spec::WorkloadKind::kTraining;
   }
-  w.batch = static_cast<int>(r.integer("batch", Required::kYes, 1, kMaxCount).value_or(w.batch));
+  if (serving) {
+    w.batch = static_cast<int>(r.integer("batch", Required::kNo, 1, kMaxCount).value_or(0));
+    if (!r.has("serving")) {
+      r.error("serving", "missing required key \"serving\" (workload kind \"serving\" takes its arrivals, "
+                         "lengths and scheduler there; docs/INPUTS.md)");
+    }
+    r.allow("serving");
+  } else {
+    w.batch = static_cast<int>(r.integer("batch", Required::kYes, 1, kMaxCount).value_or(w.batch));
+    if (kind) {
+      reject_if_present(r, "serving",
+                        "applies only to workload kind \"serving\"; this workload is \"" + *kind +
+                            "\" (a top-level \"serving\" block beside a decode workload also serves)");
+    }
+  }
   w.context_length =
       static_cast<int>(r.integer("context_length", Required::kYes, 1, kMaxCount).value_or(w.context_length));
   // At most 10,000: the seed study takes about 3 ms per iteration and layout on one core,

@@ -1,6 +1,8 @@
 #include "sim/report/serving_report.hpp"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "sim/report/charts.hpp"
 #include "sim/report/format.hpp"
@@ -23,6 +25,95 @@ Cell ms(const json& p, const char* k) {
 Cell count(const json& v) {
   const auto x = v.is_number() ? v.get<double>() : 0.0;
   return num(x, format_grouped(x));
+}
+
+// Serving under faults: what each incident did to the requests, and goodput
+// and TTFT over the run with the first failure marked.
+void faults_section(Document& d, const json& layouts) {
+  bool any = false;
+  double first = -1.0;
+  for (const json& l : layouts) {
+    for (const json& e : l.value("faults", json::object()).value("incidents", json::array())) {
+      any = true;
+      const double at = e.value("at_s", 0.0);
+      if (first < 0 || at < first) first = at;
+    }
+  }
+  if (!any) return;
+  Table& t = d.table("serving_faults", "Serving through the run timeline's faults",
+                     {"Layout", "fault", "domain", "outcome", "at (s)", "serving again (s)", "affected",
+                      "re-prefilled", "moved", "rejected", "kept KV", "tokens recomputed", "TTFT p99 during (s)",
+                      "TTFT p99 outside (s)", "TPOT p99 during (ms)", "TPOT p99 outside (ms)"});
+  for (const json& l : layouts) {
+    const json f = l.value("faults", json::object());
+    const json during = f.value("during", json::object()), outside = f.value("outside", json::object());
+    for (const json& e : f.value("incidents", json::array())) {
+      const json end = e.value("end_s", json());
+      t.add_row({Cell::text(l.value("name", std::string("?"))), Cell::text(e.value("fault", std::string())),
+                 Cell::text(e.value("domain", std::string())), Cell::text(e.value("outcome", std::string())),
+                 secs(e, "at_s"), end.is_number() ? secs(e, "end_s") : Cell::text("not in the run"),
+                 count(e.value("requests_affected", json(0))), count(e.value("requests_reprefilled", json(0))),
+                 count(e.value("requests_rerouted", json(0))), count(e.value("requests_rejected", json(0))),
+                 count(e.value("requests_stalled", json(0))), count(e.value("tokens_recomputed", json(0))),
+                 secs(during.value("ttft_s", json::object()), "p99"), secs(outside.value("ttft_s", json::object()), "p99"),
+                 ms(during.value("tpot_s", json::object()), "p99"), ms(outside.value("tpot_s", json::object()), "p99")});
+    }
+  }
+  t.note = "The run timeline (sim/faults) decides what fails, when it is detected and when the replica serves again; "
+           "the serving run replays it: the step in flight is lost, requests whose KV cache is gone re-prefill "
+           "(or are rejected, serving.on_failure), queued ones move to the surviving replicas at detection. "
+           "During / outside: completed requests whose lifetime overlaps an outage of the layout, and the rest.";
+  json good = json::array(), ttft = json::array();
+  for (const json& l : layouts) {
+    const std::string name = l.value("name", std::string("?"));
+    for (const json& p : l.value("series", json::array())) {
+      good.push_back({{"t", 0.5 * (p.value("t0_s", 0.0) + p.value("t1_s", 0.0))},
+                      {"goodput", p.value("goodput_requests_per_s", 0.0)},
+                      {"replicas", p.value("replicas_serving", 0)}, {"layout", name}});
+    }
+    // TTFT p99 of the requests arriving in each of 40 bins of the run.
+    const json c = l.value("per_request", json::object());
+    const json arr = c.value("arrival_s", json::array()), tt = c.value("ttft_s", json::array());
+    const double end = l.value("end_s", 0.0);
+    constexpr int kBins = 40;
+    if (end <= 0 || arr.size() != tt.size()) continue;
+    std::vector<std::vector<double>> bins(kBins);
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+      if (!arr[i].is_number() || !tt[i].is_number() || tt[i].get<double>() < 0) continue;
+      const int b = std::min(kBins - 1, static_cast<int>(arr[i].get<double>() / end * kBins));
+      bins[static_cast<std::size_t>(std::max(0, b))].push_back(tt[i].get<double>());
+    }
+    for (int b = 0; b < kBins; ++b) {
+      auto& v = bins[static_cast<std::size_t>(b)];
+      if (v.empty()) continue;
+      std::sort(v.begin(), v.end());
+      const double x = 0.99 * static_cast<double>(v.size() - 1);
+      const auto lo = static_cast<std::size_t>(x);
+      const std::size_t hi = std::min(lo + 1, v.size() - 1);
+      const double p99 = v[lo] + (x - static_cast<double>(lo)) * (v[hi] - v[lo]);
+      ttft.push_back({{"t", end * (b + 0.5) / kBins}, {"ttft_p99", p99}, {"requests", v.size()}, {"layout", name}});
+    }
+  }
+  LineChart g;
+  g.x = {"t", "time (s)"};
+  g.y = {"goodput", "goodput (requests/s meeting both SLOs)"};
+  g.color = {"layout", "Layout"};
+  g.tooltip = {"replicas"};
+  g.x_rule = Rule{first, "first failure"};
+  g.width = 760;
+  if (!good.empty()) {
+    d.chart(Chart{"serving-faults-goodput", "Goodput over the run, through the faults",
+                  "Completions per second that met both SLOs, per bin; hover for the replicas serving at the bin's start",
+                  make_line_chart(g, good)});
+  }
+  LineChart c2 = g;
+  c2.y = {"ttft_p99", "TTFT p99 (s)"};
+  c2.tooltip = {"requests"};
+  if (!ttft.empty()) {
+    d.chart(Chart{"serving-faults-ttft", "TTFT p99 by arrival time, through the faults",
+                  "Requests arriving in each of 40 bins of the run; the rule marks the first failure",
+                  make_line_chart(c2, ttft)});
+  }
 }
 
 }  // namespace
@@ -112,10 +203,18 @@ void add_serving(Document& d, const json& sv) {
     c.color = {"layout", "Layout"};
     c.tooltip = {"running", "kv"};
     c.width = 760;
+    double first = -1.0;   // under faults: the first failure, marked
+    for (const json& l : layouts) {
+      for (const json& e : l.value("faults", json::object()).value("incidents", json::array())) {
+        if (first < 0 || e.value("at_s", 0.0) < first) first = e.value("at_s", 0.0);
+      }
+    }
+    if (first >= 0) c.x_rule = Rule{first, "first failure"};
     d.chart(Chart{"serving-throughput", "Output tokens/s over the run",
                   "Time-weighted means per bin; hover for the running batch and the KV-cache occupancy",
                   make_line_chart(c, rows)});
   }
+  faults_section(d, layouts);
   Chart ttft = serving_curve_chart(sv, "serving-ttft-curve", "Throughput against TTFT p99", false);
   if (!ttft.spec.is_null()) {
     d.chart(std::move(ttft));

@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <iomanip>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "sim/faults/cluster.hpp"
+#include "sim/faults/evaluator.hpp"
 
 namespace masim::serving {
 
@@ -61,13 +65,49 @@ json summary_json(const ServingLayout& l) {
   j["output_tokens"] = l.output_tokens;
   j["swap_s"] = round9(l.swap_s);
   j["steps"] = l.steps;
+  if (l.mixed_steps > 0) {
+    j["mixed_steps"] = {{"count", l.mixed_steps}, {"one_pass_s", round9(l.mixed_one_pass_s)},
+                        {"two_pass_s", round9(l.mixed_two_pass_s)}};
+  }
   j["mean_batch"] = round9(l.mean_batch);
   j["peak_kv_occupancy"] = round9(l.peak_kv_occupancy);
   j["end_s"] = round9(l.end_s);
+  if (!l.incidents.empty() || l.requests_during > 0) {
+    json inc = json::array();
+    for (const IncidentEffect& e : l.incidents) {
+      inc.push_back({{"at_s", round9(e.at_s)}, {"end_s", e.end_s >= 0 ? json(round9(e.end_s)) : json(nullptr)},
+                     {"fault", e.fault}, {"domain", e.domain}, {"outcome", e.outcome}, {"replica", e.replica},
+                     {"requests_affected", e.affected}, {"requests_reprefilled", e.reprefilled},
+                     {"requests_rerouted", e.rerouted}, {"requests_rejected", e.rejected},
+                     {"requests_stalled", e.stalled}, {"tokens_recomputed", e.tokens_recomputed},
+                     {"tokens_lost_in_flight", e.tokens_lost_in_flight}});
+    }
+    j["faults"] = {{"incidents", inc},
+                   {"during", {{"requests", l.requests_during}, {"ttft_s", pct_json(l.ttft_during)},
+                               {"tpot_s", pct_json(l.tpot_during)}}},
+                   {"outside", {{"requests", l.requests_outside}, {"ttft_s", pct_json(l.ttft_outside)},
+                                {"tpot_s", pct_json(l.tpot_outside)}}}};
+  }
   return j;
 }
 
 }  // namespace
+
+FaultSchedule fault_schedule(const faults::LayoutTimeline& t) {
+  FaultSchedule f;
+  for (const faults::Incident& i : t.incidents) f.incidents.push_back({i.at_s, i.fault, i.domain, i.outcome});
+  for (const faults::DomainState& d : t.domain_states) {
+    // Domains are the layout's replicas in order (one domain: the one replica).
+    double detected = d.at_s;
+    if (d.incident >= 0 && static_cast<std::size_t>(d.incident) < t.incidents.size()) {
+      for (const faults::RecoveryStep& st : t.incidents[static_cast<std::size_t>(d.incident)].steps) {
+        if (st.name == "detection") detected = std::max(detected, st.start_s + st.duration_s);
+      }
+    }
+    f.states.push_back({d.at_s, d.domain, d.serving, d.speed, d.kv_lost_fraction, d.incident, detected});
+  }
+  return f;
+}
 
 ServingResult run_serving(const spec::ScenarioSpec& s, const topology::Topology& topo,
                           const models::ComputeCostModel& cost, const ServeOptions& opts) {
@@ -76,10 +116,25 @@ ServingResult run_serving(const spec::ScenarioSpec& s, const topology::Topology&
   const std::vector<Request> requests = make_requests(sv);
   out.requests = static_cast<std::int64_t>(requests.size());
   out.sweeps.resize(s.layouts.size());
+  // Under a run timeline: the same faults and recoveries as the timeline's
+  // (sim/faults decides what happens and when), replayed per replica.
+  std::vector<spec::FaultSpec> fault_list;
+  std::unique_ptr<faults::Evaluator> ev;
+  if (s.timeline) {
+    fault_list = faults::run_faults(*s.timeline, s.topology);
+    ev = std::make_unique<faults::Evaluator>(s, topo, cost);
+  }
   for (std::size_t li = 0; li < s.layouts.size(); ++li) {
     const std::unique_ptr<StepCosts> costs = make_step_costs(s, static_cast<int>(li), topo, cost);
-    out.layouts.push_back(serve(s, static_cast<int>(li), *costs, requests, opts));
-    ServeOptions quick = opts;
+    FaultSchedule schedule;
+    ServeOptions with = opts;
+    if (s.timeline) {
+      schedule = fault_schedule(faults::run_layout_timeline(s, static_cast<int>(li), *ev, fault_list));
+      with.faults = &schedule;
+      with.reject_on_failure = sv.reject_on_failure;
+    }
+    out.layouts.push_back(serve(s, static_cast<int>(li), *costs, requests, with));
+    ServeOptions quick = with;
     quick.check_costs = false;
     quick.series_bins = 1;
     for (double rate : sv.rate_sweep) {
@@ -115,11 +170,25 @@ json to_json(const ServingResult& r, const spec::ServingSpec& sv) {
       worst = std::max(worst, std::abs(c.rel_error()));
     }
     x["step_cost"] = {{"simulations", l.simulations}, {"checks", checks}, {"max_abs_rel_error", round9(worst)}};
+    if (!l.mixed_checks.empty()) {
+      json mixed = json::array();
+      double mworst = 0.0;
+      for (const CostCheck& c : l.mixed_checks) {
+        mixed.push_back({{"phase", c.phase}, {"batch", c.batch}, {"length", c.length},
+                         {"one_pass_s", round9(c.interpolated_s)}, {"simulated_s", round9(c.simulated_s)},
+                         {"rel_error", round9(c.rel_error())}});
+        mworst = std::max(mworst, std::abs(c.rel_error()));
+      }
+      x["step_cost"]["mixed_checks"] = mixed;
+      x["step_cost"]["mixed_max_abs_rel_error"] = round9(mworst);
+    }
     json series = json::array();
     for (const SeriesPoint& p : l.series) {
       series.push_back({{"t0_s", round9(p.t0_s)}, {"t1_s", round9(p.t1_s)}, {"running", round9(p.running)},
                         {"waiting", round9(p.waiting)}, {"kv_occupancy", round9(p.kv_occupancy)},
-                        {"output_tokens_per_s", round9(p.output_tokens_per_s)}});
+                        {"output_tokens_per_s", round9(p.output_tokens_per_s)},
+                        {"goodput_requests_per_s", round9(p.goodput_requests_per_s)},
+                        {"replicas_serving", p.replicas_serving}});
     }
     x["series"] = series;
     // Per request, as columns (compact for 10^5 requests).

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "sim/faults/timeline.hpp"
 #include "sim/serving/simulator.hpp"
 
 namespace masim::serving {
@@ -25,6 +26,10 @@ struct ServingResult {
   std::int64_t requests = 0;
 };
 
+// The replica states of one layout's run timeline, for serve() (ServeOptions::faults).
+FaultSchedule fault_schedule(const faults::LayoutTimeline& t);
+
+// With s.timeline, every layout serves through the timeline's faults and recoveries.
 ServingResult run_serving(const spec::ScenarioSpec& s, const topology::Topology& topo,
                           const models::ComputeCostModel& cost, const ServeOptions& opts = {});
 

@@ -44,6 +44,11 @@ struct Replica {
   std::deque<int> swapped;
   std::int64_t free_blocks = 0, total_blocks = 0;
   bool busy = false;
+  bool alive = true;            // under faults: serving now
+  double speed = 1.0;           // under faults: step times are divided by it
+  int gen = 0;                  // a step end of an older generation was lost to a failure
+  int effect = -1;              // under faults: its open outage (index into ServingLayout::incidents)
+  bool known_down = false;      // under faults: detected, the router skips it
   bool prefill_only = false;    // disaggregated: the prefill pool
   std::int64_t load = 0;        // unfinished requests routed here
   // The step in flight.
@@ -54,6 +59,7 @@ struct Replica {
 struct Change {                 // system state from `t` on
   double t;
   std::int64_t in_system, running, waiting, used_blocks;
+  int serving;                  // replicas serving
 };
 
 }  // namespace
@@ -157,11 +163,12 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
   std::vector<Change> changes;
   std::vector<std::pair<double, std::int64_t>> token_marks;   // (step end, tokens)
   std::int64_t in_system = 0, running = 0, waiting = 0, used = 0;
+  int serving_replicas = static_cast<int>(rs.size());
   auto mark = [&](double t) {
     if (!changes.empty() && changes.back().t == t) {
-      changes.back() = {t, in_system, running, waiting, used};
+      changes.back() = {t, in_system, running, waiting, used, serving_replicas};
     } else {
-      changes.push_back({t, in_system, running, waiting, used});
+      changes.push_back({t, in_system, running, waiting, used, serving_replicas});
     }
   };
   for (std::size_t i = 0; i < n; ++i) {
@@ -172,26 +179,35 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     q.output = requests[i].output;
   }
 
-  // Event queue: (time, kind, index): kind 0 a step end (replica), 1 a KV
-  // transfer's end (request); arrivals are consumed in order.
-  using Ev = std::tuple<double, int, int>;
+  // Event queue: (time, kind, index, generation): kind 0 a step end (replica;
+  // of a generation the replica has left behind: lost to a failure), 1 a KV
+  // transfer's end (request), 2 a replica state (index into opts.faults), 3 a
+  // replica's failure detected (of the outage of that generation);
+  // arrivals are consumed in order.
+  using Ev = std::tuple<double, int, int, int>;
   std::priority_queue<Ev, std::vector<Ev>, std::greater<>> ends;
   std::int64_t decode_steps = 0, decode_batch_sum = 0;
   double decode_ctx_sum = 0.0;
   std::int64_t prefill_steps = 0, prefill_pieces_sum = 0, prefill_tokens_sum = 0;
   std::size_t rr_next = 0;
 
-  // A replica of [from, to) by the router's policy.
+  // A replica of [from, to) by the router's policy, skipping replicas that do
+  // not serve (when none does, any: the request queues there).
   auto route = [&](int from, int to) {
-    int ri = from;
+    const bool any = std::any_of(rs.begin() + from, rs.begin() + to, [](const Replica& x) { return !x.known_down; });
+    auto ok = [&](int k) { return !any || !rs[static_cast<std::size_t>(k)].known_down; };
+    int ri = -1;
     if (sv.router == spec::RouterPolicy::kRoundRobin) {
-      ri = from + static_cast<int>(rr_next++ % static_cast<std::size_t>(to - from));
+      for (int tries = 0; tries < to - from && ri < 0; ++tries) {
+        const int k = from + static_cast<int>(rr_next++ % static_cast<std::size_t>(to - from));
+        if (ok(k)) ri = k;
+      }
     } else {
-      for (int k = from + 1; k < to; ++k) {
-        if (rs[static_cast<std::size_t>(k)].load < rs[static_cast<std::size_t>(ri)].load) ri = k;
+      for (int k = from; k < to; ++k) {
+        if (ok(k) && (ri < 0 || rs[static_cast<std::size_t>(k)].load < rs[static_cast<std::size_t>(ri)].load)) ri = k;
       }
     }
-    return ri;
+    return ri < 0 ? from : ri;
   };
   std::size_t rr_decode = 0;
   std::vector<int> transfer_from(n, -1);
@@ -228,7 +244,7 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
 
   auto start_step = [&](int ri, double t) {
     Replica& r = rs[static_cast<std::size_t>(ri)];
-    if (r.busy) return;
+    if (r.busy || !r.alive) return;
     r.decode.clear();
     r.chunks.clear();
     double swap_cost = 0.0;
@@ -351,27 +367,41 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     }
     double dt = swap_cost;
     out.swap_s += swap_cost;
+    double ctx = 0.0, len = 0.0;
+    const auto batch = static_cast<std::int64_t>(r.decode.size());
+    const auto pieces = static_cast<std::int64_t>(r.chunks.size());
     if (!r.decode.empty()) {
-      double ctx = 0.0;
       for (int i : r.decode) ctx += static_cast<double>(tokens_held(i));
       ctx /= static_cast<double>(r.decode.size());
-      dt += costs.decode_s(static_cast<std::int64_t>(r.decode.size()), ctx);
       ++decode_steps;
-      decode_batch_sum += static_cast<std::int64_t>(r.decode.size());
+      decode_batch_sum += batch;
       decode_ctx_sum += ctx;
     }
     if (!r.chunks.empty()) {
       std::int64_t tok = 0;
       for (const auto& c : r.chunks) tok += c.second;
-      const auto pieces = static_cast<std::int64_t>(r.chunks.size());
-      dt += costs.prefill_s(pieces, static_cast<double>(tok) / static_cast<double>(pieces));
+      len = static_cast<double>(tok) / static_cast<double>(pieces);
       ++prefill_steps;
       prefill_pieces_sum += pieces;
       prefill_tokens_sum += tok;
     }
+    double compute = 0.0;
+    if (batch > 0 && pieces > 0) {
+      // One forward pass over both (StepCosts: the token-count part once).
+      const double two = costs.decode_s(batch, ctx) + costs.prefill_s(pieces, len);
+      compute = costs.mixed_s(batch, ctx, pieces, len);
+      ++out.mixed_steps;
+      out.mixed_two_pass_s += two;
+      out.mixed_one_pass_s += compute;
+    } else if (batch > 0) {
+      compute = costs.decode_s(batch, ctx);
+    } else {
+      compute = costs.prefill_s(pieces, len);
+    }
+    dt += compute / r.speed;
     ++out.steps;
     r.busy = true;
-    ends.emplace(t + dt, 0, ri);
+    ends.emplace(t + dt, 0, ri, r.gen);
     mark(t);
   };
 
@@ -392,7 +422,7 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
         out.kv_transfer_s += dt;
         ++out.kv_transfers;
         transfer_from[static_cast<std::size_t>(i)] = ri;
-        ends.emplace(t + dt, 1, i);
+        ends.emplace(t + dt, 1, i, 0);
         return;
       }
       if (q.generated >= q.output) {
@@ -427,11 +457,14 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     --src.load;
     int ri = k_pre;
     if (sv.router == spec::RouterPolicy::kRoundRobin) {
-      ri = k_pre + static_cast<int>(rr_decode++ % (rs.size() - static_cast<std::size_t>(k_pre)));
-    } else {
-      for (std::size_t k = static_cast<std::size_t>(k_pre) + 1; k < rs.size(); ++k) {
-        if (rs[k].load < rs[static_cast<std::size_t>(ri)].load) ri = static_cast<int>(k);
+      const std::size_t m = rs.size() - static_cast<std::size_t>(k_pre);
+      ri = k_pre + static_cast<int>(rr_decode++ % m);
+      // Under faults: the next decode replica that serves, if any does.
+      for (std::size_t tries = 1; tries < m && rs[static_cast<std::size_t>(ri)].known_down; ++tries) {
+        ri = k_pre + static_cast<int>(rr_decode++ % m);
       }
+    } else {
+      ri = route(k_pre, static_cast<int>(rs.size()));
     }
     Replica& dst = rs[static_cast<std::size_t>(ri)];
     ++dst.load;
@@ -444,6 +477,116 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     mark(t);
     start_step(from, t);
     start_step(ri, t);
+  };
+
+  // Under faults: the pool a replica belongs to (disaggregated: prefill or decode).
+  auto pool_of = [&](int ri) {
+    if (k_pre == 0) return std::make_pair(0, static_cast<int>(rs.size()));
+    return ri < k_pre ? std::make_pair(0, k_pre) : std::make_pair(k_pre, static_cast<int>(rs.size()));
+  };
+  auto move_to = [&](int i, int from, int to, bool front) {
+    --rs[static_cast<std::size_t>(from)].load;
+    ++rs[static_cast<std::size_t>(to)].load;
+    out.requests[static_cast<std::size_t>(i)].replica = to;
+    auto& q = rs[static_cast<std::size_t>(to)].waiting;
+    if (front) {
+      q.push_front(i);
+    } else {
+      q.push_back(i);
+    }
+  };
+  auto go_down = [&](int ri, const ReplicaState& st, double t) {
+    Replica& r = rs[static_cast<std::size_t>(ri)];
+    r.alive = false;
+    --serving_replicas;
+    IncidentEffect e;
+    e.at_s = t;
+    e.replica = ri;
+    if (st.incident >= 0 && static_cast<std::size_t>(st.incident) < opts.faults->incidents.size()) {
+      const FaultIncident& fi = opts.faults->incidents[static_cast<std::size_t>(st.incident)];
+      e.fault = fi.fault;
+      e.domain = fi.domain;
+      e.outcome = fi.outcome;
+    }
+    e.affected = static_cast<std::int64_t>(r.running.size() + r.waiting.size() + r.swapped.size());
+    if (r.busy) {   // the step in flight is lost
+      e.tokens_lost_in_flight += static_cast<std::int64_t>(r.decode.size());
+      for (const auto& c : r.chunks) e.tokens_lost_in_flight += c.second;
+      r.busy = false;
+      ++r.gen;
+      r.decode.clear();
+      r.chunks.clear();
+    }
+    // KV caches lost: the newest admissions first.
+    const auto lose = std::min<std::int64_t>(
+        static_cast<std::int64_t>(r.running.size()),
+        static_cast<std::int64_t>(std::ceil(st.kv_lost_fraction * static_cast<double>(r.running.size()) - 1e-9)));
+    for (std::int64_t j = 0; j < lose; ++j) {
+      const int i = r.running.back();
+      r.running.pop_back();
+      release(r, i);
+      --running;
+      Live& L = live[static_cast<std::size_t>(i)];
+      RequestResult& q = out.requests[static_cast<std::size_t>(i)];
+      e.tokens_recomputed += L.prefilled;
+      if (L.prefilled > 0) L.first_prefill = false;
+      L.need = tokens_held(i);
+      L.prefilled = 0;
+      if (opts.reject_on_failure) {
+        q.status = RequestStatus::kRejected;
+        q.reason = "KV cache lost when replica " + std::to_string(ri) + " stopped (" +
+                   (e.fault.empty() ? std::string("a fault") : e.fault) + ") at " + std::to_string(t) +
+                   " s; ServeOptions reject_on_failure";
+        q.finish_s = t;
+        --in_system;
+        --r.load;
+        ++e.rejected;
+        continue;
+      }
+      ++waiting;
+      ++e.reprefilled;
+      r.waiting.push_front(i);
+    }
+    e.stalled = static_cast<std::int64_t>(r.running.size() + r.swapped.size());
+    r.effect = static_cast<int>(out.incidents.size());
+    out.incidents.push_back(e);
+    ends.emplace(std::max(t, st.detected_s), 3, ri, r.gen);
+  };
+  // The failure of replica `ri` is detected: its queue moves to the survivors.
+  auto detected = [&](int ri, double t) {
+    Replica& r = rs[static_cast<std::size_t>(ri)];
+    if (r.alive) return;
+    r.known_down = true;
+    const auto [p0, p1] = pool_of(ri);
+    bool survivors = false;
+    for (int k = p0; k < p1; ++k) survivors = survivors || !rs[static_cast<std::size_t>(k)].known_down;
+    if (!survivors) return;
+    IncidentEffect& e = out.incidents[static_cast<std::size_t>(r.effect)];
+    while (!r.waiting.empty()) {
+      const int i = r.waiting.front();
+      r.waiting.pop_front();
+      move_to(i, ri, route(p0, p1), false);
+      ++e.rerouted;
+    }
+    for (int k = p0; k < p1; ++k) start_step(k, t);
+  };
+  auto apply_state = [&](int k, double t) {
+    const ReplicaState& st = opts.faults->states[static_cast<std::size_t>(k)];
+    if (st.replica < 0 || static_cast<std::size_t>(st.replica) >= rs.size()) return;
+    Replica& r = rs[static_cast<std::size_t>(st.replica)];
+    r.speed = st.speed > 0.0 ? st.speed : 1.0;
+    if (!st.serving && r.alive) {
+      go_down(st.replica, st, t);
+    } else if (st.serving && !r.alive) {
+      r.alive = true;
+      r.known_down = false;
+      ++r.gen;   // its pending detection, if any, is moot
+      ++serving_replicas;
+      if (r.effect >= 0) out.incidents[static_cast<std::size_t>(r.effect)].end_s = t;
+      r.effect = -1;
+      start_step(st.replica, t);
+    }
+    mark(t);
   };
 
   auto arrive = [&](std::size_t i, double t) {
@@ -479,6 +622,11 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     start_step(ri, t);
   };
 
+  if (opts.faults != nullptr) {
+    for (std::size_t k = 0; k < opts.faults->states.size(); ++k) {
+      ends.emplace(opts.faults->states[k].at_s, 2, static_cast<int>(k), 0);
+    }
+  }
   mark(0.0);
   std::size_t next = 0;
   double now = 0.0;
@@ -488,13 +636,19 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     now = std::min(ta, te);
     if (now > opts.max_time_s) break;
     if (te <= ta) {
-      const auto [t_end, kind, idx] = ends.top();
+      const auto [t_end, kind, idx, gen] = ends.top();
       ends.pop();
       if (kind == 0) {
+        if (gen != rs[static_cast<std::size_t>(idx)].gen) continue;   // lost to a failure
         finish_step(idx, t_end);
         start_step(idx, t_end);
-      } else {
+      } else if (kind == 1) {
         transferred(idx, t_end);
+      } else if (kind == 2) {
+        apply_state(idx, t_end);
+      } else if (gen == rs[static_cast<std::size_t>(idx)].gen) {
+        detected(idx, t_end);
+        mark(t_end);
       }
     } else {
       arrive(next++, ta);
@@ -502,19 +656,30 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
   }
   const bool stopped = now > opts.max_time_s;
   out.end_s = stopped ? opts.max_time_s : 0.0;
+  bool unfinished = false;
   for (const RequestResult& q : out.requests) {
     if (!stopped && q.finish_s > out.end_s) out.end_s = q.finish_s;
+    unfinished = unfinished || (q.status == RequestStatus::kInFlight);
   }
   if (!stopped && n > 0) out.end_s = std::max(out.end_s, requests.back().arrival_s);
+  // Requests left on a replica that never serves again (under faults): the run
+  // ends at the last event, with them in flight.
+  if (!stopped && unfinished) out.end_s = std::max(out.end_s, now);
   mark(out.end_s);
 
   // Accounting.
   std::vector<double> ttft, tpot, e2e, queue;
   double time_in_system = 0.0;
-  std::int64_t accepted = 0, good = 0;
+  std::int64_t accepted = 0, good = 0, entered_late = 0;
   for (const RequestResult& q : out.requests) {
     if (q.status == RequestStatus::kRejected) {
       ++out.rejected;
+      // Rejected after admission (its KV cache lost to a failure): it was in
+      // the system until then, for Little's law.
+      if (q.finish_s > q.arrival_s) {
+        ++entered_late;
+        time_in_system += q.finish_s - q.arrival_s;
+      }
       continue;
     }
     if (q.arrival_s > out.end_s) continue;   // never arrived within the run
@@ -533,6 +698,25 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     }
   }
   out.arrived = out.rejected + accepted;
+  if (opts.faults != nullptr) {
+    // Requests whose lifetime overlaps an outage of any replica of the layout.
+    std::vector<double> ttft_in, ttft_out, tpot_in, tpot_out;
+    for (const RequestResult& q : out.requests) {
+      if (q.status != RequestStatus::kCompleted) continue;
+      bool during = false;
+      for (const IncidentEffect& e : out.incidents) {
+        const double end = e.end_s >= 0 ? e.end_s : std::numeric_limits<double>::infinity();
+        during = during || (q.arrival_s < end && q.finish_s > e.at_s);
+      }
+      (during ? ttft_in : ttft_out).push_back(q.ttft_s());
+      if (q.tpot_s() >= 0) (during ? tpot_in : tpot_out).push_back(q.tpot_s());
+      ++(during ? out.requests_during : out.requests_outside);
+    }
+    out.ttft_during = percentiles(ttft_in);
+    out.ttft_outside = percentiles(ttft_out);
+    out.tpot_during = percentiles(tpot_in);
+    out.tpot_outside = percentiles(tpot_out);
+  }
   out.ttft = percentiles(ttft);
   out.tpot = percentiles(tpot);
   out.e2e = percentiles(e2e);
@@ -550,8 +734,9 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
   }
   if (out.end_s > 0) {
     out.little_L = integral / out.end_s;
-    out.little_lambda = static_cast<double>(accepted) / out.end_s;
-    out.little_W = accepted > 0 ? time_in_system / static_cast<double>(accepted) : 0.0;
+    const std::int64_t entered = accepted + entered_late;
+    out.little_lambda = static_cast<double>(entered) / out.end_s;
+    out.little_W = entered > 0 ? time_in_system / static_cast<double>(entered) : 0.0;
   }
   const double all_blocks = static_cast<double>(blocks) * static_cast<double>(rs.size());
   for (const Change& c : changes) {
@@ -581,6 +766,7 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
         SeriesPoint& p = out.series[static_cast<std::size_t>(b)];
         p.running += static_cast<double>(changes[k].running) * d / w;
         p.waiting += static_cast<double>(changes[k].waiting) * d / w;
+        if (a <= p.t0_s) p.replicas_serving = changes[k].serving;
         if (all_blocks > 0) p.kv_occupancy += static_cast<double>(changes[k].used_blocks) / all_blocks * d / w;
         if (stop <= a) break;
         a = stop;
@@ -589,6 +775,11 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
     for (const auto& [t, tok] : token_marks) {
       const int b = std::min(bins - 1, static_cast<int>(t / w));
       out.series[static_cast<std::size_t>(b)].output_tokens_per_s += static_cast<double>(tok) / w;
+    }
+    for (const RequestResult& q : out.requests) {
+      if (q.status != RequestStatus::kCompleted || q.ttft_s() > sv.slo_ttft_s || q.tpot_s() > sv.slo_tpot_s) continue;
+      const int b = std::min(bins - 1, static_cast<int>(q.finish_s / w));
+      out.series[static_cast<std::size_t>(b)].goodput_requests_per_s += 1.0 / w;
     }
   }
   // Capacity at the mean request and a full batch.
@@ -631,6 +822,28 @@ ServingLayout serve(const spec::ScenarioSpec& s, int layout_index, StepCostModel
       const auto p = std::max<std::int64_t>(1, std::llround(static_cast<double>(prefill_pieces_sum) / static_cast<double>(prefill_steps)));
       const auto l = std::max<std::int64_t>(1, prefill_tokens_sum / std::max<std::int64_t>(1, prefill_pieces_sum));
       out.cost_checks.push_back({"prefill", p, l, costs.prefill_s(p, static_cast<double>(l)), costs.prefill_exact_s(p, l)});
+    }
+    // The one-pass decomposition (combine_s) where the planner prices the
+    // combined step itself: a decode batch as the mixture of its two halves,
+    // a prefill of two or more prompts likewise (grid points, so that only
+    // the decomposition's error shows, besides tokens_s's interpolation).
+    if (out.mixed_steps > 0 && decode_steps > 0 && prefill_steps > 0) {
+      auto halves = [&](const std::string& phase, bool decode, std::int64_t whole, std::int64_t len) {
+        const std::int64_t a = whole / 2, b = whole - a;
+        auto at = [&](std::int64_t k) { return decode ? costs.decode_exact_s(k, len) : costs.prefill_exact_s(k, len); };
+        const double per = decode ? 1.0 : static_cast<double>(len);
+        out.mixed_checks.push_back({phase, whole, len,
+                                   costs.combine_s(at(a), static_cast<double>(a) * per, at(b), static_cast<double>(b) * per),
+                                   at(whole)});
+      };
+      // Each half at least the smallest batch the planner prices itself.
+      const auto b = std::max<std::int64_t>(2 * costs.min_batch(true), std::llround(out.mean_batch));
+      const auto c = std::max<std::int64_t>(16, std::llround(decode_ctx_sum / static_cast<double>(decode_steps)));
+      halves("mixed_decode", true, b, c);
+      const auto p = std::max<std::int64_t>(2 * costs.min_batch(false),
+                                            std::llround(static_cast<double>(prefill_pieces_sum) / static_cast<double>(prefill_steps)));
+      const auto l = std::max<std::int64_t>(16, prefill_tokens_sum / std::max<std::int64_t>(1, prefill_pieces_sum));
+      halves("mixed_prefill", false, p, l);
     }
   }
   out.simulations = costs.simulations() - sims_before;

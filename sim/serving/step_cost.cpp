@@ -59,6 +59,7 @@ StepCosts::StepCosts(const spec::ScenarioSpec& s, const spec::LayoutSpec& replic
   contexts_ = length_grid(max_context);
   prompts_ = batch_grid(max_batch);
   lengths_ = length_grid(max_prefill_tokens);
+  tokens_ = batch_grid(max_batch + max_prefill_tokens);
   // Memory: the plan at the largest batch and context.
   spec::ScenarioSpec one = s_;
   one.layouts = {layout_};
@@ -180,6 +181,35 @@ double StepCosts::decode_s(std::int64_t batch, double mean_context) {
 double StepCosts::prefill_s(std::int64_t prompts, double mean_length) {
   if (prompts <= 0) return 0.0;
   return interpolate(false, prompts_, lengths_, static_cast<double>(prompts), mean_length);
+}
+
+double StepCosts::tokens_s(double tokens) {
+  if (tokens <= 0.0) return 0.0;
+  const double x = std::clamp(tokens, static_cast<double>(tokens_.front()), static_cast<double>(tokens_.back()));
+  const std::size_t i = tokens_.size() == 1 ? 0 : bracket(tokens_, x);
+  const std::int64_t a = tokens_[i], b = tokens_[std::min(i + 1, tokens_.size() - 1)];
+  const double f = b > a ? (x - static_cast<double>(a)) / static_cast<double>(b - a) : 0.0;
+  return (1 - f) * point(true, a, 16) + f * point(true, b, 16);
+}
+
+double StepCosts::combine_s(double a_s, double a_tokens, double b_s, double b_tokens) {
+  if (a_tokens <= 0.0 || b_tokens <= 0.0) return a_s + b_s;
+  const double m = a_s + b_s - tokens_s(a_tokens) - tokens_s(b_tokens) + tokens_s(a_tokens + b_tokens);
+  return std::clamp(m, std::max(a_s, b_s), a_s + b_s);
+}
+
+std::int64_t StepCosts::min_batch(bool decode) {
+  if (min_batch_[decode ? 0 : 1] == 0) point(decode, 1, 16);
+  return min_batch_[decode ? 0 : 1];
+}
+
+double StepCosts::mixed_s(std::int64_t batch, double mean_context, std::int64_t prompts, double mean_length) {
+  const double d = decode_s(batch, mean_context);
+  const double p = prefill_s(prompts, mean_length);
+  if (batch <= 0 || prompts <= 0) return d + p;
+  const auto b = static_cast<double>(std::max(batch, min_batch(true)));
+  const auto n = static_cast<double>(std::max(prompts, min_batch(false)));
+  return combine_s(d, b, p, n * mean_length);
 }
 
 double StepCosts::decode_exact_s(std::int64_t batch, std::int64_t context) { return point(true, batch, context); }

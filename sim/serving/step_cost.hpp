@@ -12,6 +12,21 @@
 // Prefill: n prompts of mean length L at prefill(n, L) on the same kind of grid.
 // A grid point that the planner refuses (EP needs B >= ep, MA one sequence per
 // attention group and micro-batch) takes the value of the smallest feasible batch.
+// Mixed (chunked prefill: B decodes and n prompt chunks of mean length L in one
+// forward pass of T = B + nL tokens): decode(B, c) + prefill(n, L) counts the
+// part of a step that depends only on its token count (weights streamed,
+// GEMMs, MoE dispatch and experts, collectives) twice. That part is
+// tokens(x) = decode(x, 16), a decode step of x sequences at the shortest
+// context (its attention is negligible), on a one-dimensional grid of token
+// counts; so
+//   mixed = decode(B, c) + prefill(n, L) - tokens(B) - tokens(nL) + tokens(T),
+// attention priced per group by its own query length and context (inside
+// decode and prefill), the token-count part once at T, clamped to
+// [max(decode, prefill), decode + prefill]. The decomposition's error is
+// measured per run where the planner can price the combined step directly: a
+// decode step of B sequences against the mixture of its two halves, and a
+// prefill of n prompts against its halves (check_points "mixed_decode",
+// "mixed_prefill").
 //
 //   StepCosts c(scenario, replica_layout, topo, cost, /*max_batch=*/256, /*max_context=*/4096, 8192);
 //   double s = c.decode_s(37, 1200.0);
@@ -39,6 +54,19 @@ class StepCostModel {
   virtual double prefill_s(std::int64_t prompts, double mean_length) = 0;
   virtual double decode_exact_s(std::int64_t batch, std::int64_t context) = 0;
   virtual double prefill_exact_s(std::int64_t prompts, std::int64_t length) = 0;
+  // One forward pass of `batch` decodes (mean context `mean_context`) and
+  // `prompts` prompt chunks (mean length `mean_length`). This default is the
+  // upper bound decode + prefill (two passes); StepCosts prices one pass.
+  virtual double mixed_s(std::int64_t batch, double mean_context, std::int64_t prompts, double mean_length) {
+    return combine_s(decode_s(batch, mean_context), static_cast<double>(batch), prefill_s(prompts, mean_length),
+                     static_cast<double>(prompts) * mean_length);
+  }
+  // One pass over two groups of tokens priced apart at `a_s` (a_tokens tokens)
+  // and `b_s` (b_tokens tokens); the default is the two-pass sum.
+  virtual double combine_s(double a_s, double /*a_tokens*/, double b_s, double /*b_tokens*/) { return a_s + b_s; }
+  // The smallest batch (decode) or prompt count (prefill) the planner prices
+  // itself; smaller ones take its price.
+  virtual std::int64_t min_batch(bool /*decode*/) { return 1; }
   virtual std::int64_t kv_capacity_tokens() const = 0;
   virtual double swap_s_per_token() const = 0;
   // Seconds to ship `tokens` tokens' KV cache from a prefill replica to a decode
@@ -61,6 +89,13 @@ class StepCosts final : public StepCostModel {
   // Direct simulations (no interpolation), to measure the bucketing error.
   double decode_exact_s(std::int64_t batch, std::int64_t context) override;
   double prefill_exact_s(std::int64_t prompts, std::int64_t length) override;
+  double combine_s(double a_s, double a_tokens, double b_s, double b_tokens) override;
+  // As the base, with the token counts of the steps actually priced (a batch
+  // below min_batch is priced as min_batch).
+  double mixed_s(std::int64_t batch, double mean_context, std::int64_t prompts, double mean_length) override;
+  std::int64_t min_batch(bool decode) override;
+  // The token-count part of a step of `tokens` tokens (decode at context 16), interpolated.
+  double tokens_s(double tokens);
 
   // Paged KV pool of the replica in tokens (memory left after weights,
   // activations at max_batch, communication buffers and reserve, on the GPU
@@ -88,7 +123,7 @@ class StepCosts final : public StepCostModel {
   spec::LayoutSpec layout_;
   const topology::Topology& topo_;
   const models::ComputeCostModel& cost_;
-  std::vector<std::int64_t> batches_, contexts_, prompts_, lengths_;
+  std::vector<std::int64_t> batches_, contexts_, prompts_, lengths_, tokens_;
   std::map<std::pair<std::int64_t, std::int64_t>, double> decode_, prefill_;
   std::int64_t min_batch_[2] = {0, 0};   // smallest feasible batch (decode, prefill); 0 = not yet known
   bool ok_ = true;

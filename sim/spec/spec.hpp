@@ -313,6 +313,9 @@ struct ServingSpec {
   PreemptionMode preemption = PreemptionMode::kRecompute;   // vLLM V1 default
   Bandwidth swap_bandwidth = Bandwidth::gb_per_s(25);       // KV to and from host memory (PCIe Gen4 x16)
   RouterPolicy router = RouterPolicy::kLeastLoaded;
+  // Under a run timeline: requests whose KV cache a failure destroys are
+  // queued again to re-prefill (false) or rejected with the reason (true).
+  bool reject_on_failure = false;
   double slo_ttft_s = 2.0;            // goodput: a request meets both SLOs
   double slo_tpot_s = 0.1;
   std::vector<double> rate_sweep;     // arrival rates (req/s) for throughput-latency curves; empty = none

@@ -296,3 +296,144 @@ TEST_CASE("disaggregation needs more replicas than the prefill pool, and a grid 
         std::string::npos);
   CHECK(out.find("/layouts/1/disaggregation: does not apply to a layout of kind \"ma_separation\"") != std::string::npos);
 }
+
+TEST_CASE("a chunked mixed step is one forward pass: below the two-pass sum, at least each part, and the roofline by hand") {
+  // One dense layer of a wide model on one A100 under the roofline (no
+  // profile): a step of T = B + nL tokens is GEMM-dominated, so its time is
+  // the sum over the layer's GEMMs and the LM head of
+  // max(2mnk / (peak · matmul_eff), 2(mk + kn + mn) / (HBM · memory_eff)) + launch,
+  // computed here from the model's shapes alone.
+  json doc = base_doc();
+  doc.erase("profile");
+  doc["model"] = {{"name", "dense-wide-1l"}, {"num_layers", 1}, {"hidden_size", 8192}, {"num_heads", 64},
+                  {"num_kv_heads", 8}, {"head_dim", 128}, {"num_experts", 0}, {"dense_ffn_size", 32768},
+                  {"vocab_size", 32000}, {"dtype", "bf16"}};
+  doc["workload"].erase("routing");
+  doc["layouts"] = json::array({{{"name", "one GPU"}, {"kind", "tp"}, {"tp", 1}}});
+  const spec::ScenarioSpec s = parse(doc);
+  io::Diagnostics d;
+  auto topo = topology::Topology::build(s.topology, s.file, d);
+  REQUIRE(topo.has_value());
+  models::RooflineCostModel roof(s.hardware.gpu);
+  auto costs = serving::make_step_costs(s, 0, *topo, roof);
+  REQUIRE(costs->ok());
+  const spec::GpuSpec& g = s.hardware.gpu;
+  const double peak = g.peak_flops.at(spec::DType::kBF16).per_s() * g.matmul_efficiency;
+  const double bw = g.hbm_bandwidth.bytes_per_s() * g.memory_efficiency;
+  const double launch = g.kernel_launch_overhead.seconds();
+  auto gemm = [&](double m, double n, double k) {
+    return std::max(2.0 * m * n * k / peak, 2.0 * (m * k + k * n + m * n) / bw) + launch;
+  };
+  auto by_hand = [&](double tokens, double logits) {
+    const double h = 8192, qkv = (64 + 2 * 8) * 128.0, ffn = 32768;
+    return gemm(tokens, qkv, h) + gemm(tokens, h, 64 * 128.0) + gemm(tokens, 2 * ffn, h) + gemm(tokens, h, ffn) +
+           gemm(logits, 32000, h);
+  };
+  struct Case {
+    std::int64_t batch, prompts;
+    double length;
+  };
+  // Compute-bound (T = 2048) and weight-bound (T = 64) mixes.
+  for (const Case c : {Case{8, 8, 255.0}, Case{32, 1, 32.0}}) {
+    CAPTURE(c.batch);
+    const double dec = costs->decode_s(c.batch, 64.0);
+    const double pre = costs->prefill_s(c.prompts, c.length);
+    const double one = costs->mixed_s(c.batch, 64.0, c.prompts, c.length);
+    const double hand = by_hand(static_cast<double>(c.batch) + static_cast<double>(c.prompts) * c.length,
+                                static_cast<double>(c.batch + c.prompts));
+    CHECK(one < dec + pre);
+    CHECK(one >= std::max(dec, pre));
+    // The GEMMs are all but a few percent of the step (norms, SwiGLU, attention over short contexts).
+    CHECK(one / hand == doctest::Approx(1.0).epsilon(0.05));
+    // Two passes read the weights twice: the sum is clearly above the hand figure.
+    CHECK((dec + pre) / hand > 1.05);
+  }
+}
+
+TEST_CASE("serving under a fault, by hand: the step in flight lost, the queue moved at detection, capacity back at recovery") {
+  // Two replicas, round robin, one-token requests (a prefill of 20 ms each)
+  // arriving every 50 ms: replica 0 takes the even ones and idles between them.
+  json doc = base_doc();
+  doc["serving"]["router"] = "round_robin";
+  const spec::ScenarioSpec s = parse(doc);
+  HandCosts c(0.010, 0.0, 0.020, 0.0, 1 << 20);
+  std::vector<serving::Request> rq;
+  for (int k = 0; k < 40; ++k) rq.push_back({k, 0.05 * k, 100, 1});
+  // Replica 0 fails at 0.51 s (request 10, arrived at 0.50 s, is mid-prefill),
+  // the failure is detected at 0.805 s, the replica serves again at 1.205 s.
+  serving::FaultSchedule f;
+  f.incidents.push_back({0.51, "GPU 3 fails", "replica 0", "spare"});
+  f.states.push_back({0.51, 0, false, 1.0, 1.0, 0, 0.805});
+  f.states.push_back({1.205, 0, true, 1.0, 0.0, -1, 1.205});
+  serving::ServeOptions o;
+  o.faults = &f;
+  const serving::ServingLayout r = serving::serve(s, 0, c, rq, o);
+  check_conservation(r);
+  CHECK(r.completed == 40);
+  REQUIRE(r.incidents.size() == 1);
+  const serving::IncidentEffect& e = r.incidents[0];
+  CHECK(e.affected == 1);               // request 10
+  CHECK(e.reprefilled == 1);
+  CHECK(e.tokens_lost_in_flight == 100);
+  CHECK(e.tokens_recomputed == 0);      // its prefill had not finished
+  // Before detection the router still sends 12 (0.60 s), 14 and 16 (0.80 s) to
+  // replica 0; at 0.805 s all four move to replica 1, which is idle (odd
+  // requests take 20 ms every 100 ms) and prefills them together in one step.
+  CHECK(e.rerouted == 4);
+  for (int k : {10, 12, 14, 16}) {
+    CAPTURE(k);
+    CHECK(r.requests[static_cast<std::size_t>(k)].replica == 1);
+    CHECK(r.requests[static_cast<std::size_t>(k)].finish_s == doctest::Approx(0.825));
+  }
+  CHECK(r.requests[10].ttft_s() == doctest::Approx(0.325));
+  // Every request after detection and before recovery goes to replica 1;
+  // after 1.205 s replica 0 takes traffic again.
+  CHECK(e.end_s == doctest::Approx(1.205));
+  bool back = false;
+  for (const auto& q : r.requests) {
+    if (q.arrival_s > 0.805 && q.arrival_s < 1.205) CHECK(q.replica == 1);
+    if (q.arrival_s > 1.205 && q.replica == 0) back = true;
+  }
+  CHECK(back);
+  // Requests untouched by the outage were served at once (20 ms).
+  CHECK(r.requests[2].ttft_s() == doctest::Approx(0.020));
+  CHECK(r.requests_during >= 4);
+  CHECK(r.ttft_during.max == doctest::Approx(0.325));
+}
+
+TEST_CASE("serving under random faults: every request counted on every layout, Little's law, deterministic") {
+  for (int seed : {1, 3}) {
+    CAPTURE(seed);
+    json doc = base_doc();
+    // TP=8 (two replicas), MA Separation (one domain), PP=2 disaggregated (two pools).
+    doc["layouts"] = json::array({doc["layouts"][0], doc["layouts"][3], doc["layouts"][5]});
+    doc["serving"]["arrivals"]["requests"] = 300;
+    doc["serving"]["arrivals"]["rate"] = 20;
+    doc["serving"]["on_failure"] = seed == 3 ? "reject" : "requeue";
+    doc["timeline"] = {{"duration", "20 s"},
+                       {"random", {{"seed", seed}, {"gpu_mtbf", "2 min"}, {"repair_after", "6 s"}}},
+                       {"recovery", {{"heartbeat_interval", "1 s"}, {"graph_recapture", "1 s"}}}};
+    const spec::ScenarioSpec s = parse(doc);
+    io::Diagnostics d;
+    auto topo = topology::Topology::build(s.topology, s.file, d);
+    REQUIRE(topo.has_value());
+    models::RooflineCostModel roof(s.hardware.gpu);
+    const serving::ServingResult a = serving::run_serving(s, *topo, roof);
+    std::int64_t incidents = 0;
+    for (const auto& l : a.layouts) {
+      CAPTURE(l.name);
+      check_conservation(l);
+      incidents += static_cast<std::int64_t>(l.incidents.size());
+      for (const auto& e : l.incidents) {
+        CHECK(e.reprefilled + e.rejected + e.stalled <= e.affected);
+        if (seed != 3) CHECK(e.rejected == 0);
+      }
+      CHECK(l.requests_during + l.requests_outside == l.completed);
+    }
+    CHECK(incidents > 0);
+    if (seed == 1) {
+      const serving::ServingResult b = serving::run_serving(s, *topo, roof);
+      CHECK(serving::to_json(a, *s.serving).dump() == serving::to_json(b, *s.serving).dump());
+    }
+  }
+}
