@@ -7,8 +7,13 @@
 // Ls layers per pipeline stage, G working GPUs, P passes (1; training 2:
 // forward and backward; 3 with recomputation).
 //   compute units  U = S · M · Ls · G · P         one (GPU, layer, micro-batch, pass)
-//   exchange flows X = S · M · Lmoe · pairs · 2 · (training ? 2 : 1)
-//                  pairs: EP ranks · (EP ranks − 1) per replica and stage; MA:
+//   exchange flows X = S · M · Lmoe · flows · 2 · (training ? 2 : 1)
+//                  flows of one exchange of s senders and r receivers as the
+//                  network plans it (PXN, sim/network/plan.cpp): s · (G − 1)
+//                  NVLink flows to the rail proxies plus ceil(s / G) · r rail
+//                  flows (G GPUs per node) when it spans nodes, else s · (r − 1);
+//                  the matrix (s · r · 8 B) is held by the task program.
+//                  Senders, receivers: EP ranks per replica and stage; MA:
 //                  working attention GPUs · expert GPUs (dispatch and combine)
 //   collective flows C = U / 2 for TP degree t > 1 (the per-layer all-reduces;
 //                  the network prices a ring as a few aggregated flows), else 0
@@ -86,9 +91,19 @@ struct Shape {
   double pp = 1;
   double dp = 1;         // replicas (MA: attention groups)
   double micro_batches = 1;
-  double pairs = 0;      // token-exchange pairs per stage and replica
+  double pairs = 0;      // token-exchange flows of one exchange, all replicas and stages
+  double matrix = 0;     // token-exchange matrix entries, all replicas and stages
   double tp = 1;         // TP degree of the per-layer all-reduces
 };
+
+// Flows of one token exchange from `senders` to `receivers` GPUs (see the file comment).
+double exchange_flows(const spec::ScenarioSpec& s, double senders, double receivers) {
+  double G = 0;
+  for (const spec::VertexSpec& v : s.topology.vertices) G += v.kind == spec::VertexKind::kGpu && v.node == 0;
+  G = std::max(1.0, G);
+  if (senders + receivers <= G) return senders * std::max(0.0, receivers - 1.0);
+  return senders * (G - 1.0) + std::ceil(senders / G) * receivers;
+}
 
 Shape shape_of(const spec::ScenarioSpec& s, const spec::LayoutSpec& l) {
   const spec::WorkloadSpec& w = s.workload;
@@ -107,7 +122,8 @@ Shape shape_of(const spec::ScenarioSpec& s, const spec::LayoutSpec& l) {
     g.gpus = static_cast<int>(std::min(a, groups * atp) + x);
     g.dp = groups;
     g.micro_batches = m;
-    g.pairs = groups * atp * x;
+    g.pairs = exchange_flows(s, groups * atp, x);
+    g.matrix = groups * atp * x;
     g.tp = atp;
     return g;
   }
@@ -143,7 +159,8 @@ Shape shape_of(const spec::ScenarioSpec& s, const spec::LayoutSpec& l) {
     m = std::max(1, l.micro_batches);
   }
   g.micro_batches = std::min(m, std::max(1.0, std::floor(seqs / per_rank)));
-  g.pairs = g.ep_style ? g.inner * (g.inner - 1) * g.dp * g.pp : 0.0;
+  g.pairs = g.ep_style ? exchange_flows(s, g.inner, g.inner) * g.dp * g.pp : 0.0;
+  g.matrix = g.ep_style ? g.inner * g.inner * g.dp * g.pp : 0.0;
   g.tp = g.ep_style ? 1.0 : g.inner;
   return g;
 }
@@ -217,7 +234,8 @@ WorkEstimate estimate_work(const spec::ScenarioSpec& s) {
     le.flows = exchange + collective;
     le.events = kEventsPerUnit * units + kEventsPerFlow * le.flows;
     le.routing_draws = k > 0 ? steps * lmoe * tokens * k : 0.0;
-    le.program_bytes = kBytesPerEvent * le.events;
+    const double matrices = k > 0 ? steps * g.micro_batches * lmoe_stage * g.matrix * 2.0 * (training ? 2.0 : 1.0) : 0.0;
+    le.program_bytes = kBytesPerEvent * le.events + 8.0 * matrices;
     le.routing_bytes = k > 0 ? (lmoe + 1.0) * tokens * k * 4.0 + steps * lmoe * mo.num_experts * 24.0 : 0.0;
     if (l.kind == spec::LayoutKind::kMaSeparation) {
       for (int r : l.ma.attention_gpus) mark(r);

@@ -22,7 +22,10 @@
 // flows as a neighbouring link of no larger capacity are left out of routes
 // (shadowed_links()); large components are processed in memory order. One that
 // changes it within a bound: flows due within `completion_precision` (1e-4) of
-// their own duration end with the current batch (absorb_near_completions()).
+// their own duration end with the current batch (absorb_near_completions());
+// flows of token exchanges use the wider `exchange_precision` (2e-3) unless
+// NetworkParams::exact, which bounds an exchange's completion batches by about
+// ln(longest / shortest flow) / precision instead of one per flow.
 //
 // Events: flows that end at the same picosecond share one engine event. Ends are
 // kept in buckets by time (a flow whose rate changes is added to its new bucket and
@@ -81,6 +84,7 @@ struct FlowCold {
   std::int64_t done_ps = -1;    // end of transmission at the current rate, -1 if none
   std::int64_t payload = 0;
   std::int64_t latency_ps = 0;  // path latency, added after the last byte
+  double precision = 0.0;       // relative completion precision of this flow
   std::uint32_t op = kNone;
 };
 
@@ -112,6 +116,7 @@ struct Op {
   std::uint64_t payload = 0;
   SimTime start;
   TagStats* stats = nullptr;
+  double precision = 0.0;            // completion precision of its flows
   bool live = false;
 };
 
@@ -146,7 +151,24 @@ struct Network::Impl {
   // Time (ps) -> flows ending transmission / being delivered then. Bucket vectors
   // are recycled through `spare`.
   using Buckets = std::map<std::int64_t, std::vector<std::uint32_t>>;
-  Buckets done_buckets, deliver_buckets;
+  Buckets deliver_buckets;
+  // Transmission ends: a min-heap by (time, sequence) with lazy deletion. A flow
+  // whose rate changes is pushed again with its new end; the old entry is
+  // stale (its time no longer matches the flow's done_ps) and is dropped when it
+  // reaches the top, or all at once when stale entries outnumber live ones. One
+  // engine timer is armed at the earliest end, so the engine holds one network
+  // completion event at a time instead of one per distinct end time (the
+  // sequence keeps equal times in insertion order, as the former buckets did).
+  struct DoneEntry {
+    std::int64_t t = 0;
+    std::uint64_t seq = 0;
+    std::uint32_t id = 0;
+  };
+  static bool later(const DoneEntry& a, const DoneEntry& b) { return a.t != b.t ? a.t > b.t : a.seq > b.seq; }
+  std::vector<DoneEntry> done_heap, done_keep;
+  std::uint64_t done_seq = 0;
+  std::int64_t timer_at = -1;           // earliest armed completion timer, -1 none
+  std::uint64_t stale_dropped = 0;
   std::vector<std::vector<std::uint32_t>> spare;
   std::vector<std::uint32_t> batch;
   Buckets* last_bucket_map = nullptr;   // cache of the last bucket added to
@@ -177,7 +199,14 @@ struct Network::Impl {
   Algorithm last_algorithm = Algorithm::kAuto;
   Protocol last_protocol = Protocol::kAuto;
 
+  // The largest completion precision any flow can have (bounds the scan of
+  // absorb_near_completions()).
+  double max_precision = 0.0;
+
   Impl(engine::Engine& e, const topology::Topology& t, NetworkParams p) : engine(e), topo(t), params(p) {
+    max_precision = params.exact ? params.completion_precision
+                                 : std::max(params.completion_precision, params.exchange_precision);
+    MASIM_ASSERT(max_precision >= 0.0 && max_precision < 1.0, "completion precision outside [0, 1)");
     links.resize(topo.links().size());
     link_flows.resize(links.size());
     link_dead.assign(links.size(), 0);
@@ -267,7 +296,7 @@ struct Network::Impl {
   // end. A flow of duration d ends at most precision·d early; with precision 0
   // nothing is merged. (SimGrid rounds the same way with an absolute 10 us.)
   void absorb_near_completions(std::int64_t now) {
-    const double p = params.completion_precision;
+    const double p = max_precision;
     if (!(p > 0.0)) return;
     // A flow due at k qualifies if k - now <= p·(k - start) <= p·(k - t0), t0 the
     // earliest start of a running collective (no flow started before it).
@@ -276,28 +305,64 @@ struct Network::Impl {
       if (op.live) t0 = std::min(t0, op.start.count_ps());
     }
     const auto limit = static_cast<std::int64_t>((static_cast<double>(now) - p * static_cast<double>(t0)) / (1.0 - p));
-    for (auto it = done_buckets.begin(); it != done_buckets.end() && it->first <= limit;) {
-      const std::int64_t k = it->first;
-      auto& v = it->second;
-      std::size_t keep = 0;
-      for (std::uint32_t f : v) {
-        const bool live = hot[f].state == FlowState::kActive && cold[f].done_ps == k;
-        if (!live) continue;  // stale entry: drop
-        if (static_cast<double>(k - now) <= p * static_cast<double>(k - cold[f].start_ps)) {
-          cold[f].done_ps = now;
-          batch.push_back(f);
-        } else {
-          v[keep++] = f;
-        }
+    done_keep.clear();
+    while (!done_heap.empty() && done_heap.front().t <= limit) {
+      const DoneEntry e = done_heap.front();
+      std::pop_heap(done_heap.begin(), done_heap.end(), later);
+      done_heap.pop_back();
+      const std::uint32_t f = e.id;
+      if (!live_entry(e)) {
+        ++stale_dropped;
+        continue;
       }
-      v.resize(keep);
-      if (v.empty()) {
-        if (&done_buckets == last_bucket_map && k == last_bucket_time) last_bucket_map = nullptr;
-        spare.push_back(std::move(v));
-        it = done_buckets.erase(it);  // its engine event finds no bucket and does nothing
+      if (static_cast<double>(e.t - now) <= cold[f].precision * static_cast<double>(e.t - cold[f].start_ps)) {
+        cold[f].done_ps = now;
+        batch.push_back(f);
       } else {
-        ++it;
+        done_keep.push_back(e);
       }
+    }
+    for (const DoneEntry& e : done_keep) {
+      done_heap.push_back(e);
+      std::push_heap(done_heap.begin(), done_heap.end(), later);
+    }
+  }
+
+  bool live_entry(const DoneEntry& e) const {
+    return hot[e.id].state == FlowState::kActive && cold[e.id].done_ps == e.t;
+  }
+
+  // Files flow `id`'s end at `t` and arms the timer if `t` is the earliest.
+  void push_done(std::int64_t t, std::uint32_t id) {
+    done_heap.push_back(DoneEntry{t, done_seq++, id});
+    std::push_heap(done_heap.begin(), done_heap.end(), later);
+    if (timer_at < 0 || t < timer_at) {
+      timer_at = t;
+      engine.schedule(SimTime::ps(t), self, encode(EventType::kDoneBucket, 0), engine::Priority::kCompletion);
+    }
+  }
+
+  // Drops stale entries from the top; rebuilds the heap when most entries are
+  // stale (so it holds O(active flows)); arms the timer for the next end.
+  void arm_timer() {
+    while (!done_heap.empty() && !live_entry(done_heap.front())) {
+      std::pop_heap(done_heap.begin(), done_heap.end(), later);
+      done_heap.pop_back();
+      ++stale_dropped;
+    }
+    if (done_heap.size() > 2 * active + 1024) {
+      const std::size_t before = done_heap.size();
+      done_heap.erase(std::remove_if(done_heap.begin(), done_heap.end(),
+                                     [this](const DoneEntry& e) { return !live_entry(e); }),
+                      done_heap.end());
+      std::make_heap(done_heap.begin(), done_heap.end(), later);
+      stale_dropped += before - done_heap.size();
+    }
+    if (done_heap.empty()) return;
+    const std::int64_t t = done_heap.front().t;
+    if (timer_at < 0 || t < timer_at) {
+      timer_at = t;
+      engine.schedule(SimTime::ps(t), self, encode(EventType::kDoneBucket, 0), engine::Priority::kCompletion);
     }
   }
 
@@ -349,6 +414,7 @@ struct Network::Impl {
     c.payload = fs.payload;
     c.op = op;
     c.latency_ps = lat;
+    c.precision = ops[op].precision;
     sent += Bytes{fs.payload};
     ++flows_started;
     ++flow_events;
@@ -622,7 +688,7 @@ struct Network::Impl {
       const std::int64_t done = now + static_cast<std::int64_t>(std::ceil(c.remaining / h.rate * 1e12));
       if (done == c.done_ps) continue;
       c.done_ps = done;
-      add_to_bucket(done_buckets, EventType::kDoneBucket, done, id);
+      push_done(done, id);
     }
   }
 
@@ -631,22 +697,27 @@ struct Network::Impl {
     const auto id = static_cast<std::uint32_t>(payload & kIdMask);
     switch (type) {
       case EventType::kDoneBucket: {
-        if (!take_bucket(done_buckets)) break;
         const std::int64_t now = engine.now().count_ps();
-        // Skip entries left behind when the flow's end moved to another bucket.
-        // A flow whose end moved away and back again has two entries here:
-        // taking it marks done_ps so the second entry is skipped too.
-        std::size_t keep = 0;
-        for (std::uint32_t f : batch) {
-          if (hot[f].state == FlowState::kActive && cold[f].done_ps == now) {
-            cold[f].done_ps = kTaken;
-            batch[keep++] = f;
+        if (timer_at == now) timer_at = -1;  // this timer fired (a later stale one does nothing new)
+        // Every live entry due now; entries left behind when a flow's end moved
+        // are stale and dropped. Taking a flow marks done_ps, so a flow whose
+        // end moved away and back again (two entries at now) is taken once.
+        while (!done_heap.empty() && done_heap.front().t <= now) {
+          const DoneEntry e = done_heap.front();
+          std::pop_heap(done_heap.begin(), done_heap.end(), later);
+          done_heap.pop_back();
+          if (!live_entry(e)) {
+            ++stale_dropped;
+            continue;
           }
+          MASIM_ASSERT(e.t == now, "a flow's end passed without its completion");
+          cold[e.id].done_ps = kTaken;
+          batch.push_back(e.id);
         }
-        batch.resize(keep);
         if (!batch.empty()) absorb_near_completions(now);
         for (std::uint32_t f : batch) flow_done(f);
         batch.clear();
+        arm_timer();
         break;
       }
       case EventType::kDeliverBucket:
@@ -722,6 +793,9 @@ struct Network::Impl {
     op.payload = payload;
     op.start = engine.now();
     op.stats = &st;
+    const bool exchange = req.kind == CollectiveKind::kAllToAll || req.kind == CollectiveKind::kManyToMany;
+    op.precision = exchange && !params.exact ? std::max(params.completion_precision, params.exchange_precision)
+                                             : params.completion_precision;
     const bool trivial = req.ranks.size() < 2 && req.kind != CollectiveKind::kManyToMany;
     op.plan = trivial ? trivial_plan() : cached_plan(req);
     last_algorithm = op.plan->plan.algorithm;
@@ -763,7 +837,7 @@ std::size_t Network::active_flows() const { return impl_->active; }
 std::string Network::debug_counters() const {
   return "recomputes=" + std::to_string(impl_->recomputations) + " visited_flows=" + std::to_string(impl_->visited_flows) +
          " visited_links=" + std::to_string(impl_->visited_links) + " levels=" + std::to_string(impl_->levels) +
-         " scanned=" + std::to_string(impl_->scanned) + " scanned2=" + std::to_string(impl_->scanned2) + " partials=" + std::to_string(impl_->partials);
+         " scanned=" + std::to_string(impl_->scanned) + " scanned2=" + std::to_string(impl_->scanned2) + " partials=" + std::to_string(impl_->partials) + " stale_dropped=" + std::to_string(impl_->stale_dropped);
 }
 Algorithm Network::last_algorithm() const { return impl_->last_algorithm; }
 Protocol Network::last_protocol() const { return impl_->last_protocol; }

@@ -77,6 +77,19 @@ struct NetworkParams {
   // Flows due within this fraction of their own duration after a completion end
   // with it (one rate recomputation instead of several a few ns apart). 0 = exact.
   double completion_precision = 1e-4;
+  // Token exchanges (all-to-all, many-to-many: EP dispatch/combine, MA
+  // Separation's attention<->expert traffic) carry per-pair sizes drawn from the
+  // routing samples, so nearly every flow would end at its own instant. With
+  // `exact` false (the default, the fast model) a flow of such an exchange ends
+  // with the current completion batch when it is due within
+  // `exchange_precision` of its own duration (a flow of duration d ends at most
+  // exchange_precision * d early). That bounds the completion batches of one
+  // exchange by about ln(longest / shortest flow) / exchange_precision,
+  // whatever the GPU count. `exact` true is the reference model
+  // (completion_precision for every flow), kept for the agreement tests
+  // (tests/network/exchange_agreement_test.cpp, docs/VALIDATION.md).
+  bool exact = false;
+  double exchange_precision = 2e-3;
   // Refill only the flows a removal can change (see network.cpp); false refills
   // every flow of each touched component (same rates; for tests and debugging).
   bool partial_recompute = true;

@@ -8,11 +8,16 @@
 //  - SeedStudyAll: the whole scenario (four layouts).
 //  - Training/i: scenarios/paper/training.json layout i (one training step of
 //    1024 x 2048 tokens with 2 steps simulated).
+//  - DeepSeekV3Scale/N/i: scenarios/scale/deepseek_v3_N.json layout i (0 EP=256,
+//    1 MA Separation), one decode step on N H200s (issue 18 item 2; targets
+//    1,024 GPUs <= 1 s, 4,096 <= 5 s, <= 2 GB; counter peak_rss_MB).
 // Counters: engine events per second and per run, tasks per run; each run checks
 // that the layout produced a positive iteration time.
 #include <benchmark/benchmark.h>
 
 #include <string>
+
+#include <sys/resource.h>
 
 #include "sim/frontend/scenario.hpp"
 #include "sim/layouts/results.hpp"
@@ -85,6 +90,24 @@ void BM_Layouts_Training(benchmark::State& state) {
   run_layouts(state, l, s, false);
 }
 BENCHMARK(BM_Layouts_Training)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+void BM_Layouts_DeepSeekV3Scale(benchmark::State& state) {
+  std::string rel = "scenarios/scale/deepseek_v3_";
+  rel += std::to_string(state.range(0));
+  rel += ".json";
+  const Loaded l = load(rel);
+  spec::ScenarioSpec s = l.s;
+  if (l.ok) s.layouts = {l.s.layouts.at(static_cast<std::size_t>(state.range(1)))};
+  state.SetLabel(l.ok ? s.layouts[0].name : "");
+  run_layouts(state, l, s, true);
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  state.counters["peak_rss_MB"] = static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+BENCHMARK(BM_Layouts_DeepSeekV3Scale)
+    ->ArgsProduct({{1024, 4096}, {0, 1}})
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
 
 }  // namespace
 
