@@ -230,6 +230,8 @@ const char* to_string(FileKind k) {
 
 FileKind detect_kind(const json& doc) {
   if (!doc.is_object()) return FileKind::kUnknown;
+  // A sweep file (sim/sweep: "axes" over a "base") may name "layouts" to keep; not one of these kinds.
+  if (doc.contains("axes") && doc.contains("base")) return FileKind::kUnknown;
   if (doc.contains("model_type")) return FileKind::kHfConfig;
   if (doc.contains("layouts") || doc.contains("workload")) return FileKind::kScenario;
   if (doc.contains("peak_flops") || doc.contains("hbm_bandwidth")) return FileKind::kHardware;
