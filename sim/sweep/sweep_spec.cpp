@@ -45,6 +45,23 @@ struct Parser {
   const SweepSpec& spec;
   io::Diagnostics& diags;
 
+  // A key of a "set" object: a JSON Pointer below what `below` names. Allowed
+  // in `r` either way; false after a diagnostic at the key.
+  static bool pointer_key(io::JsonReader& r, const std::string& ptr, const std::string& below) {
+    r.allow(ptr);
+    try {
+      (void)json::json_pointer(ptr);
+    } catch (const json::exception&) {
+      r.error(ptr, "expected a JSON Pointer (RFC 6901) as the key, found \"" + ptr + "\"");
+      return false;
+    }
+    if (ptr.empty()) {
+      r.error(ptr, "expected a JSON Pointer below " + below);
+      return false;
+    }
+    return true;
+  }
+
   // The layout named `name` in the base: its index, or a diagnostic at `where` (nearest name).
   std::optional<std::size_t> layout_index(const std::string& name, const std::string& where) {
     std::vector<std::string> names;
@@ -210,17 +227,7 @@ struct Parser {
             // keeps object keys sorted: a variant's values are set in pointer
             // order (a parent before its children), which is what nesting needs.
             for (const auto& [ptr, value] : (*vs)[i]["set"].items()) {
-              set->allow(ptr);
-              try {
-                (void)json::json_pointer(ptr);
-              } catch (const json::exception&) {
-                set->error(ptr, "expected a JSON Pointer (RFC 6901) as the key, found \"" + ptr + "\"");
-                continue;
-              }
-              if (ptr.empty()) {
-                set->error(ptr, "expected a JSON Pointer below the scenario's root, found \"\"");
-                continue;
-              }
+              if (!pointer_key(*set, ptr, "the scenario's root, found \"\"")) continue;
               av.sets.push_back(Assignment{ptr, rebase(ptr, value), set->pointer_of(ptr)});
             }
             if (av.sets.empty()) v.error("set", "expected at least one pointer to set, found an empty object");
@@ -238,17 +245,7 @@ struct Parser {
               if (!in) continue;
               if (inner.empty()) ls->error(name, "expected at least one pointer to set, found an empty object");
               for (const auto& [ptr, value] : inner.items()) {
-                in->allow(ptr);
-                try {
-                  (void)json::json_pointer(ptr);
-                } catch (const json::exception&) {
-                  in->error(ptr, "expected a JSON Pointer (RFC 6901) as the key, found \"" + ptr + "\"");
-                  continue;
-                }
-                if (ptr.empty()) {
-                  in->error(ptr, "expected a JSON Pointer below the layout, found \"\" (the whole layout)");
-                  continue;
-                }
+                if (!pointer_key(*in, ptr, "the layout, found \"\" (the whole layout)")) continue;
                 const std::string abs = "/layouts/" + std::to_string(*li) + ptr;
                 av.sets.push_back(Assignment{abs, value, in->pointer_of(ptr)});
               }
